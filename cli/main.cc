@@ -1,0 +1,42 @@
+// esk8s: the operator's command-line tool.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cli/config_command.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: esk8s <command>\n"
+    "\n"
+    "commands:\n"
+    "  config keys    list every ESK8S_* configuration key, what it accepts and its default\n"
+    "  config check   validate the ESK8S_* environment as the plugin would and print the\n"
+    "                 effective configuration; exit 1 listing every problem otherwise\n"
+    "  version        print the esk8s version\n"
+    "  help           this text\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cmd = argc > 1 ? argv[1] : "help";
+  std::string sub = argc > 2 ? argv[2] : "";
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "esk8s " << ESK8S_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "config" && sub == "keys" && argc == 3) return esk8s::cli::config_keys(std::cout);
+  if (cmd == "config" && sub == "check" && argc == 3) {
+    return esk8s::cli::config_check(esk8s::plugin::environment_config(),
+                                    esk8s::plugin::HostFacts::from_system(), std::cout, std::cerr);
+  }
+  std::cerr << "esk8s: unknown command \"";
+  for (int i = 1; i < argc; ++i) std::cerr << (i > 1 ? " " : "") << argv[i];
+  std::cerr << "\"\n\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,98 @@
+#include "common/logger.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+namespace esk8s {
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "unknown";
+}
+
+namespace {
+
+bool needs_quotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (char c : v) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') return true;
+  }
+  return false;
+}
+
+void append_value(std::string& out, std::string_view v) {
+  if (!needs_quotes(v)) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::string format_record(LogLevel level, std::string_view component, std::string_view message,
+                          std::span<const LogField> fields) {
+  std::string line;
+  line.reserve(64 + message.size());
+  line.append(to_string(level));
+  line.push_back(' ');
+  line.append(component);
+  line.append(": ");
+  line.append(message);
+  for (const auto& [k, v] : fields) {
+    line.push_back(' ');
+    line.append(k);
+    line.push_back('=');
+    append_value(line, v);
+  }
+  return line;
+}
+
+void StderrSink::write(LogLevel level, std::string_view component, std::string_view message,
+                       std::span<const LogField> fields) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[96];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  std::string line = stamp + format_record(level, component, message, fields);
+  line.push_back('\n');
+  // One write(2) per record: lines from concurrent threads do not interleave.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+void Logger::log(LogLevel level, std::string_view message,
+                 std::initializer_list<LogField> fields) const {
+  if (!enabled(level)) return;
+  sink_->write(level, component_, message, std::span<const LogField>(fields.begin(), fields.size()));
+}
+
+void Logger::log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) const {
+  if (!enabled(level)) return;
+  sink_->write(level, component_, message, fields);
+}
+
+}  // namespace esk8s

@@ -1,0 +1,76 @@
+// Structured logging. A Logger tags records with a component name and hands them to a LogSink:
+// the plugin's sink forwards to the host's log callback, the CLI's and the tests' sinks print or
+// capture. Records are (level, component, message, fields); messages are sentences for humans,
+// fields are key/value pairs for machines.
+//
+// Thread-safety: Logger is immutable and may be shared between threads; a LogSink must accept
+// concurrent calls.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace esk8s {
+
+enum class LogLevel { kTrace = 0, kDebug = 1, kInfo = 2, kWarn = 3, kError = 4 };
+
+// "trace", "debug", "info", "warn", "error".
+std::string_view to_string(LogLevel level);
+
+using LogField = std::pair<std::string, std::string>;
+
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  virtual bool enabled(LogLevel level) const = 0;
+  virtual void write(LogLevel level, std::string_view component, std::string_view message,
+                     std::span<const LogField> fields) = 0;
+};
+
+// Writes "<time> <level> <component>: <message> key=value ..." lines to stderr, one write per
+// record so concurrent records do not interleave.
+class StderrSink : public LogSink {
+ public:
+  explicit StderrSink(LogLevel min_level = LogLevel::kInfo) : min_level_(min_level) {}
+  bool enabled(LogLevel level) const override { return level >= min_level_; }
+  void write(LogLevel level, std::string_view component, std::string_view message,
+             std::span<const LogField> fields) override;
+
+ private:
+  LogLevel min_level_;
+};
+
+// Formats a record as one line (without time and newline); values containing spaces or quotes
+// are quoted. Used by StderrSink and by hosts that print records.
+std::string format_record(LogLevel level, std::string_view component, std::string_view message,
+                          std::span<const LogField> fields);
+
+class Logger {
+ public:
+  Logger(std::shared_ptr<LogSink> sink, std::string component)
+      : sink_(std::move(sink)), component_(std::move(component)) {}
+
+  // A logger for a sub-component sharing this logger's sink.
+  Logger with_component(std::string component) const { return Logger(sink_, std::move(component)); }
+
+  bool enabled(LogLevel level) const { return sink_ && sink_->enabled(level); }
+  void log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {}) const;
+  void log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) const;
+
+  void trace(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kTrace, m, f); }
+  void debug(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kDebug, m, f); }
+  void info(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kInfo, m, f); }
+  void warn(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kWarn, m, f); }
+  void error(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kError, m, f); }
+
+ private:
+  std::shared_ptr<LogSink> sink_;
+  std::string component_;
+};
+
+}  // namespace esk8s

@@ -1,0 +1,256 @@
+// esk8s-node: a reference database host for libesk8s.so. It stands in for an event-store node:
+// loads the plugin, passes configuration from the ESK8S_* environment, prints what the plugin
+// logs and every membership snapshot, reports a node status, and on SIGTERM/SIGINT stops the
+// plugin (joining its threads) before dlclose. kubesim runs it as the "database" of its pods.
+//
+// Only the public C header is used, as a real database would.
+#include <dlfcn.h>
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <string>
+
+#include "esk8s/plugin.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: esk8s-node [--plugin PATH] [--state NAME] [--node-priority N] [--quiet]\n"
+    "\n"
+    "Reference database host for the esk8s plugin. Loads libesk8s.so, configures it from the\n"
+    "ESK8S_* environment variables (see the README's configuration table), prints the plugin's\n"
+    "log and every membership change, and stops cleanly on SIGTERM or SIGINT.\n"
+    "\n"
+    "  --plugin PATH        libesk8s.so to load (default: next to this binary, then ../lib/,\n"
+    "                       then the build tree it was built in)\n"
+    "  --state NAME         node state reported to the plugin, an EventStoreDB VNodeState name\n"
+    "                       (default: Follower)\n"
+    "  --node-priority N    node priority reported to the plugin (default: 0)\n"
+    "  --quiet              print only warnings and errors of the plugin\n"
+    "  --help               this text\n"
+    "\n"
+    "Exit status: 0 after a clean shutdown, 1 when the plugin fails to load, init or start,\n"
+    "2 on a usage error.\n";
+
+struct Options {
+  std::string plugin;
+  std::string state = "Follower";
+  int node_priority = 0;
+  bool quiet = false;
+};
+
+std::mutex g_print_mu;
+
+void print_line(const std::string& s) {
+  std::lock_guard lock(g_print_mu);
+  std::fputs(s.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string str(esk8s_str s) { return std::string(s.ptr ? s.ptr : "", s.len); }
+
+const char* level_name(esk8s_log_level l) {
+  switch (l) {
+    case ESK8S_LOG_TRACE: return "trace";
+    case ESK8S_LOG_DEBUG: return "debug";
+    case ESK8S_LOG_INFO: return "info";
+    case ESK8S_LOG_WARN: return "warn";
+    case ESK8S_LOG_ERROR: return "error";
+  }
+  return "?";
+}
+
+const char* state_name(esk8s_member_state s) {
+  switch (s) {
+    case ESK8S_MEMBER_DISCOVERED: return "discovered";
+    case ESK8S_MEMBER_ALIVE: return "alive";
+    case ESK8S_MEMBER_SUSPECT: return "suspect";
+    case ESK8S_MEMBER_DEAD: return "dead";
+    case ESK8S_MEMBER_LEFT: return "left";
+  }
+  return "?";
+}
+
+struct Host {
+  Options opts;
+};
+
+int on_log_enabled(void* ctx, esk8s_log_level level) {
+  auto* host = static_cast<Host*>(ctx);
+  return level >= (host->opts.quiet ? ESK8S_LOG_WARN : ESK8S_LOG_INFO);
+}
+
+void on_log(void*, esk8s_log_level level, esk8s_str component, esk8s_str message,
+            const esk8s_kv* fields, size_t n) {
+  std::string line = "[esk8s] ";
+  line += level_name(level);
+  line += " " + str(component) + ": " + str(message);
+  for (size_t i = 0; i < n; ++i) line += " " + str(fields[i].key) + "=" + str(fields[i].value);
+  print_line(line);
+}
+
+void on_membership(void*, const esk8s_member* members, size_t count) {
+  std::string out = "membership: " + std::to_string(count) + " member(s)";
+  for (size_t i = 0; i < count; ++i) {
+    const esk8s_member& m = members[i];
+    out += "\n  " + str(m.identity) + " " + state_name(m.state) + " " + str(m.address) + ":" +
+           std::to_string(m.gossip_port) + (m.is_self ? " (self)" : "");
+  }
+  print_line(out);
+}
+
+int on_node_status(void* ctx, esk8s_node_status* out) {
+  auto* host = static_cast<Host*>(ctx);
+  // Only fields this host knows and that fit the plugin's struct are written.
+  if (out->struct_size < offsetof(esk8s_node_status, version) + sizeof out->version) return 1;
+  out->host_ready = 1;
+  std::snprintf(out->state, sizeof out->state, "%s", host->opts.state.c_str());
+  out->node_priority = host->opts.node_priority;
+  std::snprintf(out->version, sizeof out->version, "esk8s-node %s", ESK8S_NODE_VERSION);
+  return 0;
+}
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+std::string default_plugin_path() {
+  std::string dir = self_dir();
+  for (const std::string& candidate : {dir + "/libesk8s.so", dir + "/../lib/libesk8s.so",
+                                       std::string(ESK8S_BUILD_PLUGIN_PATH)}) {
+    if (access(candidate.c_str(), R_OK) == 0) return candidate;
+  }
+  return dir + "/libesk8s.so";
+}
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "esk8s-node: %s\n\n%s", msg.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Host host;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* flag) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)flag;
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--plugin") {
+      const char* v = value("--plugin");
+      if (!v) return usage_error("--plugin needs a path");
+      host.opts.plugin = v;
+    } else if (a == "--state") {
+      const char* v = value("--state");
+      if (!v || !*v || std::strlen(v) >= sizeof(esk8s_node_status{}.state)) {
+        return usage_error("--state needs a VNodeState name of at most 31 characters");
+      }
+      host.opts.state = v;
+    } else if (a == "--node-priority") {
+      const char* v = value("--node-priority");
+      char* end = nullptr;
+      long p = v ? std::strtol(v, &end, 10) : 0;
+      if (!v || *end || p < INT32_MIN || p > INT32_MAX) {
+        return usage_error("--node-priority needs an integer");
+      }
+      host.opts.node_priority = static_cast<int>(p);
+    } else if (a == "--quiet") {
+      host.opts.quiet = true;
+    } else {
+      return usage_error("unknown argument \"" + a + "\"");
+    }
+  }
+  if (host.opts.plugin.empty()) host.opts.plugin = default_plugin_path();
+
+  // Block the stop signals before the plugin starts threads, so they inherit the mask and the
+  // signals are taken here by sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  void* lib = dlopen(host.opts.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    std::fprintf(stderr, "esk8s-node: cannot load plugin %s: %s\n", host.opts.plugin.c_str(), dlerror());
+    return 1;
+  }
+  auto init = reinterpret_cast<esk8s_init_fn>(dlsym(lib, "esk8s_init"));
+  if (!init) {
+    std::fprintf(stderr, "esk8s-node: %s has no esk8s_init symbol; is it libesk8s.so?\n",
+                 host.opts.plugin.c_str());
+    dlclose(lib);
+    return 1;
+  }
+
+  esk8s_host_api api{};
+  api.struct_size = sizeof api;
+  api.abi_major = ESK8S_ABI_MAJOR;
+  api.abi_minor = ESK8S_ABI_MINOR;
+  api.ctx = &host;
+  api.log_enabled = on_log_enabled;
+  api.log = on_log;
+  api.membership_changed = on_membership;
+  api.node_status = on_node_status;
+
+  const esk8s_plugin_api* plugin_api = nullptr;
+  esk8s_plugin* plugin = nullptr;
+  char* error = nullptr;
+  // No configuration entries: the plugin reads the ESK8S_* environment variables.
+  if (init(&api, nullptr, 0, &plugin_api, &plugin, &error) != ESK8S_OK) {
+    std::fprintf(stderr, "esk8s-node: plugin init failed: %s\n", error ? error : "(no message)");
+    if (plugin_api) plugin_api->free_error(error);
+    dlclose(lib);
+    return 1;
+  }
+  if (plugin_api->abi_major != ESK8S_ABI_MAJOR) {
+    std::fprintf(stderr, "esk8s-node: plugin ABI %u.%u is not ABI %d.x; use a matching libesk8s.so\n",
+                 plugin_api->abi_major, plugin_api->abi_minor, ESK8S_ABI_MAJOR);
+    plugin_api->destroy(plugin);
+    dlclose(lib);
+    return 1;
+  }
+  print_line(std::string("esk8s-node: loaded ") + host.opts.plugin + " (esk8s " + plugin_api->version() + ")");
+
+  if (plugin_api->start(plugin, &error) != ESK8S_OK) {
+    std::fprintf(stderr, "esk8s-node: plugin start failed: %s\n", error ? error : "(no message)");
+    plugin_api->free_error(error);
+    plugin_api->destroy(plugin);
+    dlclose(lib);
+    return 1;
+  }
+  print_line("esk8s-node: running; SIGTERM or SIGINT stops it");
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  print_line(std::string("esk8s-node: ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+
+  int rc = 0;
+  if (plugin_api->stop(plugin, &error) != ESK8S_OK) {
+    std::fprintf(stderr, "esk8s-node: plugin stop failed: %s\n", error ? error : "(no message)");
+    plugin_api->free_error(error);
+    rc = 1;
+  }
+  plugin_api->destroy(plugin);
+  dlclose(lib);
+  print_line("esk8s-node: stopped");
+  return rc;
+}

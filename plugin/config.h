@@ -1,0 +1,109 @@
+// The plugin's configuration: the ESK8S_* keys (README "Configuration"), their defaults, and the
+// validation that turns key/value pairs into a Config or into one error listing every problem.
+// Each problem names the key, the value and what is accepted.
+//
+// Pure apart from HostFacts, which carries what is read from the machine (host name, resolv.conf,
+// the service-account namespace file) so tests can inject it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "discovery/peer.h"
+
+namespace esk8s::plugin {
+
+enum class DiscoveryMode { kKubernetes, kDns, kStatic };
+enum class TlsMode { kLocalCa, kKubernetesCsr, kFiles };
+enum class ReadyMode { kAuto, kQuorum, kBootstrapLatch };
+enum class Preset { kLan, kLocal, kWan };
+
+std::string_view to_string(DiscoveryMode m);
+std::string_view to_string(TlsMode m);
+std::string_view to_string(ReadyMode m);
+std::string_view to_string(Preset p);
+
+inline constexpr uint16_t kDefaultGossipPort = 2114;
+inline constexpr uint16_t kDefaultHttpPort = 2115;
+inline constexpr uint32_t kMaxClusterSize = 10000;
+inline constexpr std::string_view kDefaultServiceAccountDir =
+    "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// One documented configuration key.
+struct KeySpec {
+  std::string_view key;
+  std::string_view accepted;       // what values are accepted, as printed in errors
+  std::string_view default_value;  // human description of the default
+  std::string_view description;
+};
+
+// Every key the plugin accepts, in documentation order.
+const std::vector<KeySpec>& config_keys();
+
+struct Config {
+  std::string service;                       // headless Service name
+  std::string namespace_name;                // own namespace
+  std::vector<std::string> peer_namespaces;  // other namespaces with members (own excluded)
+  std::string pod_name;
+  std::string cluster_domain;
+  std::string cluster_domain_source;  // "ESK8S_CLUSTER_DOMAIN", "/etc/resolv.conf", "default"
+  // Voting members; unset means "read the StatefulSet's spec.replicas" (Kubernetes modes).
+  std::optional<uint32_t> cluster_size;
+  std::string cluster_name;
+  DiscoveryMode discovery = DiscoveryMode::kKubernetes;
+  discovery::PeerSet static_peers;  // static mode only; the local identity removed
+  std::string kube_api;             // "https://host:port" or empty
+  std::string kubeconfig;           // path or empty
+  std::string service_account_dir;
+  uint16_t gossip_port = kDefaultGossipPort;
+  uint16_t http_port = kDefaultHttpPort;  // 0: any free port (tests)
+  std::string bind_address = "0.0.0.0";
+  TlsMode tls_mode = TlsMode::kLocalCa;
+  ReadyMode ready_mode = ReadyMode::kAuto;
+  Preset preset = Preset::kLan;
+
+  // "<pod>.<service>.<namespace>.svc.<cluster-domain>".
+  std::string identity() const;
+};
+
+// Where the key/value pairs came from: explicit host configuration rejects unknown keys; the
+// environment only warns about unknown ESK8S_* variables (Kubernetes service links inject
+// ESK8S_PORT, ESK8S_SERVICE_HOST, ... into every pod when a Service is named "esk8s").
+enum class ConfigOrigin { kHost, kEnvironment };
+
+struct ConfigInput {
+  std::vector<std::pair<std::string, std::string>> entries;
+  ConfigOrigin origin = ConfigOrigin::kHost;
+};
+
+// The ESK8S_* variables of this process's environment.
+ConfigInput environment_config();
+
+// What the defaults are derived from.
+struct HostFacts {
+  std::optional<std::string> hostname;  // pod name default (a StatefulSet pod's host name)
+  std::string resolv_conf_path = "/etc/resolv.conf";
+
+  // The real machine's facts.
+  static HostFacts from_system();
+};
+
+struct ParsedConfig {
+  Config config;
+  std::vector<std::string> warnings;  // non-fatal findings, each a sentence
+};
+
+// Validates `input` and applies defaults. On failure the Status (code kConfig) lists every
+// problem, one per line.
+Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& facts);
+
+// The cluster domain from resolv.conf text: the part after "svc." of the first search domain of
+// the form "[<ns>.]svc.<domain>". Empty when there is none.
+std::string detect_cluster_domain(std::string_view resolv_conf);
+
+}  // namespace esk8s::plugin

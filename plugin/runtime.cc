@@ -1,0 +1,207 @@
+#include "plugin/runtime.h"
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "plugin/http_server.h"
+
+namespace esk8s::plugin {
+
+namespace asio = boost::asio;
+
+namespace {
+
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::array<uint8_t, 16> random_instance_id() {
+  std::random_device rd;
+  std::array<uint8_t, 16> id{};
+  for (size_t i = 0; i < id.size(); i += 4) {
+    uint32_t r = rd();
+    std::memcpy(&id[i], &r, 4);
+  }
+  id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // RFC 4122 version 4
+  id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return id;
+}
+
+// Host-provided strings may lack their terminator; make them safe to print.
+esk8s_node_status sanitised(esk8s_node_status s) {
+  s.state[sizeof s.state - 1] = '\0';
+  s.version[sizeof s.version - 1] = '\0';
+  s.struct_size = sizeof s;
+  return s;
+}
+
+bool same_status(const std::optional<esk8s_node_status>& a, const std::optional<esk8s_node_status>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || std::memcmp(&*a, &*b, sizeof *a) == 0;
+}
+
+}  // namespace
+
+// Everything that exists only while running. After start() hands it to the thread, the members
+// below `thread` are touched only on the event-loop thread.
+struct Runtime::Loop {
+  Loop(Runtime& rt) : rt(rt) {}
+
+  Runtime& rt;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  asio::steady_timer heartbeat{io};
+  asio::steady_timer status_poll{io};
+  std::unique_ptr<HttpServer> http;
+  std::thread thread;
+
+  std::vector<MemberView> members;  // self first
+  std::vector<StartupCheck> checks;
+  uint64_t generation = 0;
+  bool started = false;
+
+  void publish() {
+    auto snap = std::make_shared<Snapshot>();
+    snap->generation = ++generation;
+    snap->started = started;
+    snap->startup_checks = checks;
+    snap->members = members;
+    rt.snapshots_.store(std::move(snap));
+  }
+
+  // First handler on the loop: the instance is up.
+  void on_started() {
+    started = true;
+    publish();
+    if (rt.host_) rt.host_->membership_changed(members);
+    arm_heartbeat();
+    arm_status_poll();
+  }
+
+  // Proves to /health/live that the loop still runs handlers.
+  void arm_heartbeat() {
+    heartbeat.expires_after(rt.timings_.heartbeat_interval);
+    heartbeat.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      rt.last_heartbeat_ns_.store(steady_now_ns(), std::memory_order_release);
+      arm_heartbeat();
+    });
+  }
+
+  // Polls the host's node status; a change is published (it is not a membership change).
+  void arm_status_poll() {
+    status_poll.expires_after(rt.timings_.status_poll_interval);
+    status_poll.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (rt.host_) {
+        auto status = rt.host_->node_status();
+        if (status) status = sanitised(*status);
+        if (!same_status(status, members.front().status)) {
+          members.front().status = status;
+          publish();
+        }
+      }
+      arm_status_poll();
+    });
+  }
+};
+
+Runtime::Runtime(Config config, Timings timings, Logger logger, std::shared_ptr<Host> host)
+    : config_(std::move(config)), timings_(timings), log_(std::move(logger)), host_(std::move(host)) {}
+
+Runtime::~Runtime() { stop(); }
+
+uint16_t Runtime::http_port() const { return loop_->http->port(); }
+
+void Runtime::post(std::function<void()> fn) { asio::post(loop_->io, std::move(fn)); }
+
+Status Runtime::start() {
+  if (loop_) return Status::state("esk8s is already running; call stop before start");
+
+  // Discovery sources. Only the static source exists in this version; the others are refused
+  // rather than started as a one-member cluster.
+  if (config_.discovery != DiscoveryMode::kStatic) {
+    return Status::config("ESK8S_DISCOVERY=" + std::string(to_string(config_.discovery)) +
+                          " is not available in esk8s " ESK8S_VERSION
+                          " (only static discovery is built); set ESK8S_DISCOVERY=static and "
+                          "ESK8S_STATIC_PEERS");
+  }
+
+  auto loop = std::make_unique<Loop>(*this);
+  last_heartbeat_ns_.store(steady_now_ns(), std::memory_order_release);
+
+  // Self first, then the discovered peers; gossip will move peers to alive/suspect/dead.
+  int64_t now_ms = unix_now_ms();
+  MemberView self;
+  self.identity = config_.identity();
+  self.address = config_.bind_address;
+  self.gossip_port = config_.gossip_port;
+  self.state = MemberState::kAlive;
+  self.is_self = true;
+  self.instance_id = random_instance_id();
+  self.last_change_unix_ms = now_ms;
+  if (host_) self.status = host_->node_status();
+  if (self.status) self.status = sanitised(*self.status);
+  loop->members.push_back(std::move(self));
+  for (const auto& p : config_.static_peers) {
+    MemberView m;
+    m.identity = p.identity;
+    m.address = p.address;
+    m.gossip_port = p.gossip_port;
+    m.state = MemberState::kDiscovered;
+    m.last_change_unix_ms = now_ms;
+    loop->members.push_back(std::move(m));
+  }
+  loop->checks.push_back({"config", true, "identity " + config_.identity()});
+  loop->checks.push_back({"discovery", true,
+                          "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
+
+  loop->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
+                                            log_.with_component("http"));
+  if (Status s = loop->http->start(config_.bind_address, config_.http_port); !s) return s;
+  loop->checks.push_back({"http-listener", true,
+                          config_.bind_address + ":" + std::to_string(loop->http->port())});
+
+  Loop* l = loop.get();
+  asio::post(l->io, [l] { l->on_started(); });
+  l->thread = std::thread([l] { l->io.run(); });
+  loop_ = std::move(loop);
+
+  log_.info("esk8s started",
+            {{"identity", config_.identity()},
+             {"cluster", config_.cluster_name},
+             {"discovery", std::string(to_string(config_.discovery))},
+             {"peers", std::to_string(config_.static_peers.size())},
+             {"http_port", std::to_string(loop_->http->port())}});
+  return Status::ok();
+}
+
+void Runtime::stop() {
+  if (!loop_) return;
+  // HTTP first: its handlers read state owned by this object.
+  loop_->http->stop();
+  loop_->work.reset();
+  loop_->io.stop();
+  if (loop_->thread.joinable()) loop_->thread.join();
+  loop_.reset();
+  snapshots_.store(std::make_shared<const Snapshot>());
+  log_.info("esk8s stopped", {{"identity", config_.identity()}});
+}
+
+}  // namespace esk8s::plugin

@@ -1,0 +1,59 @@
+// The immutable view the HTTP endpoints answer from. The event loop builds a new Snapshot after
+// each change and publishes it with one atomic store; HTTP threads load it without locks, so an
+// endpoint never waits for the event loop (DESIGN: "answers from an atomic snapshot").
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "esk8s/plugin.h"
+
+namespace esk8s::plugin {
+
+enum class MemberState { kDiscovered, kAlive, kSuspect, kDead, kLeft };
+const char* to_string(MemberState s);
+
+struct MemberView {
+  std::string identity;
+  std::string address;
+  uint16_t gossip_port = 0;
+  uint16_t http_port = 0;
+  MemberState state = MemberState::kDiscovered;
+  bool is_self = false;
+  std::array<uint8_t, 16> instance_id{};
+  uint64_t incarnation = 0;
+  int64_t last_change_unix_ms = 0;
+  std::optional<esk8s_node_status> status;  // strings NUL-terminated (sanitised on receipt)
+};
+
+// One local condition /health/startup reports.
+struct StartupCheck {
+  std::string name;    // machine-readable, e.g. "http-listener"
+  bool ok = false;
+  std::string detail;  // human-readable
+};
+
+struct Snapshot {
+  uint64_t generation = 0;  // increases with every publication
+  bool started = false;     // start() completed; before that /health/startup says "starting"
+  std::vector<StartupCheck> startup_checks;
+  std::vector<MemberView> members;  // self first
+};
+
+// The single-writer, many-reader publication point.
+class SnapshotCell {
+ public:
+  SnapshotCell() : current_(std::make_shared<const Snapshot>()) {}
+  std::shared_ptr<const Snapshot> load() const { return current_.load(std::memory_order_acquire); }
+  void store(std::shared_ptr<const Snapshot> s) { current_.store(std::move(s), std::memory_order_release); }
+
+ private:
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+};
+
+}  // namespace esk8s::plugin
