@@ -1,0 +1,450 @@
+/* C ABI tests: a C99 host that compiles against plugin.h only and dlopens the real libesk8s.so,
+ * including broken partners (older host, other major version, bad configuration).
+ *
+ * usage: abi_test PATH/TO/libesk8s.so CASE      (CASE: see kCases below; "all" runs every case)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "esk8s/plugin.h"
+
+static const char* g_plugin_path;
+static int g_failures;
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      g_failures++;                                                          \
+      return;                                                                \
+    }                                                                        \
+  } while (0)
+
+#define KV(k, v) {{k, sizeof(k) - 1}, {v, sizeof(v) - 1}}
+
+static const esk8s_kv kGoodConfig[] = {
+    KV("ESK8S_SERVICE", "esdb"),
+    KV("ESK8S_NAMESPACE", "abi"),
+    KV("ESK8S_POD_NAME", "esdb-0"),
+    KV("ESK8S_CLUSTER_DOMAIN", "cluster.local"),
+    KV("ESK8S_DISCOVERY", "static"),
+    KV("ESK8S_STATIC_PEERS",
+       "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1:2114,esdb-1.esdb.abi.svc.cluster.local=127.0.0.2:2114"),
+    KV("ESK8S_HTTP_PORT", "0"),
+    KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
+    KV("ESK8S_PRESET", "local"),
+};
+#define GOOD_COUNT (sizeof kGoodConfig / sizeof kGoodConfig[0])
+
+/* What the callbacks saw. */
+struct seen {
+  int logs;
+  int warnings;
+  int memberships;
+  int self_found;
+  int status_calls;
+  char last_warning[512];
+};
+
+static int cb_log_enabled(void* ctx, esk8s_log_level level) {
+  (void)ctx;
+  return level >= ESK8S_LOG_INFO;
+}
+
+static void cb_log(void* ctx, esk8s_log_level level, esk8s_str component, esk8s_str message,
+                   const esk8s_kv* fields, size_t n) {
+  struct seen* s = (struct seen*)ctx;
+  (void)component;
+  (void)fields;
+  (void)n;
+  s->logs++;
+  if (level == ESK8S_LOG_WARN) {
+    size_t len = message.len < sizeof s->last_warning - 1 ? message.len : sizeof s->last_warning - 1;
+    memcpy(s->last_warning, message.ptr, len);
+    s->last_warning[len] = '\0';
+    s->warnings++;
+  }
+}
+
+static void cb_membership(void* ctx, const esk8s_member* members, size_t count) {
+  struct seen* s = (struct seen*)ctx;
+  size_t i;
+  s->memberships++;
+  for (i = 0; i < count; ++i) {
+    const char* want = "esdb-0.esdb.abi.svc.cluster.local";
+    if (members[i].is_self && members[i].identity.len == strlen(want) &&
+        memcmp(members[i].identity.ptr, want, members[i].identity.len) == 0 &&
+        members[i].state == ESK8S_MEMBER_ALIVE && members[i].status != NULL &&
+        strcmp(members[i].status->state, "Leader") == 0) {
+      s->self_found = 1;
+    }
+  }
+}
+
+static int cb_node_status(void* ctx, esk8s_node_status* out) {
+  struct seen* s = (struct seen*)ctx;
+  s->status_calls++;
+  out->host_ready = 1;
+  snprintf(out->state, sizeof out->state, "Leader");
+  out->writer_checkpoint = 42;
+  return 0;
+}
+
+static esk8s_host_api full_host(struct seen* s) {
+  esk8s_host_api h;
+  memset(&h, 0, sizeof h);
+  h.struct_size = sizeof h;
+  h.abi_major = ESK8S_ABI_MAJOR;
+  h.abi_minor = ESK8S_ABI_MINOR;
+  h.ctx = s;
+  h.log_enabled = cb_log_enabled;
+  h.log = cb_log;
+  h.membership_changed = cb_membership;
+  h.node_status = cb_node_status;
+  return h;
+}
+
+static void* load(esk8s_init_fn* init) {
+  void* lib = dlopen(g_plugin_path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    fprintf(stderr, "dlopen %s: %s\n", g_plugin_path, dlerror());
+    return NULL;
+  }
+  *(void**)init = dlsym(lib, "esk8s_init");
+  return lib;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+}
+
+/* load, init, start, stop, start again, stop, destroy, unload; callbacks are called. */
+static void test_lifecycle(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  int i;
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(api && p && !err);
+  CHECK(api->struct_size >= sizeof(esk8s_plugin_api));
+  CHECK(api->abi_major == ESK8S_ABI_MAJOR);
+  CHECK(strlen(api->version()) > 0);
+  CHECK(api->start(p, &err) == ESK8S_OK);
+  for (i = 0; i < 100 && !s.self_found; ++i) sleep_ms(10);
+  CHECK(s.memberships >= 1);
+  CHECK(s.self_found);
+  CHECK(s.status_calls >= 1);
+  CHECK(api->start(p, &err) == ESK8S_ERR_STATE); /* already running */
+  CHECK(err && strstr(err, "already running"));
+  api->free_error(err);
+  err = NULL;
+  CHECK(api->stop(p, &err) == ESK8S_OK);
+  CHECK(api->stop(p, &err) == ESK8S_OK); /* idempotent */
+  s.memberships = 0;
+  CHECK(api->start(p, &err) == ESK8S_OK); /* a stopped instance starts again */
+  for (i = 0; i < 100 && s.memberships == 0; ++i) sleep_ms(10);
+  CHECK(s.memberships >= 1);
+  CHECK(api->stop(p, &err) == ESK8S_OK);
+  api->destroy(p);
+  CHECK(s.logs > 0);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* destroy of a running instance stops it first (joins its threads) so dlclose is safe. */
+static void test_destroy_running(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(api->start(p, &err) == ESK8S_OK);
+  api->destroy(p);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* The older host's table: ABI 1.0 before membership_changed and node_status existed. */
+struct old_host_api {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  void* ctx;
+  int (*log_enabled)(void* ctx, esk8s_log_level level);
+  void (*log)(void* ctx, esk8s_log_level level, esk8s_str component, esk8s_str message,
+              const esk8s_kv* fields, size_t field_count);
+};
+
+/* An older host (smaller struct_size) works; the plugin never reads past its table. */
+static void test_older_host(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  void* lib;
+  /* The old table sits in a buffer whose bytes past it are 0xFF: reading a callback from there
+   * would call a garbage pointer. */
+  unsigned char buf[sizeof(esk8s_host_api) + 64];
+  struct old_host_api old;
+  memset(&s, 0, sizeof s);
+  memset(buf, 0xFF, sizeof buf);
+  memset(&old, 0, sizeof old);
+  old.struct_size = sizeof old;
+  old.abi_major = ESK8S_ABI_MAJOR;
+  old.abi_minor = 0;
+  old.ctx = &s;
+  old.log_enabled = NULL; /* optional */
+  old.log = cb_log;
+  memcpy(buf, &old, sizeof old);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init((const esk8s_host_api*)(void*)buf, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(api->start(p, &err) == ESK8S_OK);
+  sleep_ms(300); /* at least one status poll in the local preset */
+  CHECK(api->stop(p, &err) == ESK8S_OK);
+  api->destroy(p);
+  CHECK(s.logs > 0);
+  CHECK(s.memberships == 0);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* A host with every optional callback NULL works; logs go to stderr. */
+static void test_null_callbacks(void) {
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  memset(&host, 0, sizeof host);
+  host.struct_size = sizeof host;
+  host.abi_major = ESK8S_ABI_MAJOR;
+  host.abi_minor = ESK8S_ABI_MINOR;
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(api->start(p, &err) == ESK8S_OK);
+  sleep_ms(300);
+  CHECK(api->stop(p, &err) == ESK8S_OK);
+  api->destroy(p);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* A host of another major version is refused with a message naming both versions. */
+static void test_major_mismatch(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = (esk8s_plugin*)&s; /* must be reset to NULL */
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  host.abi_major = ESK8S_ABI_MAJOR + 1;
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
+  CHECK(api != NULL); /* set even on failure, to free the message */
+  CHECK(p == NULL);
+  CHECK(err != NULL);
+  fprintf(stderr, "refused as expected: %s\n", err);
+  CHECK(strstr(err, "ABI 2.") != NULL);
+  CHECK(strstr(err, "ABI 1.") != NULL);
+  api->free_error(err);
+  /* A table too small to hold the version header and ctx is refused too. */
+  host.abi_major = ESK8S_ABI_MAJOR;
+  host.struct_size = 4;
+  err = NULL;
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
+  CHECK(err && strstr(err, "struct_size 4"));
+  api->free_error(err);
+  /* NULL out-pointers are rejected without touching anything. */
+  CHECK(init(&host, kGoodConfig, GOOD_COUNT, NULL, &p, NULL) == ESK8S_ERR_INVALID_ARGUMENT);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* A bad configuration fails init cleanly with a message naming key and value. */
+static void test_bad_config(void) {
+  static const esk8s_kv bad[] = {
+      KV("ESK8S_SERVICE", "esdb"), KV("ESK8S_NAMESPACE", "abi"), KV("ESK8S_POD_NAME", "esdb-0"),
+      KV("ESK8S_DISCOVERY", "static"), KV("ESK8S_STATIC_PEERS", ""),
+      KV("ESK8S_HTTP_PORT", "80a"), KV("ESK8S_SOMETHING_ELSE", "1"),
+  };
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, bad, sizeof bad / sizeof bad[0], &api, &p, &err) == ESK8S_ERR_CONFIG);
+  CHECK(p == NULL);
+  CHECK(err != NULL);
+  fprintf(stderr, "refused as expected: %s\n", err);
+  CHECK(strstr(err, "ESK8S_HTTP_PORT=\"80a\"") != NULL);
+  CHECK(strstr(err, "0-65535") != NULL);
+  CHECK(strstr(err, "ESK8S_SOMETHING_ELSE") != NULL);
+  CHECK(strstr(err, "ESK8S_STATIC_PEERS") != NULL);
+  api->free_error(err);
+  api->free_error(NULL);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* With no explicit entries the plugin reads ESK8S_* from the environment; unknown ESK8S_*
+ * variables (Kubernetes service links) are warnings, not errors. */
+static void test_environment_config(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  size_t i;
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  for (i = 0; i < GOOD_COUNT; ++i) {
+    char k[64], v[256];
+    snprintf(k, sizeof k, "%.*s", (int)kGoodConfig[i].key.len, kGoodConfig[i].key.ptr);
+    snprintf(v, sizeof v, "%.*s", (int)kGoodConfig[i].value.len, kGoodConfig[i].value.ptr);
+    setenv(k, v, 1);
+  }
+  setenv("ESK8S_SERVICE_HOST", "10.0.0.1", 1); /* what a Service named "esk8s" injects */
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, NULL, 0, &api, &p, &err) == ESK8S_OK);
+  CHECK(s.warnings == 1);
+  CHECK(strstr(s.last_warning, "ESK8S_SERVICE_HOST") != NULL);
+  api->destroy(p);
+  /* A bad environment value is an error like an explicit one. */
+  setenv("ESK8S_READY_MODE", "sometimes", 1);
+  CHECK(init(&host, NULL, 0, &api, &p, &err) == ESK8S_ERR_CONFIG);
+  CHECK(err && strstr(err, "ESK8S_READY_MODE=\"sometimes\""));
+  api->free_error(err);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* A port that is taken fails start with ESK8S_ERR_IO naming the port; the instance stays usable. */
+static void test_port_in_use(void) {
+  struct seen s;
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin *a = NULL, *b = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  void* lib;
+  /* Same fixed port twice on one address. */
+  static const esk8s_kv fixed[] = {
+      KV("ESK8S_SERVICE", "esdb"), KV("ESK8S_NAMESPACE", "abi"), KV("ESK8S_POD_NAME", "esdb-0"),
+      KV("ESK8S_DISCOVERY", "static"),
+      KV("ESK8S_STATIC_PEERS", "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1"),
+      KV("ESK8S_HTTP_PORT", "38115"), KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
+  };
+  memset(&s, 0, sizeof s);
+  host = full_host(&s);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &a, &err) == ESK8S_OK);
+  CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &b, &err) == ESK8S_OK);
+  CHECK(api->start(a, &err) == ESK8S_OK);
+  CHECK(api->start(b, &err) == ESK8S_ERR_IO);
+  CHECK(err && strstr(err, "ESK8S_HTTP_PORT=38115"));
+  fprintf(stderr, "refused as expected: %s\n", err);
+  api->free_error(err);
+  err = NULL;
+  CHECK(api->stop(a, &err) == ESK8S_OK);
+  CHECK(api->start(b, &err) == ESK8S_OK); /* the failed instance can start once the port is free */
+  api->destroy(b);
+  api->destroy(a);
+  CHECK(dlclose(lib) == 0);
+}
+
+/* 20 full cycles: load, init, start, stop, destroy, unload. Under ASan this also proves no leak
+ * and no use after dlclose. */
+static void test_cycles(void) {
+  int i;
+  for (i = 0; i < 20; ++i) {
+    struct seen s;
+    esk8s_init_fn init = NULL;
+    const esk8s_plugin_api* api = NULL;
+    esk8s_plugin* p = NULL;
+    char* err = NULL;
+    esk8s_host_api host;
+    void* lib;
+    memset(&s, 0, sizeof s);
+    host = full_host(&s);
+    lib = load(&init);
+    CHECK(lib && init);
+    CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+    CHECK(api->start(p, &err) == ESK8S_OK);
+    CHECK(api->stop(p, &err) == ESK8S_OK);
+    api->destroy(p);
+    CHECK(dlclose(lib) == 0);
+  }
+}
+
+struct test_case {
+  const char* name;
+  void (*fn)(void);
+};
+
+static const struct test_case kCases[] = {
+    {"lifecycle", test_lifecycle},
+    {"destroy_running", test_destroy_running},
+    {"older_host", test_older_host},
+    {"null_callbacks", test_null_callbacks},
+    {"major_mismatch", test_major_mismatch},
+    {"bad_config", test_bad_config},
+    {"environment_config", test_environment_config},
+    {"port_in_use", test_port_in_use},
+    {"cycles", test_cycles},
+};
+
+int main(int argc, char** argv) {
+  size_t i;
+  int ran = 0;
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s PATH/TO/libesk8s.so CASE|all\n", argv[0]);
+    return 2;
+  }
+  g_plugin_path = argv[1];
+  for (i = 0; i < sizeof kCases / sizeof kCases[0]; ++i) {
+    if (strcmp(argv[2], "all") == 0 || strcmp(argv[2], kCases[i].name) == 0) {
+      int before = g_failures;
+      kCases[i].fn();
+      printf("%s: %s\n", kCases[i].name, g_failures == before ? "ok" : "FAILED");
+      ran++;
+    }
+  }
+  if (!ran) {
+    fprintf(stderr, "unknown case %s\n", argv[2]);
+    return 2;
+  }
+  return g_failures ? 1 : 0;
+}
