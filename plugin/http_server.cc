@@ -49,8 +49,10 @@ void HttpServer::install_routes() {
   s.Get("/health/startup", [this](const httplib::Request&, httplib::Response& res) {
     send_report(res, startup_report(*snapshots_.load()));
   });
-  // Anything unrouted (unknown path or method) gets a JSON body naming what exists.
+  // Anything unrouted (unknown path or method) gets a JSON body naming what exists. httplib also
+  // calls this for our own 4xx/5xx answers; those already carry their body.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
     nlohmann::json body = {{"status", "error"}, {"path", req.path}, {"method", req.method}};
     body["reason"] = res.status == 404 ? "unknown-endpoint" : "bad-request";
     body["endpoints"] = kEndpoints;

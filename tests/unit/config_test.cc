@@ -1,0 +1,306 @@
+#include <doctest/doctest.h>
+
+#include "plugin/config.h"
+#include "test_util.h"
+
+using namespace esk8s::plugin;
+using esk8s::test::TempDir;
+
+namespace {
+
+using Entries = std::vector<std::pair<std::string, std::string>>;
+
+// A valid static-mode configuration; tests change one key at a time.
+Entries base() {
+  return {{"ESK8S_SERVICE", "esdb"},
+          {"ESK8S_NAMESPACE", "prod"},
+          {"ESK8S_POD_NAME", "esdb-0"},
+          {"ESK8S_CLUSTER_DOMAIN", "cluster.local"},
+          {"ESK8S_DISCOVERY", "static"},
+          {"ESK8S_STATIC_PEERS",
+           "esdb-0.esdb.prod.svc.cluster.local=10.0.0.1,esdb-1.esdb.prod.svc.cluster.local=10.0.0.2,"
+           "esdb-2.esdb.prod.svc.cluster.local=10.0.0.3"}};
+}
+
+Entries with(Entries e, const std::string& key, const std::string& value) {
+  for (auto& [k, v] : e) {
+    if (k == key) {
+      v = value;
+      return e;
+    }
+  }
+  e.emplace_back(key, value);
+  return e;
+}
+
+Entries without(Entries e, const std::string& key) {
+  std::erase_if(e, [&](const auto& kv) { return kv.first == key; });
+  return e;
+}
+
+HostFacts no_facts() {
+  HostFacts f;
+  f.hostname = std::nullopt;
+  f.resolv_conf_path = "/nonexistent/resolv.conf";
+  return f;
+}
+
+esk8s::Result<ParsedConfig> parse(const Entries& e, ConfigOrigin origin = ConfigOrigin::kHost,
+                                  const HostFacts& facts = no_facts()) {
+  return parse_config(ConfigInput{e, origin}, facts);
+}
+
+// The error message of a configuration that must fail.
+std::string error_of(const Entries& e, const HostFacts& facts = no_facts()) {
+  auto r = parse(e, ConfigOrigin::kHost, facts);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == esk8s::Status::Code::kConfig);
+  return r.status().message();
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("config: a valid static configuration yields identity, defaults and cluster size") {
+  auto r = parse(base());
+  REQUIRE(r.is_ok());
+  const Config& c = r->config;
+  CHECK(c.identity() == "esdb-0.esdb.prod.svc.cluster.local");
+  CHECK(c.cluster_name == "esdb.prod");
+  CHECK(c.gossip_port == kDefaultGossipPort);
+  CHECK(c.http_port == kDefaultHttpPort);
+  CHECK(c.bind_address == "0.0.0.0");
+  CHECK(c.tls_mode == TlsMode::kLocalCa);
+  CHECK(c.ready_mode == ReadyMode::kAuto);
+  CHECK(c.preset == Preset::kLan);
+  // The local identity is listed in the static peers and skipped; size counts it.
+  REQUIRE(c.static_peers.size() == 2);
+  CHECK(c.static_peers[0].identity == "esdb-1.esdb.prod.svc.cluster.local");
+  CHECK(c.cluster_size == 3u);
+  CHECK(r->warnings.empty());
+}
+
+TEST_CASE("config: every enumeration value is accepted and a wrong one names key, value and choices") {
+  for (auto [key, good, bad, choices] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"ESK8S_TLS_MODE", "kubernetes-csr", "vault", "local-ca | kubernetes-csr | files"},
+           {"ESK8S_READY_MODE", "bootstrap-latch", "always", "auto | quorum | bootstrap-latch"},
+           {"ESK8S_PRESET", "wan", "fast", "lan | local | wan"},
+           {"ESK8S_DISCOVERY", "static", "consul", "kubernetes | dns | static"}}) {
+    CAPTURE(key);
+    CHECK(parse(with(base(), key, good)).is_ok());
+    std::string msg = error_of(with(base(), key, bad));
+    CHECK(contains(msg, key + "=\"" + bad + "\""));
+    CHECK(contains(msg, choices));
+  }
+}
+
+TEST_CASE("config: ESK8S_SERVICE is required and must be a DNS label") {
+  CHECK(contains(error_of(without(base(), "ESK8S_SERVICE")), "ESK8S_SERVICE is not set"));
+  std::string msg = error_of(with(base(), "ESK8S_SERVICE", "Esdb_DB"));
+  CHECK(contains(msg, "ESK8S_SERVICE=\"Esdb_DB\""));
+  CHECK(contains(msg, "DNS-1123 label"));
+}
+
+TEST_CASE("config: the pod name defaults to the host name and is validated") {
+  HostFacts facts = no_facts();
+  facts.hostname = "esdb-2";
+  auto r = parse(without(base(), "ESK8S_POD_NAME"), ConfigOrigin::kHost, facts);
+  REQUIRE(r.is_ok());
+  CHECK(r->config.pod_name == "esdb-2");
+
+  facts.hostname = "My_Laptop";
+  CHECK(contains(error_of(without(base(), "ESK8S_POD_NAME"), facts), "host name \"My_Laptop\""));
+  CHECK(contains(error_of(without(base(), "ESK8S_POD_NAME")), "fieldRef: metadata.name"));
+  CHECK(contains(error_of(with(base(), "ESK8S_POD_NAME", "-esdb")), "ESK8S_POD_NAME=\"-esdb\""));
+}
+
+TEST_CASE("config: the namespace defaults to the service-account namespace file") {
+  TempDir dir;
+  dir.write("namespace", "payments\n");
+  auto e = with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", dir.path());
+  e = with(e, "ESK8S_STATIC_PEERS", "esdb-1.esdb.payments.svc.cluster.local=10.0.0.2");
+  auto r = parse(e);
+  REQUIRE(r.is_ok());
+  CHECK(r->config.namespace_name == "payments");
+  CHECK(r->config.identity() == "esdb-0.esdb.payments.svc.cluster.local");
+
+  TempDir empty;
+  std::string msg = error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", empty.path()));
+  CHECK(contains(msg, empty.path() + "/namespace cannot be read"));
+  CHECK(contains(msg, "fieldRef: metadata.namespace"));
+
+  TempDir garbage;
+  garbage.write("namespace", "Not A Namespace");
+  CHECK(contains(error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", garbage.path())),
+                 "does not hold a namespace name"));
+  CHECK(contains(error_of(with(base(), "ESK8S_NAMESPACE", "prod.eu")), "ESK8S_NAMESPACE=\"prod.eu\""));
+}
+
+TEST_CASE("config: peer namespaces are validated, deduplicated and exclude the own namespace") {
+  auto r = parse(with(base(), "ESK8S_PEER_NAMESPACES", "prod, eu-west ,eu-west,us-east,"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.peer_namespaces == std::vector<std::string>{"eu-west", "us-east"});
+  std::string msg = error_of(with(base(), "ESK8S_PEER_NAMESPACES", "eu-west,EU_EAST"));
+  CHECK(contains(msg, "\"EU_EAST\" is not a namespace name"));
+}
+
+TEST_CASE("config: the cluster domain comes from the key, then resolv.conf, then cluster.local") {
+  auto r = parse(with(base(), "ESK8S_CLUSTER_DOMAIN", "corp.example."));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.cluster_domain == "corp.example");
+  CHECK(r->config.cluster_domain_source == "ESK8S_CLUSTER_DOMAIN");
+
+  TempDir dir;
+  HostFacts facts = no_facts();
+  facts.resolv_conf_path =
+      dir.write("resolv.conf", "nameserver 10.96.0.10\nsearch prod.svc.k8s.internal svc.k8s.internal k8s.internal\noptions ndots:5\n");
+  auto e = with(without(base(), "ESK8S_CLUSTER_DOMAIN"), "ESK8S_STATIC_PEERS", "");
+  e = with(e, "ESK8S_STATIC_PEERS", "esdb-1.esdb.prod.svc.k8s.internal=10.0.0.2");
+  r = parse(e, ConfigOrigin::kHost, facts);
+  REQUIRE(r.is_ok());
+  CHECK(r->config.cluster_domain == "k8s.internal");
+  CHECK(r->config.cluster_domain_source == facts.resolv_conf_path);
+
+  r = parse(without(base(), "ESK8S_CLUSTER_DOMAIN"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.cluster_domain == "cluster.local");
+  CHECK(r->config.cluster_domain_source == "default");
+
+  CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_DOMAIN", "cluster..local")),
+                 "ESK8S_CLUSTER_DOMAIN=\"cluster..local\""));
+}
+
+TEST_CASE("config: detect_cluster_domain reads only svc search domains") {
+  CHECK(detect_cluster_domain("search default.svc.cluster.local svc.cluster.local cluster.local\n") ==
+        "cluster.local");
+  CHECK(detect_cluster_domain("search svc.a.b\n") == "a.b");
+  CHECK(detect_cluster_domain("search example.com corp.local\n") == "");
+  CHECK(detect_cluster_domain("nameserver 1.1.1.1\n") == "");
+  CHECK(detect_cluster_domain("") == "");
+}
+
+TEST_CASE("config: an identity longer than 253 characters is refused") {
+  std::string label(63, 'a');
+  auto e = with(base(), "ESK8S_POD_NAME", label);
+  e = with(e, "ESK8S_SERVICE", label);
+  e = with(e, "ESK8S_NAMESPACE", label);
+  e = with(e, "ESK8S_CLUSTER_DOMAIN", label + "." + label);
+  CHECK(contains(error_of(e), "longer than 253 characters"));
+}
+
+TEST_CASE("config: the cluster name defaults to service.namespace and is validated") {
+  auto r = parse(with(base(), "ESK8S_CLUSTER_NAME", "orders-prod"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.cluster_name == "orders-prod");
+  CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_NAME", "Orders Prod")), "ESK8S_CLUSTER_NAME=\"Orders Prod\""));
+}
+
+TEST_CASE("config: ports are range-checked and must differ") {
+  for (std::string bad : {"0", "65536", "abc", "-1", "+80", "21 14", "99999999999999999999999"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of(with(base(), "ESK8S_GOSSIP_PORT", bad)), "ESK8S_GOSSIP_PORT=\"" + bad + "\""));
+  }
+  for (std::string bad : {"65536", "http", "-5"}) {
+    CAPTURE(bad);
+    std::string msg = error_of(with(base(), "ESK8S_HTTP_PORT", bad));
+    CHECK(contains(msg, "ESK8S_HTTP_PORT=\"" + bad + "\""));
+    CHECK(contains(msg, "0 picks a free port"));
+  }
+  auto r = parse(with(base(), "ESK8S_HTTP_PORT", "0"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.http_port == 0);
+  auto same = with(with(base(), "ESK8S_HTTP_PORT", "7000"), "ESK8S_GOSSIP_PORT", "7000");
+  CHECK(contains(error_of(same), "both 7000"));
+}
+
+TEST_CASE("config: the bind address must be an IP literal") {
+  CHECK(parse(with(base(), "ESK8S_BIND_ADDRESS", "::")).is_ok());
+  CHECK(parse(with(base(), "ESK8S_BIND_ADDRESS", "127.0.3.4")).is_ok());
+  std::string msg = error_of(with(base(), "ESK8S_BIND_ADDRESS", "localhost"));
+  CHECK(contains(msg, "ESK8S_BIND_ADDRESS=\"localhost\""));
+  CHECK(contains(msg, "host names are not accepted"));
+}
+
+TEST_CASE("config: the API server URL must be https") {
+  auto k8s = with(without(base(), "ESK8S_STATIC_PEERS"), "ESK8S_DISCOVERY", "kubernetes");
+  auto r = parse(with(k8s, "ESK8S_KUBE_API", "https://[fd00::1]:6443"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.kube_api == "https://[fd00::1]:6443");
+  CHECK(contains(error_of(with(k8s, "ESK8S_KUBE_API", "http://10.0.0.1:6443")),
+                 "always spoken to over verified HTTPS"));
+  // Set but unused in static mode: a warning, not an error.
+  r = parse(with(base(), "ESK8S_KUBE_API", "https://10.0.0.1"));
+  REQUIRE(r.is_ok());
+  REQUIRE(r->warnings.size() == 1);
+  CHECK(contains(r->warnings[0], "does not use them"));
+}
+
+TEST_CASE("config: static discovery needs ESK8S_STATIC_PEERS and other modes refuse it") {
+  CHECK(contains(error_of(without(base(), "ESK8S_STATIC_PEERS")), "ESK8S_DISCOVERY=static needs ESK8S_STATIC_PEERS"));
+  CHECK(contains(error_of(with(base(), "ESK8S_DISCOVERY", "dns")),
+                 "ESK8S_STATIC_PEERS is set but ESK8S_DISCOVERY=dns"));
+  CHECK(contains(error_of(with(base(), "ESK8S_STATIC_PEERS", "esdb-1=10.0.0.1:99999")),
+                 "port that is not 1-65535"));
+  // Kubernetes mode leaves the size to the StatefulSet.
+  auto r = parse(with(without(base(), "ESK8S_STATIC_PEERS"), "ESK8S_DISCOVERY", "kubernetes"));
+  REQUIRE(r.is_ok());
+  CHECK_FALSE(r->config.cluster_size.has_value());
+}
+
+TEST_CASE("config: the cluster size is 1-10000 and an even size is a warning") {
+  for (std::string bad : {"0", "10001", "3x", "three"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_SIZE", bad)), "ESK8S_CLUSTER_SIZE=\"" + bad + "\""));
+  }
+  auto r = parse(with(base(), "ESK8S_CLUSTER_SIZE", "5"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.cluster_size == 5u);
+  CHECK(r->warnings.empty());
+  r = parse(with(base(), "ESK8S_CLUSTER_SIZE", "4"));
+  REQUIRE(r.is_ok());
+  REQUIRE(r->warnings.size() == 1);
+  CHECK(contains(r->warnings[0], "ESK8S_CLUSTER_SIZE=4 is even"));
+}
+
+TEST_CASE("config: unknown keys are errors from the host and warnings from the environment") {
+  auto e = with(base(), "ESK8S_SERVCE", "esdb");
+  CHECK(contains(error_of(e), "unknown configuration key \"ESK8S_SERVCE\""));
+  auto r = parse(with(e, "ESK8S_PORT_2113_TCP", "tcp://10.0.0.1:2113"), ConfigOrigin::kEnvironment);
+  REQUIRE(r.is_ok());
+  REQUIRE(r->warnings.size() == 2);
+  CHECK(contains(r->warnings[0], "ESK8S_SERVCE"));
+  CHECK(contains(r->warnings[1], "ESK8S_PORT_2113_TCP"));
+}
+
+TEST_CASE("config: a key given twice is an error naming both values") {
+  auto e = base();
+  e.emplace_back("ESK8S_SERVICE", "other");
+  CHECK(contains(error_of(e), "ESK8S_SERVICE is given twice (\"esdb\" and \"other\")"));
+}
+
+TEST_CASE("config: an empty value means unset") {
+  auto r = parse(with(base(), "ESK8S_PEER_NAMESPACES", ""));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.peer_namespaces.empty());
+  CHECK(contains(error_of(with(base(), "ESK8S_SERVICE", "")), "ESK8S_SERVICE is not set"));
+}
+
+TEST_CASE("config: every problem is reported at once") {
+  auto e = with(with(base(), "ESK8S_HTTP_PORT", "x"), "ESK8S_PRESET", "y");
+  e = with(e, "ESK8S_SERVICE", "Z");
+  std::string msg = error_of(e);
+  CHECK(contains(msg, "(3 problems)"));
+  CHECK(contains(msg, "ESK8S_HTTP_PORT"));
+  CHECK(contains(msg, "ESK8S_PRESET"));
+  CHECK(contains(msg, "ESK8S_SERVICE"));
+}
+
+TEST_CASE("config: every documented key is accepted by the parser") {
+  for (const auto& k : config_keys()) {
+    CAPTURE(k.key);
+    auto r = parse(with(base(), std::string(k.key), ""));  // empty = unset: never "unknown key"
+    if (!r.is_ok()) CHECK_FALSE(contains(r.status().message(), "unknown configuration key"));
+  }
+}

@@ -1,0 +1,222 @@
+// The runtime against real sockets: HTTP endpoints served on loopback, the event loop's
+// heartbeat, host callbacks, and start/stop behaviour.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "plugin/runtime.h"
+
+using namespace esk8s;
+using namespace esk8s::plugin;
+using namespace std::chrono_literals;
+
+namespace {
+
+class FakeHost : public Host {
+ public:
+  void membership_changed(const std::vector<MemberView>& members) override {
+    std::lock_guard lock(mu);
+    snapshots.push_back(members);
+  }
+  std::optional<esk8s_node_status> node_status() override {
+    esk8s_node_status s{};
+    s.struct_size = sizeof s;
+    s.host_ready = 1;
+    std::snprintf(s.state, sizeof s.state, "%s", state.load() == 0 ? "Follower" : "Leader");
+    return s;
+  }
+  std::mutex mu;
+  std::vector<std::vector<MemberView>> snapshots;
+  std::atomic<int> state{0};
+};
+
+Config test_config() {
+  Config c;
+  c.service = "esdb";
+  c.namespace_name = "unit";
+  c.pod_name = "esdb-0";
+  c.cluster_domain = "cluster.local";
+  c.cluster_name = "esdb.unit";
+  c.discovery = DiscoveryMode::kStatic;
+  discovery::Peer peer;
+  peer.identity = "esdb-1.esdb.unit.svc.cluster.local";
+  peer.address = "127.0.0.2";
+  peer.gossip_port = 2114;
+  c.static_peers = {peer};
+  c.cluster_size = 2;
+  c.http_port = 0;
+  c.bind_address = "127.0.0.1";
+  c.preset = Preset::kLocal;
+  return c;
+}
+
+Logger quiet_logger() { return Logger(std::make_shared<StderrSink>(LogLevel::kWarn), "test"); }
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+};
+
+Reply get(uint16_t port, const std::string& path) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_connection_timeout(2, 0);
+  cli.set_read_timeout(2, 0);
+  auto res = cli.Get(path);
+  if (!res) return {};
+  return {res->status, nlohmann::json::parse(res->body, nullptr, false)};
+}
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 3000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST_CASE("runtime: /health/live and /health/startup answer 200 with their checks once started") {
+  auto host = std::make_shared<FakeHost>();
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), host);
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  CHECK(port != 0);
+
+  REQUIRE(eventually([&] { return get(port, "/health/startup").status == 200; }));
+  Reply startup = get(port, "/health/startup");
+  CHECK(startup.body["status"] == "ok");
+  std::vector<std::string> names;
+  for (const auto& c : startup.body["checks"]) names.push_back(c["name"]);
+  CHECK(names == std::vector<std::string>{"config", "discovery", "http-listener"});
+
+  Reply live = get(port, "/health/live");
+  CHECK(live.status == 200);
+  CHECK(live.body["status"] == "ok");
+  rt.stop();
+}
+
+TEST_CASE("runtime: unknown endpoints and methods get a JSON error naming the endpoints") {
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), nullptr);
+  REQUIRE(rt.start().is_ok());
+  Reply r = get(rt.http_port(), "/health/nope");
+  CHECK(r.status == 404);
+  CHECK(r.body["reason"] == "unknown-endpoint");
+  CHECK(r.body["endpoints"].size() == 2);
+
+  httplib::Client cli("127.0.0.1", rt.http_port());
+  auto res = cli.Post("/health/live", "x", "text/plain");
+  REQUIRE(res);
+  CHECK(res->status >= 400);
+  CHECK(nlohmann::json::parse(res->body, nullptr, false)["status"] == "error");
+  rt.stop();
+}
+
+TEST_CASE("runtime: /health/live fails while the event loop is stuck and answers without waiting for it") {
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), nullptr);
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  REQUIRE(eventually([&] { return get(port, "/health/live").status == 200; }));
+
+  std::atomic<bool> release{false};
+  rt.post([&] {
+    while (!release.load()) std::this_thread::sleep_for(5ms);
+  });
+  // The local preset's deadline is 1 s: after it, live must fail, and must say so promptly.
+  bool failed = eventually([&] { return get(port, "/health/live").status == 503; }, 3000ms);
+  auto t0 = std::chrono::steady_clock::now();
+  Reply stuck = get(port, "/health/live");
+  auto took = std::chrono::steady_clock::now() - t0;
+  release = true;
+  CHECK(failed);
+  CHECK(stuck.status == 503);
+  CHECK(stuck.body["reason"] == "event-loop-stalled");
+  // Generous bound (a loaded CI machine); precise latency belongs to the benchmarks.
+  CHECK(took < 1000ms);
+  // Startup stays ok: it is about local readiness, not loop latency.
+  CHECK(get(port, "/health/startup").status == 200);
+  CHECK(eventually([&] { return get(port, "/health/live").status == 200; }));
+  rt.stop();
+}
+
+TEST_CASE("runtime: the host hears the membership (self alive, static peers discovered) and status changes are published") {
+  auto host = std::make_shared<FakeHost>();
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), host);
+  REQUIRE(rt.start().is_ok());
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(host->mu);
+    return !host->snapshots.empty();
+  }));
+  {
+    std::lock_guard lock(host->mu);
+    const auto& members = host->snapshots.front();
+    REQUIRE(members.size() == 2);
+    CHECK(members[0].identity == "esdb-0.esdb.unit.svc.cluster.local");
+    CHECK(members[0].is_self);
+    CHECK(members[0].state == MemberState::kAlive);
+    REQUIRE(members[0].status.has_value());
+    CHECK(std::string(members[0].status->state) == "Follower");
+    CHECK(members[1].identity == "esdb-1.esdb.unit.svc.cluster.local");
+    CHECK(members[1].state == MemberState::kDiscovered);
+    CHECK(members[1].address == "127.0.0.2");
+  }
+  host->state = 1;
+  CHECK(eventually([&] {
+    auto s = rt.snapshot();
+    return !s->members.empty() && s->members[0].status &&
+           std::string(s->members[0].status->state) == "Leader";
+  }));
+  rt.stop();
+}
+
+TEST_CASE("runtime: stop closes the listener, and a restart gets a new instance id") {
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), nullptr);
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  REQUIRE(eventually([&] { return rt.snapshot()->started; }));
+  auto first_id = rt.snapshot()->members.at(0).instance_id;
+  rt.stop();
+  CHECK_FALSE(rt.running());
+  CHECK(get(port, "/health/live").status == 0);  // connection refused
+  CHECK_FALSE(rt.snapshot()->started);
+  rt.stop();  // idempotent
+
+  REQUIRE(rt.start().is_ok());
+  REQUIRE(eventually([&] { return rt.snapshot()->started; }));
+  CHECK(rt.snapshot()->members.at(0).instance_id != first_id);
+  CHECK(rt.start().code() == Status::Code::kState);
+  rt.stop();
+}
+
+TEST_CASE("runtime: discovery modes not built yet are refused at start, leaving nothing running") {
+  Config c = test_config();
+  c.discovery = DiscoveryMode::kKubernetes;
+  c.static_peers.clear();
+  Runtime rt(c, Timings::local(), quiet_logger(), nullptr);
+  Status s = rt.start();
+  CHECK(s.code() == Status::Code::kConfig);
+  CHECK(s.message().find("ESK8S_DISCOVERY=kubernetes is not available") != std::string::npos);
+  CHECK_FALSE(rt.running());
+}
+
+TEST_CASE("runtime: a taken port fails start with the address and port named") {
+  Runtime a(test_config(), Timings::local(), quiet_logger(), nullptr);
+  REQUIRE(a.start().is_ok());
+  Config c = test_config();
+  c.http_port = a.http_port();
+  Runtime b(c, Timings::local(), quiet_logger(), nullptr);
+  Status s = b.start();
+  CHECK(s.code() == Status::Code::kIo);
+  CHECK(s.message().find("ESK8S_HTTP_PORT=" + std::to_string(c.http_port)) != std::string::npos);
+  CHECK_FALSE(b.running());
+  a.stop();
+}
