@@ -76,7 +76,7 @@ const std::vector<KeySpec>& config_keys() {
        "Where the service-account token, ca.crt and namespace files are mounted."},
       {"ESK8S_GOSSIP_PORT", "an integer 1-65535", "2114", "TCP port of the gossip (mutual TLS) listener."},
       {"ESK8S_HTTP_PORT", "an integer 0-65535 (0 picks a free port)", "2115",
-       "Port of the probe, /members, /gossip and /metrics endpoints."},
+       "Port of the HTTP endpoints (the health probes; /members, /gossip and /metrics as they land)."},
       {"ESK8S_BIND_ADDRESS", "an IPv4 or IPv6 literal", "0.0.0.0 (all IPv4 interfaces)",
        "Address the listeners bind to (kubesim sets the pod IP)."},
       {"ESK8S_TLS_MODE", "local-ca | kubernetes-csr | files", "local-ca", "How the node gets its certificate."},
