@@ -22,8 +22,8 @@ int config_check(const plugin::ConfigInput& input, const plugin::HostFacts& fact
   out << "identity        " << c.identity() << "\n"
       << "cluster name    " << c.cluster_name << "\n"
       << "cluster domain  " << c.cluster_domain << " (from " << c.cluster_domain_source << ")\n"
-      << "cluster size    " << (c.cluster_size ? std::to_string(*c.cluster_size) : "from the StatefulSet")
-      << "\n"
+      << "cluster size    "
+      << (c.cluster_size ? std::to_string(*c.cluster_size) : "from the StatefulSet") << "\n"
       << "namespaces      " << c.namespace_name;
   for (const auto& ns : c.peer_namespaces) out << ", " << ns;
   out << "\n"

@@ -9,11 +9,16 @@ namespace esk8s {
 
 std::string_view to_string(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return "trace";
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -71,7 +76,8 @@ void StderrSink::write(LogLevel level, std::string_view component, std::string_v
                        std::span<const LogField> fields) {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char stamp[96];
@@ -87,10 +93,12 @@ void StderrSink::write(LogLevel level, std::string_view component, std::string_v
 void Logger::log(LogLevel level, std::string_view message,
                  std::initializer_list<LogField> fields) const {
   if (!enabled(level)) return;
-  sink_->write(level, component_, message, std::span<const LogField>(fields.begin(), fields.size()));
+  sink_->write(level, component_, message,
+               std::span<const LogField>(fields.begin(), fields.size()));
 }
 
-void Logger::log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) const {
+void Logger::log(LogLevel level, std::string_view message,
+                 const std::vector<LogField>& fields) const {
   if (!enabled(level)) return;
   sink_->write(level, component_, message, fields);
 }

@@ -59,14 +59,25 @@ class Logger {
   Logger with_component(std::string component) const { return Logger(sink_, std::move(component)); }
 
   bool enabled(LogLevel level) const { return sink_ && sink_->enabled(level); }
-  void log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {}) const;
+  void log(LogLevel level, std::string_view message,
+           std::initializer_list<LogField> fields = {}) const;
   void log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) const;
 
-  void trace(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kTrace, m, f); }
-  void debug(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kDebug, m, f); }
-  void info(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kInfo, m, f); }
-  void warn(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kWarn, m, f); }
-  void error(std::string_view m, std::initializer_list<LogField> f = {}) const { log(LogLevel::kError, m, f); }
+  void trace(std::string_view m, std::initializer_list<LogField> f = {}) const {
+    log(LogLevel::kTrace, m, f);
+  }
+  void debug(std::string_view m, std::initializer_list<LogField> f = {}) const {
+    log(LogLevel::kDebug, m, f);
+  }
+  void info(std::string_view m, std::initializer_list<LogField> f = {}) const {
+    log(LogLevel::kInfo, m, f);
+  }
+  void warn(std::string_view m, std::initializer_list<LogField> f = {}) const {
+    log(LogLevel::kWarn, m, f);
+  }
+  void error(std::string_view m, std::initializer_list<LogField> f = {}) const {
+    log(LogLevel::kError, m, f);
+  }
 
  private:
   std::shared_ptr<LogSink> sink_;

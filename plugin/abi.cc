@@ -39,13 +39,19 @@ esk8s_status fail(char** out_error, esk8s_status code, const std::string& msg) {
 
 esk8s_status to_code(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kOk: return ESK8S_OK;
-    case Status::Code::kInvalidArgument: return ESK8S_ERR_INVALID_ARGUMENT;
-    case Status::Code::kConfig: return ESK8S_ERR_CONFIG;
-    case Status::Code::kState: return ESK8S_ERR_STATE;
-    case Status::Code::kIo: return ESK8S_ERR_IO;
+    case Status::Code::kOk:
+      return ESK8S_OK;
+    case Status::Code::kInvalidArgument:
+      return ESK8S_ERR_INVALID_ARGUMENT;
+    case Status::Code::kConfig:
+      return ESK8S_ERR_CONFIG;
+    case Status::Code::kState:
+      return ESK8S_ERR_STATE;
+    case Status::Code::kIo:
+      return ESK8S_ERR_IO;
     case Status::Code::kNotFound:
-    case Status::Code::kInternal: return ESK8S_ERR_INTERNAL;
+    case Status::Code::kInternal:
+      return ESK8S_ERR_INTERNAL;
   }
   return ESK8S_ERR_INTERNAL;
 }
@@ -170,9 +176,14 @@ void api_destroy(esk8s_plugin* p) {
 void api_free_error(char* error) { std::free(error); }
 
 constexpr esk8s_plugin_api kApi = {
-    sizeof(esk8s_plugin_api), ESK8S_ABI_MAJOR, ESK8S_ABI_MINOR,
-    api_version,              api_start,       api_stop,
-    api_destroy,              api_free_error,
+    sizeof(esk8s_plugin_api),
+    ESK8S_ABI_MAJOR,
+    ESK8S_ABI_MINOR,
+    api_version,
+    api_start,
+    api_stop,
+    api_destroy,
+    api_free_error,
 };
 
 esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t config_count,
@@ -183,9 +194,8 @@ esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t con
                 "esk8s_init: the host was built against esk8s ABI " +
                     std::to_string(host->abi_major) + "." + std::to_string(host->abi_minor) +
                     " but this libesk8s.so implements ABI " + std::to_string(ESK8S_ABI_MAJOR) +
-                    "." + std::to_string(ESK8S_ABI_MINOR) +
-                    "; load a libesk8s.so of ABI major " + std::to_string(host->abi_major) +
-                    " or rebuild the host against this plugin.h");
+                    "." + std::to_string(ESK8S_ABI_MINOR) + "; load a libesk8s.so of ABI major " +
+                    std::to_string(host->abi_major) + " or rebuild the host against this plugin.h");
   }
   if (host->struct_size < kMinHostTableSize) {
     return fail(out_error, ESK8S_ERR_ABI_MISMATCH,
@@ -212,7 +222,8 @@ esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t con
       const esk8s_kv& kv = config[i];
       if ((!kv.key.ptr && kv.key.len) || (!kv.value.ptr && kv.value.len)) {
         return fail(out_error, ESK8S_ERR_INVALID_ARGUMENT,
-                    "esk8s_init: config entry " + std::to_string(i) + " has a NULL pointer with a non-zero length");
+                    "esk8s_init: config entry " + std::to_string(i) +
+                        " has a NULL pointer with a non-zero length");
       }
       input.entries.emplace_back(std::string(kv.key.ptr ? kv.key.ptr : "", kv.key.len),
                                  std::string(kv.value.ptr ? kv.value.ptr : "", kv.value.len));
@@ -240,7 +251,8 @@ esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t con
 }  // namespace
 
 extern "C" ESK8S_EXPORT esk8s_status esk8s_init(const esk8s_host_api* host, const esk8s_kv* config,
-                                                size_t config_count, const esk8s_plugin_api** out_api,
+                                                size_t config_count,
+                                                const esk8s_plugin_api** out_api,
                                                 esk8s_plugin** out_plugin, char** out_error) {
   if (out_error) *out_error = nullptr;
   if (!out_api || !out_plugin) return ESK8S_ERR_INVALID_ARGUMENT;

@@ -18,41 +18,53 @@ namespace esk8s::plugin {
 
 std::string_view to_string(DiscoveryMode m) {
   switch (m) {
-    case DiscoveryMode::kKubernetes: return "kubernetes";
-    case DiscoveryMode::kDns: return "dns";
-    case DiscoveryMode::kStatic: return "static";
+    case DiscoveryMode::kKubernetes:
+      return "kubernetes";
+    case DiscoveryMode::kDns:
+      return "dns";
+    case DiscoveryMode::kStatic:
+      return "static";
   }
   return "?";
 }
 std::string_view to_string(TlsMode m) {
   switch (m) {
-    case TlsMode::kLocalCa: return "local-ca";
-    case TlsMode::kKubernetesCsr: return "kubernetes-csr";
-    case TlsMode::kFiles: return "files";
+    case TlsMode::kLocalCa:
+      return "local-ca";
+    case TlsMode::kKubernetesCsr:
+      return "kubernetes-csr";
+    case TlsMode::kFiles:
+      return "files";
   }
   return "?";
 }
 std::string_view to_string(ReadyMode m) {
   switch (m) {
-    case ReadyMode::kAuto: return "auto";
-    case ReadyMode::kQuorum: return "quorum";
-    case ReadyMode::kBootstrapLatch: return "bootstrap-latch";
+    case ReadyMode::kAuto:
+      return "auto";
+    case ReadyMode::kQuorum:
+      return "quorum";
+    case ReadyMode::kBootstrapLatch:
+      return "bootstrap-latch";
   }
   return "?";
 }
 std::string_view to_string(Preset p) {
   switch (p) {
-    case Preset::kLan: return "lan";
-    case Preset::kLocal: return "local";
-    case Preset::kWan: return "wan";
+    case Preset::kLan:
+      return "lan";
+    case Preset::kLocal:
+      return "local";
+    case Preset::kWan:
+      return "wan";
   }
   return "?";
 }
 
 const std::vector<KeySpec>& config_keys() {
   static const std::vector<KeySpec> keys = {
-      {"ESK8S_SERVICE", "a DNS-1123 label (lower-case letters, digits, '-', at most 63)", "required",
-       "Name of the headless Service that selects the database pods."},
+      {"ESK8S_SERVICE", "a DNS-1123 label (lower-case letters, digits, '-', at most 63)",
+       "required", "Name of the headless Service that selects the database pods."},
       {"ESK8S_NAMESPACE", "a DNS-1123 label", "the service-account namespace file",
        "The pod's own namespace (downward API metadata.namespace)."},
       {"ESK8S_PEER_NAMESPACES", "a comma-separated list of DNS-1123 labels", "none",
@@ -61,7 +73,8 @@ const std::vector<KeySpec>& config_keys() {
        "The pod's name (downward API metadata.name); the first label of the identity."},
       {"ESK8S_CLUSTER_DOMAIN", "a DNS-1123 subdomain such as cluster.local",
        "detected from /etc/resolv.conf, else cluster.local", "The Kubernetes cluster DNS domain."},
-      {"ESK8S_CLUSTER_SIZE", "an integer 1-10000", "the StatefulSet's spec.replicas; static mode: the static peers",
+      {"ESK8S_CLUSTER_SIZE", "an integer 1-10000",
+       "the StatefulSet's spec.replicas; static mode: the static peers",
        "Number of voting members; quorum is a majority of it."},
       {"ESK8S_CLUSTER_NAME", "a DNS-1123 subdomain", "<service>.<namespace>",
        "Carried by every gossip message; messages of other clusters are refused."},
@@ -72,16 +85,21 @@ const std::vector<KeySpec>& config_keys() {
        "Kubernetes API server to use instead of the in-cluster one."},
       {"ESK8S_KUBECONFIG", "a file path", "KUBECONFIG, else in-cluster config",
        "kubeconfig file for running outside a cluster."},
-      {"ESK8S_SERVICE_ACCOUNT_DIR", "a directory path", "/var/run/secrets/kubernetes.io/serviceaccount",
+      {"ESK8S_SERVICE_ACCOUNT_DIR", "a directory path",
+       "/var/run/secrets/kubernetes.io/serviceaccount",
        "Where the service-account token, ca.crt and namespace files are mounted."},
-      {"ESK8S_GOSSIP_PORT", "an integer 1-65535", "2114", "TCP port of the gossip (mutual TLS) listener."},
+      {"ESK8S_GOSSIP_PORT", "an integer 1-65535", "2114",
+       "TCP port of the gossip (mutual TLS) listener."},
       {"ESK8S_HTTP_PORT", "an integer 0-65535 (0 picks a free port)", "2115",
-       "Port of the HTTP endpoints (the health probes; /members, /gossip and /metrics as they land)."},
+       "Port of the HTTP endpoints (the health probes; /members, /gossip and /metrics as they "
+       "land)."},
       {"ESK8S_BIND_ADDRESS", "an IPv4 or IPv6 literal", "0.0.0.0 (all IPv4 interfaces)",
        "Address the listeners bind to (kubesim sets the pod IP)."},
-      {"ESK8S_TLS_MODE", "local-ca | kubernetes-csr | files", "local-ca", "How the node gets its certificate."},
+      {"ESK8S_TLS_MODE", "local-ca | kubernetes-csr | files", "local-ca",
+       "How the node gets its certificate."},
       {"ESK8S_READY_MODE", "auto | quorum | bootstrap-latch", "auto",
-       "Semantics of /health/ready (auto: bootstrap-latch under OrderedReady, quorum under Parallel)."},
+       "Semantics of /health/ready (auto: bootstrap-latch under OrderedReady, quorum under "
+       "Parallel)."},
       {"ESK8S_PRESET", "lan | local | wan", "lan", "Timing preset (probe intervals, deadlines)."},
   };
   return keys;
@@ -137,7 +155,8 @@ std::optional<std::string> read_first_line(const std::string& path) {
   if (!f) return std::nullopt;
   std::string line;
   std::getline(f, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n')) line.pop_back();
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n'))
+    line.pop_back();
   return line;
 }
 
@@ -218,8 +237,8 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       continue;
     }
     if (values.contains(key)) {
-      problems.error("configuration key " + key + " is given twice (\"" + values[key] + "\" and \"" +
-                     value + "\"); give it once");
+      problems.error("configuration key " + key + " is given twice (\"" + values[key] +
+                     "\" and \"" + value + "\"); give it once");
       continue;
     }
     // An empty value means "unset": ConfigMaps often carry empty optional keys.
@@ -239,7 +258,8 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     }
   }
   if (auto v = get("ESK8S_TLS_MODE")) {
-    if (!parse_enum(*v, {TlsMode::kLocalCa, TlsMode::kKubernetesCsr, TlsMode::kFiles}, c.tls_mode)) {
+    if (!parse_enum(*v, {TlsMode::kLocalCa, TlsMode::kKubernetesCsr, TlsMode::kFiles},
+                    c.tls_mode)) {
       problems.bad_value("ESK8S_TLS_MODE", *v);
     }
   }
@@ -256,11 +276,14 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   // Names.
-  c.service_account_dir = get("ESK8S_SERVICE_ACCOUNT_DIR").value_or(std::string(kDefaultServiceAccountDir));
+  c.service_account_dir =
+      get("ESK8S_SERVICE_ACCOUNT_DIR").value_or(std::string(kDefaultServiceAccountDir));
 
   if (auto v = get("ESK8S_SERVICE")) {
-    if (discovery::is_dns1123_label(*v)) c.service = *v;
-    else problems.bad_value("ESK8S_SERVICE", *v);
+    if (discovery::is_dns1123_label(*v))
+      c.service = *v;
+    else
+      problems.bad_value("ESK8S_SERVICE", *v);
   } else {
     problems.error(
         "ESK8S_SERVICE is not set; set it to the name of the headless Service that selects the "
@@ -268,8 +291,10 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_POD_NAME")) {
-    if (discovery::is_dns1123_label(*v)) c.pod_name = *v;
-    else problems.bad_value("ESK8S_POD_NAME", *v);
+    if (discovery::is_dns1123_label(*v))
+      c.pod_name = *v;
+    else
+      problems.bad_value("ESK8S_POD_NAME", *v);
   } else if (facts.hostname && discovery::is_dns1123_label(*facts.hostname)) {
     c.pod_name = *facts.hostname;
   } else {
@@ -279,8 +304,10 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_NAMESPACE")) {
-    if (discovery::is_dns1123_label(*v)) c.namespace_name = *v;
-    else problems.bad_value("ESK8S_NAMESPACE", *v);
+    if (discovery::is_dns1123_label(*v))
+      c.namespace_name = *v;
+    else
+      problems.bad_value("ESK8S_NAMESPACE", *v);
   } else {
     std::string path = c.service_account_dir + "/namespace";
     auto ns = read_first_line(path);
@@ -343,8 +370,10 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_CLUSTER_NAME")) {
-    if (discovery::is_dns1123_subdomain(*v)) c.cluster_name = *v;
-    else problems.bad_value("ESK8S_CLUSTER_NAME", *v);
+    if (discovery::is_dns1123_subdomain(*v))
+      c.cluster_name = *v;
+    else
+      problems.bad_value("ESK8S_CLUSTER_NAME", *v);
   } else if (!c.service.empty() && !c.namespace_name.empty()) {
     c.cluster_name = c.service + "." + c.namespace_name;
   }
@@ -352,20 +381,26 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   // Ports and addresses.
   uint64_t n = 0;
   if (auto v = get("ESK8S_GOSSIP_PORT")) {
-    if (parse_uint(*v, 65535, n) && n > 0) c.gossip_port = static_cast<uint16_t>(n);
-    else problems.bad_value("ESK8S_GOSSIP_PORT", *v);
+    if (parse_uint(*v, 65535, n) && n > 0)
+      c.gossip_port = static_cast<uint16_t>(n);
+    else
+      problems.bad_value("ESK8S_GOSSIP_PORT", *v);
   }
   if (auto v = get("ESK8S_HTTP_PORT")) {
-    if (parse_uint(*v, 65535, n)) c.http_port = static_cast<uint16_t>(n);
-    else problems.bad_value("ESK8S_HTTP_PORT", *v);
+    if (parse_uint(*v, 65535, n))
+      c.http_port = static_cast<uint16_t>(n);
+    else
+      problems.bad_value("ESK8S_HTTP_PORT", *v);
   }
   if (c.http_port != 0 && c.http_port == c.gossip_port) {
     problems.error("ESK8S_HTTP_PORT and ESK8S_GOSSIP_PORT are both " + std::to_string(c.http_port) +
                    "; they need different ports");
   }
   if (auto v = get("ESK8S_BIND_ADDRESS")) {
-    if (is_ip_literal(*v)) c.bind_address = *v;
-    else problems.bad_value("ESK8S_BIND_ADDRESS", *v, "host names are not accepted");
+    if (is_ip_literal(*v))
+      c.bind_address = *v;
+    else
+      problems.bad_value("ESK8S_BIND_ADDRESS", *v, "host names are not accepted");
   }
 
   // Discovery.
@@ -401,16 +436,17 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       }
     }
   } else if (static_peers) {
-    problems.error("ESK8S_STATIC_PEERS is set but ESK8S_DISCOVERY=" +
-                   std::string(to_string(c.discovery)) +
-                   "; set ESK8S_DISCOVERY=static or remove ESK8S_STATIC_PEERS");
+    problems.error(
+        "ESK8S_STATIC_PEERS is set but ESK8S_DISCOVERY=" + std::string(to_string(c.discovery)) +
+        "; set ESK8S_DISCOVERY=static or remove ESK8S_STATIC_PEERS");
   }
 
   if (auto v = get("ESK8S_CLUSTER_SIZE")) {
     if (parse_uint(*v, kMaxClusterSize, n) && n >= 1) {
       c.cluster_size = static_cast<uint32_t>(n);
       if (n % 2 == 0) {
-        parsed.warnings.push_back("ESK8S_CLUSTER_SIZE=" + *v + " is even: it tolerates as many failures as " +
+        parsed.warnings.push_back("ESK8S_CLUSTER_SIZE=" + *v +
+                                  " is even: it tolerates as many failures as " +
                                   std::to_string(n - 1) + " members would; prefer an odd size");
       }
     } else {

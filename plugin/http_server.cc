@@ -23,7 +23,9 @@ void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.set_content(body.dump() + "\n", "application/json");
 }
 
-void send_report(httplib::Response& res, const HealthReport& r) { send_json(res, r.http_status, r.body); }
+void send_report(httplib::Response& res, const HealthReport& r) {
+  send_json(res, r.http_status, r.body);
+}
 
 std::chrono::steady_clock::time_point from_ns(int64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
@@ -58,18 +60,18 @@ void HttpServer::install_routes() {
     body["endpoints"] = kEndpoints;
     send_json(res, res.status, body);
   });
-  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res,
-                                 std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_.error("HTTP handler failed", {{"path", req.path}, {"error", what}});
-    send_json(res, 500, {{"status", "error"}, {"reason", "internal"}, {"detail", what}});
-  });
+  s.set_exception_handler(
+      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_.error("HTTP handler failed", {{"path", req.path}, {"error", what}});
+        send_json(res, 500, {{"status", "error"}, {"reason", "internal"}, {"detail", what}});
+      });
 }
 
 Status HttpServer::start(const std::string& address, uint16_t port) {
@@ -85,7 +87,9 @@ Status HttpServer::start(const std::string& address, uint16_t port) {
     fcntl(sock, F_SETFD, FD_CLOEXEC);
   });
   auto secs = [](std::chrono::milliseconds d) { return static_cast<time_t>(d.count() / 1000); };
-  auto usecs = [](std::chrono::milliseconds d) { return static_cast<time_t>((d.count() % 1000) * 1000); };
+  auto usecs = [](std::chrono::milliseconds d) {
+    return static_cast<time_t>((d.count() % 1000) * 1000);
+  };
   server_->set_read_timeout(secs(timings_.http_io_timeout), usecs(timings_.http_io_timeout));
   server_->set_write_timeout(secs(timings_.http_io_timeout), usecs(timings_.http_io_timeout));
   server_->set_keep_alive_timeout(std::max<time_t>(1, secs(timings_.http_keep_alive)));

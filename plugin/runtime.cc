@@ -51,7 +51,8 @@ esk8s_node_status sanitised(esk8s_node_status s) {
   return s;
 }
 
-bool same_status(const std::optional<esk8s_node_status>& a, const std::optional<esk8s_node_status>& b) {
+bool same_status(const std::optional<esk8s_node_status>& a,
+                 const std::optional<esk8s_node_status>& b) {
   if (a.has_value() != b.has_value()) return false;
   return !a || std::memcmp(&*a, &*b, sizeof *a) == 0;
 }
@@ -123,7 +124,10 @@ struct Runtime::Loop {
 };
 
 Runtime::Runtime(Config config, Timings timings, Logger logger, std::shared_ptr<Host> host)
-    : config_(std::move(config)), timings_(timings), log_(std::move(logger)), host_(std::move(host)) {}
+    : config_(std::move(config)),
+      timings_(timings),
+      log_(std::move(logger)),
+      host_(std::move(host)) {}
 
 Runtime::~Runtime() { stop(); }
 
@@ -169,26 +173,25 @@ Status Runtime::start() {
     loop->members.push_back(std::move(m));
   }
   loop->checks.push_back({"config", true, "identity " + config_.identity()});
-  loop->checks.push_back({"discovery", true,
-                          "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
+  loop->checks.push_back(
+      {"discovery", true, "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
 
   loop->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                             log_.with_component("http"));
   if (Status s = loop->http->start(config_.bind_address, config_.http_port); !s) return s;
-  loop->checks.push_back({"http-listener", true,
-                          config_.bind_address + ":" + std::to_string(loop->http->port())});
+  loop->checks.push_back(
+      {"http-listener", true, config_.bind_address + ":" + std::to_string(loop->http->port())});
 
   Loop* l = loop.get();
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
   loop_ = std::move(loop);
 
-  log_.info("esk8s started",
-            {{"identity", config_.identity()},
-             {"cluster", config_.cluster_name},
-             {"discovery", std::string(to_string(config_.discovery))},
-             {"peers", std::to_string(config_.static_peers.size())},
-             {"http_port", std::to_string(loop_->http->port())}});
+  log_.info("esk8s started", {{"identity", config_.identity()},
+                              {"cluster", config_.cluster_name},
+                              {"discovery", std::string(to_string(config_.discovery))},
+                              {"peers", std::to_string(config_.static_peers.size())},
+                              {"http_port", std::to_string(loop_->http->port())}});
   return Status::ok();
 }
 

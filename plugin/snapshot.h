@@ -33,7 +33,7 @@ struct MemberView {
 
 // One local condition /health/startup reports.
 struct StartupCheck {
-  std::string name;    // machine-readable, e.g. "http-listener"
+  std::string name;  // machine-readable, e.g. "http-listener"
   bool ok = false;
   std::string detail;  // human-readable
 };
@@ -50,7 +50,9 @@ class SnapshotCell {
  public:
   SnapshotCell() : current_(std::make_shared<const Snapshot>()) {}
   std::shared_ptr<const Snapshot> load() const { return current_.load(std::memory_order_acquire); }
-  void store(std::shared_ptr<const Snapshot> s) { current_.store(std::move(s), std::memory_order_release); }
+  void store(std::shared_ptr<const Snapshot> s) {
+    current_.store(std::move(s), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::shared_ptr<const Snapshot>> current_;

@@ -26,9 +26,12 @@ Timings Timings::wan() {
 
 Timings Timings::for_preset(Preset p) {
   switch (p) {
-    case Preset::kLan: return lan();
-    case Preset::kLocal: return local();
-    case Preset::kWan: return wan();
+    case Preset::kLan:
+      return lan();
+    case Preset::kLocal:
+      return local();
+    case Preset::kWan:
+      return wan();
   }
   return lan();
 }
@@ -41,7 +44,8 @@ Status Timings::validate() const {
                           std::to_string(5 * heartbeat_interval.count()) +
                           " ms), or one late tick fails liveness");
   }
-  if (status_poll_interval.count() <= 0) return Status::config("status_poll_interval must be positive");
+  if (status_poll_interval.count() <= 0)
+    return Status::config("status_poll_interval must be positive");
   if (http_io_timeout.count() <= 0) return Status::config("http_io_timeout must be positive");
   if (http_keep_alive.count() <= 0) return Status::config("http_keep_alive must be positive");
   if (http_threads == 0) return Status::config("http_threads must be at least 1");

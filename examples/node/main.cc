@@ -59,22 +59,32 @@ std::string str(esk8s_str s) { return std::string(s.ptr ? s.ptr : "", s.len); }
 
 const char* level_name(esk8s_log_level l) {
   switch (l) {
-    case ESK8S_LOG_TRACE: return "trace";
-    case ESK8S_LOG_DEBUG: return "debug";
-    case ESK8S_LOG_INFO: return "info";
-    case ESK8S_LOG_WARN: return "warn";
-    case ESK8S_LOG_ERROR: return "error";
+    case ESK8S_LOG_TRACE:
+      return "trace";
+    case ESK8S_LOG_DEBUG:
+      return "debug";
+    case ESK8S_LOG_INFO:
+      return "info";
+    case ESK8S_LOG_WARN:
+      return "warn";
+    case ESK8S_LOG_ERROR:
+      return "error";
   }
   return "?";
 }
 
 const char* state_name(esk8s_member_state s) {
   switch (s) {
-    case ESK8S_MEMBER_DISCOVERED: return "discovered";
-    case ESK8S_MEMBER_ALIVE: return "alive";
-    case ESK8S_MEMBER_SUSPECT: return "suspect";
-    case ESK8S_MEMBER_DEAD: return "dead";
-    case ESK8S_MEMBER_LEFT: return "left";
+    case ESK8S_MEMBER_DISCOVERED:
+      return "discovered";
+    case ESK8S_MEMBER_ALIVE:
+      return "alive";
+    case ESK8S_MEMBER_SUSPECT:
+      return "suspect";
+    case ESK8S_MEMBER_DEAD:
+      return "dead";
+    case ESK8S_MEMBER_LEFT:
+      return "left";
   }
   return "?";
 }
@@ -128,8 +138,8 @@ std::string self_dir() {
 
 std::string default_plugin_path() {
   std::string dir = self_dir();
-  for (const std::string& candidate : {dir + "/libesk8s.so", dir + "/../lib/libesk8s.so",
-                                       std::string(ESK8S_BUILD_PLUGIN_PATH)}) {
+  for (const std::string& candidate :
+       {dir + "/libesk8s.so", dir + "/../lib/libesk8s.so", std::string(ESK8S_BUILD_PLUGIN_PATH)}) {
     if (access(candidate.c_str(), R_OK) == 0) return candidate;
   }
   return dir + "/libesk8s.so";
@@ -190,7 +200,8 @@ int main(int argc, char** argv) {
 
   void* lib = dlopen(host.opts.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
-    std::fprintf(stderr, "esk8s-node: cannot load plugin %s: %s\n", host.opts.plugin.c_str(), dlerror());
+    std::fprintf(stderr, "esk8s-node: cannot load plugin %s: %s\n", host.opts.plugin.c_str(),
+                 dlerror());
     return 1;
   }
   auto init = reinterpret_cast<esk8s_init_fn>(dlsym(lib, "esk8s_init"));
@@ -222,13 +233,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (plugin_api->abi_major != ESK8S_ABI_MAJOR) {
-    std::fprintf(stderr, "esk8s-node: plugin ABI %u.%u is not ABI %d.x; use a matching libesk8s.so\n",
+    std::fprintf(stderr,
+                 "esk8s-node: plugin ABI %u.%u is not ABI %d.x; use a matching libesk8s.so\n",
                  plugin_api->abi_major, plugin_api->abi_minor, ESK8S_ABI_MAJOR);
     plugin_api->destroy(plugin);
     dlclose(lib);
     return 1;
   }
-  print_line(std::string("esk8s-node: loaded ") + host.opts.plugin + " (esk8s " + plugin_api->version() + ")");
+  print_line(std::string("esk8s-node: loaded ") + host.opts.plugin + " (esk8s " +
+             plugin_api->version() + ")");
 
   if (plugin_api->start(plugin, &error) != ESK8S_OK) {
     std::fprintf(stderr, "esk8s-node: plugin start failed: %s\n", error ? error : "(no message)");

@@ -15,16 +15,19 @@
 static const char* g_plugin_path;
 static int g_failures;
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      g_failures++;                                                          \
-      return;                                                                \
-    }                                                                        \
+      g_failures++;                                                            \
+      return;                                                                  \
+    }                                                                          \
   } while (0)
 
-#define KV(k, v) {{k, sizeof(k) - 1}, {v, sizeof(v) - 1}}
+#define KV(k, v)                             \
+  {                                          \
+    {k, sizeof(k) - 1}, { v, sizeof(v) - 1 } \
+  }
 
 static const esk8s_kv kGoodConfig[] = {
     KV("ESK8S_SERVICE", "esdb"),
@@ -33,7 +36,8 @@ static const esk8s_kv kGoodConfig[] = {
     KV("ESK8S_CLUSTER_DOMAIN", "cluster.local"),
     KV("ESK8S_DISCOVERY", "static"),
     KV("ESK8S_STATIC_PEERS",
-       "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1:2114,esdb-1.esdb.abi.svc.cluster.local=127.0.0.2:2114"),
+       "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1:2114,esdb-1.esdb.abi.svc.cluster.local=127.0.0."
+       "2:2114"),
     KV("ESK8S_HTTP_PORT", "0"),
     KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
     KV("ESK8S_PRESET", "local"),
@@ -63,7 +67,8 @@ static void cb_log(void* ctx, esk8s_log_level level, esk8s_str component, esk8s_
   (void)n;
   s->logs++;
   if (level == ESK8S_LOG_WARN) {
-    size_t len = message.len < sizeof s->last_warning - 1 ? message.len : sizeof s->last_warning - 1;
+    size_t len =
+        message.len < sizeof s->last_warning - 1 ? message.len : sizeof s->last_warning - 1;
     memcpy(s->last_warning, message.ptr, len);
     s->last_warning[len] = '\0';
     s->warnings++;
@@ -219,7 +224,8 @@ static void test_older_host(void) {
   memcpy(buf, &old, sizeof old);
   lib = load(&init);
   CHECK(lib && init);
-  CHECK(init((const esk8s_host_api*)(void*)buf, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(init((const esk8s_host_api*)(void*)buf, kGoodConfig, GOOD_COUNT, &api, &p, &err) ==
+        ESK8S_OK);
   CHECK(api->start(p, &err) == ESK8S_OK);
   sleep_ms(300); /* at least one status poll in the local preset */
   CHECK(api->stop(p, &err) == ESK8S_OK);
@@ -288,9 +294,9 @@ static void test_major_mismatch(void) {
 /* A bad configuration fails init cleanly with a message naming key and value. */
 static void test_bad_config(void) {
   static const esk8s_kv bad[] = {
-      KV("ESK8S_SERVICE", "esdb"), KV("ESK8S_NAMESPACE", "abi"), KV("ESK8S_POD_NAME", "esdb-0"),
-      KV("ESK8S_DISCOVERY", "static"), KV("ESK8S_STATIC_PEERS", ""),
-      KV("ESK8S_HTTP_PORT", "80a"), KV("ESK8S_SOMETHING_ELSE", "1"),
+      KV("ESK8S_SERVICE", "esdb"),     KV("ESK8S_NAMESPACE", "abi"), KV("ESK8S_POD_NAME", "esdb-0"),
+      KV("ESK8S_DISCOVERY", "static"), KV("ESK8S_STATIC_PEERS", ""), KV("ESK8S_HTTP_PORT", "80a"),
+      KV("ESK8S_SOMETHING_ELSE", "1"),
   };
   struct seen s;
   esk8s_init_fn init = NULL;
@@ -361,10 +367,13 @@ static void test_port_in_use(void) {
   void* lib;
   /* Same fixed port twice on one address. */
   static const esk8s_kv fixed[] = {
-      KV("ESK8S_SERVICE", "esdb"), KV("ESK8S_NAMESPACE", "abi"), KV("ESK8S_POD_NAME", "esdb-0"),
+      KV("ESK8S_SERVICE", "esdb"),
+      KV("ESK8S_NAMESPACE", "abi"),
+      KV("ESK8S_POD_NAME", "esdb-0"),
       KV("ESK8S_DISCOVERY", "static"),
       KV("ESK8S_STATIC_PEERS", "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1"),
-      KV("ESK8S_HTTP_PORT", "38115"), KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
+      KV("ESK8S_HTTP_PORT", "38115"),
+      KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
   };
   memset(&s, 0, sizeof s);
   host = full_host(&s);

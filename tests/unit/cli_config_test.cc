@@ -36,5 +36,6 @@ TEST_CASE("cli: config check exits 1 listing the problems") {
 TEST_CASE("cli: config keys lists every key") {
   std::ostringstream out;
   CHECK(cli::config_keys(out) == 0);
-  for (const auto& k : plugin::config_keys()) CHECK(out.str().find(std::string(k.key)) != std::string::npos);
+  for (const auto& k : plugin::config_keys())
+    CHECK(out.str().find(std::string(k.key)) != std::string::npos);
 }

@@ -12,14 +12,15 @@ using Entries = std::vector<std::pair<std::string, std::string>>;
 
 // A valid static-mode configuration; tests change one key at a time.
 Entries base() {
-  return {{"ESK8S_SERVICE", "esdb"},
-          {"ESK8S_NAMESPACE", "prod"},
-          {"ESK8S_POD_NAME", "esdb-0"},
-          {"ESK8S_CLUSTER_DOMAIN", "cluster.local"},
-          {"ESK8S_DISCOVERY", "static"},
-          {"ESK8S_STATIC_PEERS",
-           "esdb-0.esdb.prod.svc.cluster.local=10.0.0.1,esdb-1.esdb.prod.svc.cluster.local=10.0.0.2,"
-           "esdb-2.esdb.prod.svc.cluster.local=10.0.0.3"}};
+  return {
+      {"ESK8S_SERVICE", "esdb"},
+      {"ESK8S_NAMESPACE", "prod"},
+      {"ESK8S_POD_NAME", "esdb-0"},
+      {"ESK8S_CLUSTER_DOMAIN", "cluster.local"},
+      {"ESK8S_DISCOVERY", "static"},
+      {"ESK8S_STATIC_PEERS",
+       "esdb-0.esdb.prod.svc.cluster.local=10.0.0.1,esdb-1.esdb.prod.svc.cluster.local=10.0.0.2,"
+       "esdb-2.esdb.prod.svc.cluster.local=10.0.0.3"}};
 }
 
 Entries with(Entries e, const std::string& key, const std::string& value) {
@@ -58,7 +59,9 @@ std::string error_of(const Entries& e, const HostFacts& facts = no_facts()) {
   return r.status().message();
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 
@@ -81,7 +84,8 @@ TEST_CASE("config: a valid static configuration yields identity, defaults and cl
   CHECK(r->warnings.empty());
 }
 
-TEST_CASE("config: every enumeration value is accepted and a wrong one names key, value and choices") {
+TEST_CASE(
+    "config: every enumeration value is accepted and a wrong one names key, value and choices") {
   for (auto [key, good, bad, choices] :
        std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
            {"ESK8S_TLS_MODE", "kubernetes-csr", "vault", "local-ca | kubernetes-csr | files"},
@@ -127,15 +131,18 @@ TEST_CASE("config: the namespace defaults to the service-account namespace file"
   CHECK(r->config.identity() == "esdb-0.esdb.payments.svc.cluster.local");
 
   TempDir empty;
-  std::string msg = error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", empty.path()));
+  std::string msg =
+      error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", empty.path()));
   CHECK(contains(msg, empty.path() + "/namespace cannot be read"));
   CHECK(contains(msg, "fieldRef: metadata.namespace"));
 
   TempDir garbage;
   garbage.write("namespace", "Not A Namespace");
-  CHECK(contains(error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR", garbage.path())),
+  CHECK(contains(error_of(with(without(base(), "ESK8S_NAMESPACE"), "ESK8S_SERVICE_ACCOUNT_DIR",
+                               garbage.path())),
                  "does not hold a namespace name"));
-  CHECK(contains(error_of(with(base(), "ESK8S_NAMESPACE", "prod.eu")), "ESK8S_NAMESPACE=\"prod.eu\""));
+  CHECK(contains(error_of(with(base(), "ESK8S_NAMESPACE", "prod.eu")),
+                 "ESK8S_NAMESPACE=\"prod.eu\""));
 }
 
 TEST_CASE("config: peer namespaces are validated, deduplicated and exclude the own namespace") {
@@ -154,8 +161,9 @@ TEST_CASE("config: the cluster domain comes from the key, then resolv.conf, then
 
   TempDir dir;
   HostFacts facts = no_facts();
-  facts.resolv_conf_path =
-      dir.write("resolv.conf", "nameserver 10.96.0.10\nsearch prod.svc.k8s.internal svc.k8s.internal k8s.internal\noptions ndots:5\n");
+  facts.resolv_conf_path = dir.write("resolv.conf",
+                                     "nameserver 10.96.0.10\nsearch prod.svc.k8s.internal "
+                                     "svc.k8s.internal k8s.internal\noptions ndots:5\n");
   auto e = with(without(base(), "ESK8S_CLUSTER_DOMAIN"), "ESK8S_STATIC_PEERS", "");
   e = with(e, "ESK8S_STATIC_PEERS", "esdb-1.esdb.prod.svc.k8s.internal=10.0.0.2");
   r = parse(e, ConfigOrigin::kHost, facts);
@@ -173,8 +181,9 @@ TEST_CASE("config: the cluster domain comes from the key, then resolv.conf, then
 }
 
 TEST_CASE("config: detect_cluster_domain reads only svc search domains") {
-  CHECK(detect_cluster_domain("search default.svc.cluster.local svc.cluster.local cluster.local\n") ==
-        "cluster.local");
+  CHECK(
+      detect_cluster_domain("search default.svc.cluster.local svc.cluster.local cluster.local\n") ==
+      "cluster.local");
   CHECK(detect_cluster_domain("search svc.a.b\n") == "a.b");
   CHECK(detect_cluster_domain("search example.com corp.local\n") == "");
   CHECK(detect_cluster_domain("nameserver 1.1.1.1\n") == "");
@@ -194,13 +203,15 @@ TEST_CASE("config: the cluster name defaults to service.namespace and is validat
   auto r = parse(with(base(), "ESK8S_CLUSTER_NAME", "orders-prod"));
   REQUIRE(r.is_ok());
   CHECK(r->config.cluster_name == "orders-prod");
-  CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_NAME", "Orders Prod")), "ESK8S_CLUSTER_NAME=\"Orders Prod\""));
+  CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_NAME", "Orders Prod")),
+                 "ESK8S_CLUSTER_NAME=\"Orders Prod\""));
 }
 
 TEST_CASE("config: ports are range-checked and must differ") {
   for (std::string bad : {"0", "65536", "abc", "-1", "+80", "21 14", "99999999999999999999999"}) {
     CAPTURE(bad);
-    CHECK(contains(error_of(with(base(), "ESK8S_GOSSIP_PORT", bad)), "ESK8S_GOSSIP_PORT=\"" + bad + "\""));
+    CHECK(contains(error_of(with(base(), "ESK8S_GOSSIP_PORT", bad)),
+                   "ESK8S_GOSSIP_PORT=\"" + bad + "\""));
   }
   for (std::string bad : {"65536", "http", "-5"}) {
     CAPTURE(bad);
@@ -238,7 +249,8 @@ TEST_CASE("config: the API server URL must be https") {
 }
 
 TEST_CASE("config: static discovery needs ESK8S_STATIC_PEERS and other modes refuse it") {
-  CHECK(contains(error_of(without(base(), "ESK8S_STATIC_PEERS")), "ESK8S_DISCOVERY=static needs ESK8S_STATIC_PEERS"));
+  CHECK(contains(error_of(without(base(), "ESK8S_STATIC_PEERS")),
+                 "ESK8S_DISCOVERY=static needs ESK8S_STATIC_PEERS"));
   CHECK(contains(error_of(with(base(), "ESK8S_DISCOVERY", "dns")),
                  "ESK8S_STATIC_PEERS is set but ESK8S_DISCOVERY=dns"));
   CHECK(contains(error_of(with(base(), "ESK8S_STATIC_PEERS", "esdb-1=10.0.0.1:99999")),
@@ -252,7 +264,8 @@ TEST_CASE("config: static discovery needs ESK8S_STATIC_PEERS and other modes ref
 TEST_CASE("config: the cluster size is 1-10000 and an even size is a warning") {
   for (std::string bad : {"0", "10001", "3x", "three"}) {
     CAPTURE(bad);
-    CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_SIZE", bad)), "ESK8S_CLUSTER_SIZE=\"" + bad + "\""));
+    CHECK(contains(error_of(with(base(), "ESK8S_CLUSTER_SIZE", bad)),
+                   "ESK8S_CLUSTER_SIZE=\"" + bad + "\""));
   }
   auto r = parse(with(base(), "ESK8S_CLUSTER_SIZE", "5"));
   REQUIRE(r.is_ok());

@@ -31,5 +31,6 @@ TEST_CASE("identity: subdomains are dot-separated labels of at most 253 characte
 }
 
 TEST_CASE("identity: built as pod.service.namespace.svc.domain") {
-  CHECK(make_identity("esdb-1", "esdb", "prod", "cluster.local") == "esdb-1.esdb.prod.svc.cluster.local");
+  CHECK(make_identity("esdb-1", "esdb", "prod", "cluster.local") ==
+        "esdb-1.esdb.prod.svc.cluster.local");
 }

@@ -11,7 +11,8 @@ class CaptureSink : public LogSink {
  public:
   explicit CaptureSink(LogLevel min) : min_(min) {}
   bool enabled(LogLevel l) const override { return l >= min_; }
-  void write(LogLevel l, std::string_view c, std::string_view m, std::span<const LogField> f) override {
+  void write(LogLevel l, std::string_view c, std::string_view m,
+             std::span<const LogField> f) override {
     std::lock_guard lock(mu);
     lines.push_back(format_record(l, c, m, f));
   }

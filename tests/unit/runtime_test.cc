@@ -121,7 +121,9 @@ TEST_CASE("runtime: unknown endpoints and methods get a JSON error naming the en
   rt.stop();
 }
 
-TEST_CASE("runtime: /health/live fails while the event loop is stuck and answers without waiting for it") {
+TEST_CASE(
+    "runtime: /health/live fails while the event loop is stuck and answers without waiting for "
+    "it") {
   Runtime rt(test_config(), Timings::local(), quiet_logger(), nullptr);
   REQUIRE(rt.start().is_ok());
   uint16_t port = rt.http_port();
@@ -148,7 +150,9 @@ TEST_CASE("runtime: /health/live fails while the event loop is stuck and answers
   rt.stop();
 }
 
-TEST_CASE("runtime: the host hears the membership (self alive, static peers discovered) and status changes are published") {
+TEST_CASE(
+    "runtime: the host hears the membership (self alive, static peers discovered) and status "
+    "changes are published") {
   auto host = std::make_shared<FakeHost>();
   Runtime rt(test_config(), Timings::local(), quiet_logger(), host);
   REQUIRE(rt.start().is_ok());

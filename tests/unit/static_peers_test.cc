@@ -10,7 +10,9 @@ std::string error_of(std::string_view text) {
   REQUIRE_FALSE(r.is_ok());
   return r.status().message();
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 TEST_CASE("static peers: IPv4, bracketed IPv6, host names and default ports parse") {

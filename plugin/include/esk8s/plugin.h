@@ -107,7 +107,8 @@ typedef struct esk8s_node_status {
   /* 1 when the database is ready to serve clients; part of /health/ready. */
   int32_t host_ready;
   /* VNodeState name, NUL-terminated: "Leader", "Follower", "ReadOnlyReplica", "Initializing",
-   * "DiscoverLeader", "CatchingUp", "Clone", "PreLeader", "PreReplica", "Manager", "Shutdown", ... */
+   * "DiscoverLeader", "CatchingUp", "Clone", "PreLeader", "PreReplica", "Manager", "Shutdown", ...
+   */
   char state[32];
   int64_t writer_checkpoint;
   int64_t chaser_checkpoint;
@@ -129,15 +130,15 @@ typedef struct esk8s_node_status {
 typedef struct esk8s_member {
   uint32_t struct_size;
   esk8s_member_state state;
-  esk8s_str identity;       /* stable DNS identity, e.g. "esdb-1.esdb.prod.svc.cluster.local" */
-  esk8s_str address;        /* current IP address (or host name in static mode); may be empty */
+  esk8s_str identity; /* stable DNS identity, e.g. "esdb-1.esdb.prod.svc.cluster.local" */
+  esk8s_str address;  /* current IP address (or host name in static mode); may be empty */
   uint16_t gossip_port;
   uint16_t http_port;
-  int32_t is_self;          /* 1 for the member this plugin instance runs as */
-  uint8_t instance_id[16];  /* random per process start; all zero when not yet known */
+  int32_t is_self;         /* 1 for the member this plugin instance runs as */
+  uint8_t instance_id[16]; /* random per process start; all zero when not yet known */
   uint64_t incarnation;
-  int64_t last_change_unix_ms;      /* when this node last saw the member change state */
-  const esk8s_node_status* status;  /* NULL when the member's host status is not known */
+  int64_t last_change_unix_ms;     /* when this node last saw the member change state */
+  const esk8s_node_status* status; /* NULL when the member's host status is not known */
 } esk8s_member;
 
 /* The host's table. Callbacks are optional (NULL): without `log`, the plugin writes its log lines
