@@ -130,20 +130,27 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Declares what every case uses — the callbacks' record `s`, a full host table `host` reporting
+ * into it, the loaded library `lib` and its `init`, the `api`, an instance `p` and an error `err`
+ * — and loads the plugin. */
+#define OPEN_FIXTURE()                \
+  struct seen s;                      \
+  esk8s_init_fn init = NULL;          \
+  const esk8s_plugin_api* api = NULL; \
+  esk8s_plugin* p = NULL;             \
+  char* err = NULL;                   \
+  esk8s_host_api host;                \
+  void* lib;                          \
+  memset(&s, 0, sizeof s);            \
+  host = full_host(&s);               \
+  lib = load(&init);                  \
+  CHECK(lib&& init);                  \
+  (void)p
+
 /* load, init, start, stop, start again, stop, destroy, unload; callbacks are called. */
 static void test_lifecycle(void) {
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
-  esk8s_plugin* p = NULL;
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
   int i;
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
-  lib = load(&init);
-  CHECK(lib && init);
+  OPEN_FIXTURE();
   CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api && p && !err);
   CHECK(api->struct_size >= sizeof(esk8s_plugin_api));
@@ -172,17 +179,7 @@ static void test_lifecycle(void) {
 
 /* destroy of a running instance stops it first (joins its threads) so dlclose is safe. */
 static void test_destroy_running(void) {
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
-  esk8s_plugin* p = NULL;
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
-  lib = load(&init);
-  CHECK(lib && init);
+  OPEN_FIXTURE();
   CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api->start(p, &err) == ESK8S_OK);
   api->destroy(p);
@@ -259,18 +256,9 @@ static void test_null_callbacks(void) {
 
 /* A host of another major version is refused with a message naming both versions. */
 static void test_major_mismatch(void) {
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
-  esk8s_plugin* p = (esk8s_plugin*)&s; /* must be reset to NULL */
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
+  OPEN_FIXTURE();
+  p = (esk8s_plugin*)&s; /* must be reset to NULL */
   host.abi_major = ESK8S_ABI_MAJOR + 1;
-  lib = load(&init);
-  CHECK(lib && init);
   CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
   CHECK(api != NULL); /* set even on failure, to free the message */
   CHECK(p == NULL);
@@ -298,17 +286,7 @@ static void test_bad_config(void) {
       KV("ESK8S_DISCOVERY", "static"), KV("ESK8S_STATIC_PEERS", ""), KV("ESK8S_HTTP_PORT", "80a"),
       KV("ESK8S_SOMETHING_ELSE", "1"),
   };
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
-  esk8s_plugin* p = NULL;
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
-  lib = load(&init);
-  CHECK(lib && init);
+  OPEN_FIXTURE();
   CHECK(init(&host, bad, sizeof bad / sizeof bad[0], &api, &p, &err) == ESK8S_ERR_CONFIG);
   CHECK(p == NULL);
   CHECK(err != NULL);
@@ -325,16 +303,8 @@ static void test_bad_config(void) {
 /* With no explicit entries the plugin reads ESK8S_* from the environment; unknown ESK8S_*
  * variables (Kubernetes service links) are warnings, not errors. */
 static void test_environment_config(void) {
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
-  esk8s_plugin* p = NULL;
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
   size_t i;
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
+  OPEN_FIXTURE();
   for (i = 0; i < GOOD_COUNT; ++i) {
     char k[64], v[256];
     snprintf(k, sizeof k, "%.*s", (int)kGoodConfig[i].key.len, kGoodConfig[i].key.ptr);
@@ -342,8 +312,6 @@ static void test_environment_config(void) {
     setenv(k, v, 1);
   }
   setenv("ESK8S_SERVICE_HOST", "10.0.0.1", 1); /* what a Service named "esk8s" injects */
-  lib = load(&init);
-  CHECK(lib && init);
   CHECK(init(&host, NULL, 0, &api, &p, &err) == ESK8S_OK);
   CHECK(s.warnings == 1);
   CHECK(strstr(s.last_warning, "ESK8S_SERVICE_HOST") != NULL);
@@ -358,13 +326,7 @@ static void test_environment_config(void) {
 
 /* A port that is taken fails start with ESK8S_ERR_IO naming the port; the instance stays usable. */
 static void test_port_in_use(void) {
-  struct seen s;
-  esk8s_init_fn init = NULL;
-  const esk8s_plugin_api* api = NULL;
   esk8s_plugin *a = NULL, *b = NULL;
-  char* err = NULL;
-  esk8s_host_api host;
-  void* lib;
   /* Same fixed port twice on one address. */
   static const esk8s_kv fixed[] = {
       KV("ESK8S_SERVICE", "esdb"),
@@ -375,10 +337,7 @@ static void test_port_in_use(void) {
       KV("ESK8S_HTTP_PORT", "38115"),
       KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
   };
-  memset(&s, 0, sizeof s);
-  host = full_host(&s);
-  lib = load(&init);
-  CHECK(lib && init);
+  OPEN_FIXTURE();
   CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &a, &err) == ESK8S_OK);
   CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &b, &err) == ESK8S_OK);
   CHECK(api->start(a, &err) == ESK8S_OK);
@@ -399,17 +358,7 @@ static void test_port_in_use(void) {
 static void test_cycles(void) {
   int i;
   for (i = 0; i < 20; ++i) {
-    struct seen s;
-    esk8s_init_fn init = NULL;
-    const esk8s_plugin_api* api = NULL;
-    esk8s_plugin* p = NULL;
-    char* err = NULL;
-    esk8s_host_api host;
-    void* lib;
-    memset(&s, 0, sizeof s);
-    host = full_host(&s);
-    lib = load(&init);
-    CHECK(lib && init);
+    OPEN_FIXTURE();
     CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
     CHECK(api->start(p, &err) == ESK8S_OK);
     CHECK(api->stop(p, &err) == ESK8S_OK);
