@@ -1,0 +1,107 @@
+// X.509 building blocks for esk8s TLS: private keys, a self-signed cluster CA, CSRs, signing a CSR
+// into a leaf certificate, inspecting certificates and CSRs, and verifying a certificate against a
+// trust bundle. Everything crosses this interface as PEM text, so callers need not include
+// OpenSSL; the implementation uses OpenSSL 3 (EVP / X509 APIs only).
+//
+// Errors are Status values naming what failed; private key material never appears in them.
+//
+// Thread-safety: pure functions of their arguments (plus the clock and OpenSSL's RNG); safe to
+// call from several threads at once.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace esk8s::tls {
+
+enum class KeyType { kEcdsaP256, kRsa2048, kRsa3072, kEd25519 };
+
+struct KeyPem {
+  std::string private_key_pem;  // unencrypted PKCS#8 ("BEGIN PRIVATE KEY")
+};
+
+// A fresh private key of `type`.
+Result<KeyPem> generate_key(KeyType type);
+
+// What a certificate should contain.
+struct CertSpec {
+  std::string common_name;                // may be empty only when there is at least one SAN
+  std::vector<std::string> dns_names;     // DNS SANs ("*." allowed as the first label)
+  std::vector<std::string> ip_addresses;  // IP SANs (IPv4 or IPv6 literals); invalid -> error
+  std::chrono::seconds validity{30 * 24 * 3600};
+  std::chrono::seconds backdate{300};  // notBefore = now - backdate (clock skew)
+  bool server_auth = true;             // extendedKeyUsage serverAuth
+  bool client_auth = true;             // extendedKeyUsage clientAuth
+};
+
+struct CertAndKey {
+  std::string cert_pem;
+  std::string key_pem;  // PKCS#8 PEM of the certificate's private key
+};
+
+// A self-signed CA certificate (basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign
+// critical, subjectKeyIdentifier) with a fresh key of `type`. notBefore is backdated 300 s for
+// clock skew; notAfter = now + validity. `common_name` must be non-empty.
+Result<CertAndKey> make_self_signed_ca(const std::string& common_name, KeyType type,
+                                       std::chrono::seconds validity);
+
+// A PKCS#10 CSR (PEM) for `spec` (CN + SAN extension request) signed by `key_pem`. Only the
+// names of `spec` go into the CSR; validity and EKU flags are the signer's business.
+Result<std::string> make_csr(const CertSpec& spec, const std::string& key_pem);
+
+// What a CSR asks for (after verifying its self-signature; a bad signature is an error). A CSR
+// with a SAN type that cannot be shown here (otherName, directoryName, ...) or a malformed name is
+// an error too, so that what is inspected is exactly what sign_csr would sign. IP addresses are
+// in canonical text form (inet_ntop).
+struct CsrInfo {
+  std::string common_name;
+  std::vector<std::string> dns_names, ip_addresses, uris, emails;
+  std::string key_type;  // "ECDSA P-256", "RSA 2048", "Ed25519", ...
+};
+Result<CsrInfo> inspect_csr(const std::string& csr_pem);
+
+// Signs a CSR with a CA: copies subject CN and the SANs from the CSR (never trusting any other
+// requested extension or subject attribute), sets basicConstraints CA:FALSE, keyUsage
+// digitalSignature (+keyEncipherment when the CSR key is RSA), extendedKeyUsage per the flags
+// (at least one must be set: a certificate without EKU would be good for every purpose),
+// subject/authority key identifiers, a random positive serial of at most 159 bits, and
+// notBefore = now - backdate, notAfter = now + validity. Returns the leaf certificate PEM.
+// The CSR key must be RSA >= 2048 bits, ECDSA on P-256/P-384/P-521, Ed25519 or Ed448; `ca` must be
+// a CA certificate whose key matches it.
+Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca,
+                             std::chrono::seconds validity, bool server_auth, bool client_auth,
+                             std::chrono::seconds backdate = std::chrono::seconds(300));
+
+// Convenience: key + CSR + sign in one step (used by tests and simulators).
+Result<CertAndKey> issue(const CertSpec& spec, const CertAndKey& ca,
+                         KeyType type = KeyType::kEcdsaP256);
+
+// What a certificate contains (for `esk8s cert inspect`, peer checks, tests). Key usage and EKU
+// flags are false when the certificate has no such extension.
+struct CertInfo {
+  std::string subject_cn, issuer_cn;  // empty when the name has no CN
+  std::vector<std::string> dns_names, ip_addresses;
+  std::chrono::system_clock::time_point not_before, not_after;
+  bool is_ca = false;  // basicConstraints CA:TRUE
+  bool key_usage_digital_signature = false, key_usage_key_encipherment = false,
+       key_usage_cert_sign = false;
+  bool eku_server_auth = false, eku_client_auth = false;
+  std::string key_type;    // as in CsrInfo
+  std::string serial_hex;  // upper-case hex, no separators
+};
+// The first certificate of `cert_pem`.
+Result<CertInfo> inspect_cert(const std::string& cert_pem);
+// All certificates of a PEM bundle (for trust bundles holding several CAs); at least one.
+Result<std::vector<CertInfo>> inspect_bundle(const std::string& pem);
+
+// Verifies `cert_pem` chains to one of the CAs in `trust_bundle_pem` (which may hold several) at
+// time `at`. The first certificate of `cert_pem` is the one verified; any further ones are
+// untrusted intermediates. The chain must end at a self-signed CA of the bundle. Returns ok or an
+// error whose message says why (expired, not yet valid, unknown issuer, bad signature).
+Status verify_chain(const std::string& cert_pem, const std::string& trust_bundle_pem,
+                    std::chrono::system_clock::time_point at);
+
+}  // namespace esk8s::tls
