@@ -48,6 +48,35 @@ void Cluster::seed() {
                         {{{"apiGroup", "rbac.authorization.k8s.io"},
                           {"kind", "Group"},
                           {"name", "system:masters"}}}}});
+  // What every authenticated user may do in a real cluster (the bootstrap roles
+  // system:basic-user and system:discovery): review its own access, read discovery documents.
+  auto bind_authenticated = [&](const std::string& name, json rules) {
+    (void)store_.create(cr, "",
+                        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                         {"kind", "ClusterRole"},
+                         {"metadata", {{"name", name}}},
+                         {"rules", std::move(rules)}});
+    (void)store_.create(
+        crb, "",
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "ClusterRoleBinding"},
+         {"metadata", {{"name", name}}},
+         {"roleRef",
+          {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", name}}},
+         {"subjects",
+          {{{"apiGroup", "rbac.authorization.k8s.io"},
+            {"kind", "Group"},
+            {"name", "system:authenticated"}}}}});
+  };
+  bind_authenticated("system:basic-user",
+                     {{{"apiGroups", {"authorization.k8s.io"}},
+                       {"resources", {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}},
+                       {"verbs", {"create"}}}});
+  bind_authenticated("system:discovery",
+                     {{{"nonResourceURLs",
+                        {"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                         "/openapi/*", "/readyz", "/version", "/version/"}},
+                       {"verbs", {"get"}}}});
 }
 
 esk8s::Status Cluster::start() {

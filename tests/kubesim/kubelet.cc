@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -132,8 +133,12 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& argv,
   if (fd < 0) return -1;
   sigset_t empty;
   sigemptyset(&empty);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // If kubesim dies (even by SIGKILL) its pods die with it instead of lingering.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     setpgid(0, 0);
     sigprocmask(SIG_SETMASK, &empty, nullptr);
     signal(SIGPIPE, SIG_DFL);
@@ -223,12 +228,14 @@ void Kubelet::start() {
 }
 
 void Kubelet::stop() {
-  if (!running_.exchange(false)) return;
-  if (sync_thread_.joinable()) sync_thread_.join();
+  if (!running_.load()) return;
+  // No more (re)starts; the sync thread keeps reaping while the pods stop. It must outlive the
+  // processes: they were forked by it and get SIGKILL when it exits (PR_SET_PDEATHSIG).
+  stopping_ = true;
   std::map<std::string, std::shared_ptr<PodProcess>> pods;
   {
     std::lock_guard lock(mu_);
-    pods.swap(pods_by_uid_);
+    pods = pods_by_uid_;
   }
   for (auto& [uid, p] : pods) {
     p->stop = true;
@@ -237,25 +244,21 @@ void Kubelet::stop() {
   }
   auto deadline = Clock::now() + std::chrono::seconds(2);
   for (auto& [uid, p] : pods) {
-    pid_t pid;
-    {
-      std::lock_guard lock(p->mu);
-      pid = p->pid;
-    }
-    while (pid > 0) {
-      int st = 0;
-      pid_t r = waitpid(pid, &st, WNOHANG);
-      if (r == pid || r < 0) break;
-      if (Clock::now() > deadline) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, &st, 0);
-        break;
+    while (true) {
+      {
+        std::lock_guard lock(p->mu);
+        if (p->pid <= 0) break;
+        if (Clock::now() > deadline) kill(-p->pid, SIGKILL);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (p->prober.joinable()) p->prober.join();
     if (p->terminator.joinable()) p->terminator.join();
   }
+  running_ = false;
+  if (sync_thread_.joinable()) sync_thread_.join();
+  std::lock_guard lock(mu_);
+  pods_by_uid_.clear();
 }
 
 bool Kubelet::kill_pod(const std::string& ns, const std::string& name) {
@@ -496,8 +499,10 @@ void Kubelet::terminate_pod(const std::shared_ptr<PodProcess>& p, int64_t grace_
   }
   // Wait for the reap, then remove the object.
   for (int i = 0; i < 500; ++i) {
-    std::lock_guard lock(p->mu);
-    if (p->pid <= 0) break;
+    {
+      std::lock_guard lock(p->mu);
+      if (p->pid <= 0) break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   p->stop = true;
@@ -711,7 +716,7 @@ void Kubelet::sync_once() {
         removed = p->removed;
         if (gone && p->pid > 0) kill(-p->pid, SIGKILL);  // force-deleted
       }
-      if ((gone || removed)) {
+      if ((gone || removed) && !stopping_) {  // while stopping, stop() owns the threads
         std::lock_guard pl(p->mu);
         if (p->pid > 0) {
           int st;
@@ -752,7 +757,7 @@ void Kubelet::sync_once() {
         }
       }
       bool want_start =
-          p->pid <= 0 && !p->terminating && p->error.empty() && !p->removed &&
+          !stopping_ && p->pid <= 0 && !p->terminating && p->error.empty() && !p->removed &&
           (p->process_generation == 0 || (p->crashloop && Clock::now() >= p->next_restart));
       if (want_start) {
         if (p->process_generation > 0) ++p->restart_count;

@@ -73,6 +73,7 @@ class Kubelet {
   Authenticator& auth_;
   ResourceType pods_;
   std::atomic<bool> running_{false};
+  std::atomic<bool> stopping_{false};
   std::thread sync_thread_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<PodProcess>> pods_by_uid_;  // guarded by mu_
