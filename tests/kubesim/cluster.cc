@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <httplib.h>
 
 #include "tests/kubesim/controllers.h"
+#include "tls/x509.h"
 
 namespace kubesim {
 
@@ -95,6 +97,13 @@ esk8s::Status Cluster::start() {
       [this](const httplib::Request& req, httplib::Response& res) { admin(req, res); });
   if (esk8s::Status s = api_->start(); !s) return s;
 
+  if (!opts_.csr_signer_name.empty()) {
+    auto ca = esk8s::tls::make_self_signed_ca("kubesim-csr-signer", esk8s::tls::KeyType::kEcdsaP256,
+                                              std::chrono::hours(24 * 365));
+    if (!ca.is_ok()) return ca.status();
+    csr_ = {opts_.csr_signer_name, opts_.csr_auto_approve, ca->cert_pem, ca->key_pem};
+    std::ofstream(opts_.state_dir + "/csr-ca.crt") << ca->cert_pem;
+  }
   KubeletOptions ko;
   ko.state_dir = opts_.state_dir;
   ko.api_port = api_->port();
@@ -133,6 +142,7 @@ void Cluster::controller_loop() {
     reconcile_statefulsets(store_, registry_);
     reconcile_endpointslices(store_, registry_, opts_.max_endpoints_per_slice);
     collect_garbage(store_, registry_);
+    reconcile_csrs(store_, registry_, csr_);
     // Level-triggered: run again after any change, or at least every 100 ms.
     store_.wait_for_change(store_.current_rv(), std::chrono::milliseconds(100));
   }

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "tests/kubesim/api_server.h"
 #include "tests/kubesim/auth.h"
+#include "tests/kubesim/controllers.h"
 #include "tests/kubesim/kubelet.h"
 #include "tests/kubesim/resources.h"
 #include "tests/kubesim/store.h"
@@ -34,6 +35,10 @@ struct ClusterOptions {
   size_t history = 1000;  // watch events kept per resource
   bool watch_gone_as_http_status = false;
   std::chrono::milliseconds bookmark_interval{5000};
+  // The CSR signer (certificates.k8s.io/v1) for this custom signerName; empty disables it. Its
+  // CA is generated at start and written to DIR/csr-ca.crt.
+  std::string csr_signer_name = "esk8s.io/node";
+  bool csr_auto_approve = true;
 };
 
 class Cluster {
@@ -64,6 +69,7 @@ class Cluster {
   Authenticator auth_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<Kubelet> kubelet_;
+  CsrSignerOptions csr_;
   std::atomic<bool> running_{false};
   std::thread controllers_;
 };

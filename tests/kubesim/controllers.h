@@ -33,3 +33,21 @@ void collect_garbage(Store& store, const ResourceRegistry& registry);
 bool pod_running_and_ready(const nlohmann::json& pod);
 
 }  // namespace kubesim
+
+namespace kubesim {
+
+struct CsrSignerOptions {
+  std::string signer_name;   // e.g. "esk8s.io/node"; empty disables the signer
+  bool auto_approve = true;  // false: requests wait for `kubectl certificate approve`
+  std::string ca_cert_pem, ca_key_pem;
+};
+
+// CSR approver and signer for one custom signerName (certificates.k8s.io/v1). The approver
+// enforces that a service account may only ask for names of its own pods: every DNS SAN must be
+// `<pod>.<service>.<namespace>.svc[...]` (or a shorter form) where the pod exists in the
+// requester's namespace and runs as the requester's service account; IP SANs other than
+// loopback are refused. Approved requests are signed for spec.expirationSeconds (default 1 day)
+// with serverAuth/clientAuth per spec.usages; the certificate goes to status.certificate.
+void reconcile_csrs(Store& store, const ResourceRegistry& registry, const CsrSignerOptions& opts);
+
+}  // namespace kubesim

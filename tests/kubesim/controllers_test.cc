@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/kubesim/controllers.h"
+#include "tls/x509.h"
 
 using namespace kubesim;
 using nlohmann::json;
@@ -204,4 +205,110 @@ TEST_CASE("garbage collector: pods of a deleted StatefulSet are deleted graceful
   collect_garbage(f.store, f.registry);
   for (const auto& p : f.store.all(f.pods.qualified()))
     CHECK(p["metadata"].contains("deletionTimestamp"));
+}
+
+namespace {
+
+std::string b64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "csr signer: approves and signs names of the requester's own pods, denies others with the "
+    "reason") {
+  Fixture f;
+  auto ca = esk8s::tls::make_self_signed_ca("test-ca", esk8s::tls::KeyType::kEcdsaP256,
+                                            std::chrono::hours(1));
+  REQUIRE(ca.is_ok());
+  CsrSignerOptions opts{"esk8s.io/node", true, ca->cert_pem, ca->key_pem};
+  auto csrs = *f.registry.find("certificates.k8s.io", "v1", "certificatesigningrequests");
+  REQUIRE(f.store
+              .create(f.pods, "db",
+                      {{"metadata", {{"name", "esdb-0"}}},
+                       {"spec", {{"serviceAccountName", "esdb"}, {"subdomain", "esdb"}}}})
+              .ok());
+  auto request = [&](const std::string& name, std::vector<std::string> dns,
+                     std::vector<std::string> ips) {
+    esk8s::tls::CertSpec spec;
+    spec.common_name = dns.empty() ? "x" : dns[0];
+    spec.dns_names = dns;
+    spec.ip_addresses = ips;
+    auto key = esk8s::tls::generate_key(esk8s::tls::KeyType::kEcdsaP256);
+    auto pem = esk8s::tls::make_csr(spec, key->private_key_pem);
+    REQUIRE(pem.is_ok());
+    json csr = {{"metadata", {{"name", name}}},
+                {"spec",
+                 {{"signerName", "esk8s.io/node"},
+                  {"request", b64(pem.value())},
+                  {"expirationSeconds", 3600},
+                  {"usages", {"digital signature", "server auth", "client auth"}},
+                  {"username", "system:serviceaccount:db:esdb"}}}};
+    REQUIRE(f.store.create(csrs, "", csr).ok());
+  };
+  request("good", {"esdb-0.esdb.db.svc.cluster.local", "esdb-0.esdb.db.svc", "esdb-0.esdb"},
+          {"127.0.0.1"});
+  request("other-pod", {"esdb-1.esdb.db.svc.cluster.local"}, {});
+  request("pod-ip", {"esdb-0.esdb.db.svc.cluster.local"}, {"10.1.2.3"});
+  request("other-ns", {"esdb-0.esdb.prod.svc.cluster.local"}, {});
+  reconcile_csrs(f.store, f.registry, opts);
+
+  json good = f.store.get(csrs, "", "good").value();
+  CHECK(good["status"]["conditions"][0]["type"] == "Approved");
+  REQUIRE(good["status"].contains("certificate"));
+  for (const auto& [name, why] : std::vector<std::pair<std::string, std::string>>{
+           {"other-pod", "esdb-1 which does not exist"},
+           {"pod-ip", "IP SAN 10.1.2.3"},
+           {"other-ns", "outside namespace db"}}) {
+    CAPTURE(name);
+    json denied = f.store.get(csrs, "", name).value();
+    CHECK(denied["status"]["conditions"][0]["type"] == "Denied");
+    CHECK(denied["status"]["conditions"][0]["message"].get<std::string>().find(why) !=
+          std::string::npos);
+    CHECK_FALSE(denied["status"].contains("certificate"));
+  }
+}
+
+TEST_CASE("csr signer: with manual approval a request waits until it is approved") {
+  Fixture f;
+  auto ca = esk8s::tls::make_self_signed_ca("test-ca", esk8s::tls::KeyType::kEcdsaP256,
+                                            std::chrono::hours(1));
+  CsrSignerOptions opts{"esk8s.io/node", false, ca->cert_pem, ca->key_pem};
+  auto csrs = *f.registry.find("certificates.k8s.io", "v1", "certificatesigningrequests");
+  esk8s::tls::CertSpec spec;
+  spec.common_name = "a";
+  spec.dns_names = {"a.b"};
+  auto key = esk8s::tls::generate_key(esk8s::tls::KeyType::kEcdsaP256);
+  json csr = {{"metadata", {{"name", "manual"}}},
+              {"spec",
+               {{"signerName", "esk8s.io/node"},
+                {"request", b64(esk8s::tls::make_csr(spec, key->private_key_pem).value())},
+                {"usages", {"server auth"}},
+                {"username", "admin"}}}};
+  REQUIRE(f.store.create(csrs, "", csr).ok());
+  reconcile_csrs(f.store, f.registry, opts);
+  CHECK_FALSE(f.store.get(csrs, "", "manual").value().contains("status"));
+  json approved = f.store.get(csrs, "", "manual").value();
+  approved["status"]["conditions"] = {
+      {{"type", "Approved"}, {"status", "True"}, {"reason", "KubectlApprove"}}};
+  approved["metadata"].erase("resourceVersion");
+  REQUIRE(f.store.update(csrs, "", "manual", approved, UpdateScope::kApproval).ok());
+  reconcile_csrs(f.store, f.registry, opts);
+  json signed_csr = f.store.get(csrs, "", "manual").value();
+  REQUIRE(signed_csr["status"].contains("certificate"));
 }

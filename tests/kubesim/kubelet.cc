@@ -676,8 +676,9 @@ void Kubelet::sync_once() {
       next["metadata"].erase("resourceVersion");
       auto r = store_.update(pods_, md.value("namespace", ""), md.value("name", ""), next);
       if (!r.ok()) continue;
-      pod = r.value();
+      pod = r.value();  // `md` referred into the old value
     }
+    const json& meta = pod["metadata"];
     std::shared_ptr<PodProcess> p;
     {
       std::lock_guard lock(mu_);
@@ -685,8 +686,8 @@ void Kubelet::sync_once() {
       if (it != pods_by_uid_.end()) p = it->second;
     }
     if (!p) {
-      if (md.contains("deletionTimestamp")) {
-        (void)store_.remove(pods_, md.value("namespace", ""), md.value("name", ""), uid);
+      if (meta.contains("deletionTimestamp")) {
+        (void)store_.remove(pods_, meta.value("namespace", ""), meta.value("name", ""), uid);
         continue;
       }
       start_pod(pod);
@@ -694,11 +695,11 @@ void Kubelet::sync_once() {
       p = pods_by_uid_[uid];
     }
     // Graceful deletion.
-    if (md.contains("deletionTimestamp")) {
+    if (meta.contains("deletionTimestamp")) {
       std::lock_guard lock(p->mu);
       if (!p->terminating) {
         p->terminating = true;
-        int64_t grace = md.value("deletionGracePeriodSeconds", int64_t{30});
+        int64_t grace = meta.value("deletionGracePeriodSeconds", int64_t{30});
         p->terminator = std::thread([this, p, grace] { terminate_pod(p, grace); });
       }
     }

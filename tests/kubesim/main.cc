@@ -39,6 +39,11 @@ const char* kUsage =
     "  --max-endpoints-per-slice N  EndpointSlice size (default 100)\n"
     "  --history N                  watch events kept per resource; older resourceVersions get\n"
     "                               410 Gone (default 1000)\n"
+    "  --csr-signer NAME            sign CertificateSigningRequests for this signerName with a CA\n"
+    "                               written to DIR/csr-ca.crt (default esk8s.io/node; \"\" "
+    "disables)\n"
+    "  --csr-manual-approval        leave CSRs pending until `kubectl certificate approve`; by\n"
+    "                               default they are approved when their names match the pod\n"
     "  --watch-gone-as-status       answer a too-old watch with HTTP 410 instead of an ERROR "
     "event\n"
     "  --bookmark-interval-ms N     BOOKMARK period on watches that allow them (default 5000)\n"
@@ -117,6 +122,11 @@ int main(int argc, char** argv) {
     } else if (a == "--history") {
       if (!parse_number(v, 1, 10000000, n)) return need("a count");
       opts.history = static_cast<size_t>(n), ++i;
+    } else if (a == "--csr-signer") {
+      if (!v) return need("a signerName (empty string disables the signer)");
+      opts.csr_signer_name = v, ++i;
+    } else if (a == "--csr-manual-approval") {
+      opts.csr_auto_approve = false;
     } else if (a == "--watch-gone-as-status") {
       opts.watch_gone_as_http_status = true;
     } else if (a == "--bookmark-interval-ms") {
