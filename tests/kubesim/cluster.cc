@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <httplib.h>
 
@@ -166,6 +167,14 @@ void Cluster::admin(const httplib::Request& req, httplib::Response& res) {
   if (p == "/kubesim/faults" && req.method == "POST") {
     json f = json::parse(req.body, nullptr, false);
     if (!f.is_object()) return reply(400, {{"error", "body must be a JSON object"}});
+    static const std::set<std::string> kKnown = {
+        "outage",         "latency_ms",       "throttle_requests", "retry_after_seconds",
+        "error_requests", "malformed_events", "close_watches"};
+    for (auto& [k, v] : f.items()) {
+      if (!kKnown.count(k)) {
+        return reply(400, {{"error", "unknown fault \"" + k + "\""}, {"known", kKnown}});
+      }
+    }
     Faults& faults = api_->faults();
     if (f.contains("outage")) faults.outage = f["outage"].get<bool>();
     if (f.contains("latency_ms")) faults.latency_ms = f["latency_ms"].get<int>();

@@ -95,6 +95,19 @@ struct Sim {
     cli.set_read_timeout(10, 0);
     return cli.Get(path.c_str(), {{"Authorization", "Bearer " + token}});
   }
+  httplib::Result request(const std::string& method, const std::string& path,
+                          const std::string& body,
+                          const std::string& content_type = "application/json") const {
+    httplib::SSLClient cli("127.0.0.1", cluster->api().port());
+    cli.set_ca_cert_path((dir + "/state/ca.crt").c_str());
+    cli.enable_server_certificate_verification(true);
+    cli.set_read_timeout(10, 0);
+    httplib::Headers h = {{"Authorization", "Bearer " + cluster->api().admin_token()}};
+    if (method == "POST") return cli.Post(path.c_str(), h, body, content_type.c_str());
+    if (method == "PUT") return cli.Put(path.c_str(), h, body, content_type.c_str());
+    if (method == "PATCH") return cli.Patch(path.c_str(), h, body, content_type.c_str());
+    return cli.Delete(path.c_str(), h);
+  }
   // Pods as "name ip ready" lines, sorted.
   std::vector<std::string> pods(const std::string& ns) const {
     Cmd c = kubectl("-n " + ns + " get pods -o json");
@@ -354,4 +367,81 @@ TEST_CASE("kubesim: a watch from a resourceVersion older than the compacted hist
                                                              0) == 0);
     }
   }
+}
+
+TEST_CASE("kubesim: errors carry the real codes, reasons and messages (404, 409, 422, 400)") {
+  Sim sim;
+  const std::string admin = sim.cluster->api().admin_token();
+  auto r = sim.get("/api/v1/namespaces/default/configmaps/missing", admin);
+  CHECK(r->status == 404);
+  CHECK(json::parse(r->body)["message"] == "configmaps \"missing\" not found");
+  const std::string cm = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}})";
+  CHECK(sim.request("POST", "/api/v1/namespaces/default/configmaps", cm)->status == 201);
+  r = sim.request("POST", "/api/v1/namespaces/default/configmaps", cm);
+  CHECK(r->status == 409);
+  CHECK(json::parse(r->body)["reason"] == "AlreadyExists");
+  r = sim.request("POST", "/api/v1/namespaces/default/configmaps", R"({"metadata":{}})");
+  CHECK(r->status == 422);
+  CHECK(json::parse(r->body)["reason"] == "Invalid");
+  r = sim.request("PUT", "/api/v1/namespaces/default/configmaps/x",
+                  R"({"metadata":{"name":"x","resourceVersion":"1"},"data":{"a":"b"}})");
+  CHECK(r->status == 409);
+  CHECK(json::parse(r->body)["reason"] == "Conflict");
+  CHECK(sim.get("/api/v1/namespaces/default/configmaps?labelSelector=a%20in%20(", admin)->status ==
+        400);
+  CHECK(sim.get("/api/v1/namespaces/default/configmaps?fieldSelector=spec.x%3Dy", admin)->status ==
+        400);
+  r = sim.request("PATCH", "/api/v1/namespaces/default/configmaps/x", R"({"data":{"k":"v"}})",
+                  "application/merge-patch+json");
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body)["data"]["k"] == "v");
+}
+
+TEST_CASE(
+    "kubesim: fault knobs inject 429 with Retry-After, 500s, outages, malformed and closed "
+    "watches") {
+  Sim sim;
+  const std::string admin = sim.cluster->api().admin_token();
+  Faults& f = sim.cluster->api().faults();
+  f.retry_after_seconds = 7;
+  f.throttle_requests = 1;
+  auto r = sim.get("/api/v1/namespaces", admin);
+  CHECK(r->status == 429);
+  CHECK(r->get_header_value("Retry-After") == "7");
+  CHECK(r->get_header_value("Content-Type").rfind("text/plain", 0) == 0);
+  CHECK(r->body == "Too many requests, please try again later.\n");
+  CHECK(sim.get("/api/v1/namespaces", admin)->status == 200);  // only the next request
+
+  f.error_requests = 2;
+  CHECK(sim.get("/api/v1/namespaces", admin)->status == 500);
+  CHECK(json::parse(sim.get("/api/v1/namespaces", admin)->body)["reason"] == "InternalError");
+  CHECK(sim.get("/api/v1/namespaces", admin)->status == 200);
+
+  f.outage = true;
+  CHECK(sim.get("/api/v1/namespaces", admin)->status == 503);
+  f.outage = false;
+
+  // The same knobs through the admin API.
+  CHECK(sim.request("POST", "/kubesim/faults", R"({"malformed_events":1})")->status == 200);
+  auto w = sim.get("/api/v1/namespaces?watch=true&timeoutSeconds=1", admin);
+  REQUIRE(w);
+  std::string first = w->body.substr(0, w->body.find('\n'));
+  CHECK(json::parse(first, nullptr, false).is_discarded());
+  auto bogus = sim.request("POST", "/kubesim/faults", R"({"bogus":1,"outage":false})");
+  CHECK(bogus->status == 400);
+  CHECK(bogus->body.find("unknown fault") != std::string::npos);
+  CHECK(sim.request("POST", "/kubesim/nothing", "{}")->status == 404);
+
+  // Closing watches ends open streams well before their timeout.
+  auto t0 = std::chrono::steady_clock::now();
+  auto closing = std::async(std::launch::async, [&] {
+    return sim.get("/api/v1/namespaces?watch=true&timeoutSeconds=30", admin);
+  });
+  std::this_thread::sleep_for(500ms);
+  CHECK(sim.request("POST", "/kubesim/faults", R"({"close_watches":true})")->status == 200);
+  REQUIRE(closing.get());
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+
+  // The admin API needs the admin token.
+  CHECK(sim.get("/kubesim/requests", "nobody")->status == 403);
 }
