@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/config_command.h"
+#include "cli/discover_command.h"
 
 namespace {
 
@@ -14,6 +15,9 @@ const char* kUsage =
     "  config keys    list every ESK8S_* configuration key, what it accepts and its default\n"
     "  config check   validate the ESK8S_* environment as the plugin would and print the\n"
     "                 effective configuration; exit 1 listing every problem otherwise\n"
+    "  discover [--service S] [--namespace NS]... [--kubeconfig FILE] [--json]\n"
+    "                 what the plugin would see from here: API server, user, RBAC\n"
+    "                 self-check and peers; exit 1 when something is missing\n"
     "  version        print the esk8s version\n"
     "  help           this text\n";
 
@@ -34,6 +38,25 @@ int main(int argc, char** argv) {
   if (cmd == "config" && sub == "check" && argc == 3) {
     return esk8s::cli::config_check(esk8s::plugin::environment_config(),
                                     esk8s::plugin::HostFacts::from_system(), std::cout, std::cerr);
+  }
+  if (cmd == "discover") {
+    esk8s::cli::DiscoverOptions o;
+    for (int i = 2; i < argc; ++i) {
+      std::string a = argv[i];
+      const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+      if (a == "--json") {
+        o.json = true;
+      } else if ((a == "--service" || a == "--namespace" || a == "--kubeconfig") && v) {
+        (a == "--service"      ? o.service
+         : a == "--kubeconfig" ? o.kubeconfig
+                               : o.namespaces.emplace_back()) = v;
+        ++i;
+      } else {
+        std::cerr << "esk8s discover: unknown or incomplete argument \"" << a << "\"\n\n" << kUsage;
+        return 2;
+      }
+    }
+    return esk8s::cli::discover(esk8s::plugin::environment_config(), o, std::cout, std::cerr);
   }
   std::cerr << "esk8s: unknown command \"";
   for (int i = 1; i < argc; ++i) std::cerr << (i > 1 ? " " : "") << argv[i];

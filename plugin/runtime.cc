@@ -11,6 +11,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "discovery/kube_config_resolve.h"
+#include "discovery/kubernetes_source.h"
 #include "plugin/http_server.h"
 
 namespace esk8s::plugin {
@@ -70,6 +72,7 @@ struct Runtime::Loop {
   asio::steady_timer heartbeat{io};
   asio::steady_timer status_poll{io};
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<discovery::KubernetesSource> source;  // kubernetes mode; stopped before the loop
   std::thread thread;
 
   std::vector<MemberView> members;  // self first
@@ -84,6 +87,38 @@ struct Runtime::Loop {
     snap->startup_checks = checks;
     snap->members = members;
     rt.snapshots_.store(std::move(snap));
+  }
+
+  // A new peer set from discovery: self stays first; known members keep their state and
+  // last-change time, new ones are `discovered`, terminating ones `left`, missing ones dropped.
+  void set_peers(const discovery::PeerSet& peers) {
+    int64_t now_ms = unix_now_ms();
+    std::vector<MemberView> next;
+    next.push_back(members.front());
+    for (const auto& p : peers) {
+      MemberView m;
+      m.identity = p.identity;
+      m.address = p.address;
+      m.gossip_port = p.gossip_port;
+      m.state = p.terminating ? MemberState::kLeft : MemberState::kDiscovered;
+      m.last_change_unix_ms = now_ms;
+      for (const auto& old : members) {
+        if (old.identity == m.identity && old.address == m.address && old.state == m.state &&
+            !old.is_self) {
+          m.last_change_unix_ms = old.last_change_unix_ms;
+        }
+      }
+      next.push_back(std::move(m));
+    }
+    bool changed = next.size() != members.size();
+    for (size_t i = 0; !changed && i < next.size(); ++i) {
+      changed = next[i].identity != members[i].identity || next[i].address != members[i].address ||
+                next[i].state != members[i].state || next[i].gossip_port != members[i].gossip_port;
+    }
+    if (!changed) return;
+    members = std::move(next);
+    publish();
+    if (started && rt.host_) rt.host_->membership_changed(members);
   }
 
   // First handler on the loop: the instance is up.
@@ -138,13 +173,20 @@ void Runtime::post(std::function<void()> fn) { asio::post(loop_->io, std::move(f
 Status Runtime::start() {
   if (loop_) return Status::state("esk8s is already running; call stop before start");
 
-  // Discovery sources. Only the static source exists in this version; the others are refused
-  // rather than started as a one-member cluster.
-  if (config_.discovery != DiscoveryMode::kStatic) {
-    return Status::config("ESK8S_DISCOVERY=" + std::string(to_string(config_.discovery)) +
-                          " is not available in esk8s " ESK8S_VERSION
-                          " (only static discovery is built); set ESK8S_DISCOVERY=static and "
-                          "ESK8S_STATIC_PEERS");
+  // The kubernetes source needs an API server and credentials; a missing one is a
+  // configuration error, not something to retry.
+  std::unique_ptr<discovery::KubeClient> kube;
+  if (config_.discovery == DiscoveryMode::kKubernetes) {
+    auto kc = discovery::resolve_kube_config(discovery::kube_config_inputs_from_env(
+        config_.kube_api, config_.kubeconfig, config_.service_account_dir));
+    if (!kc.is_ok()) return kc.status();
+    auto client = discovery::KubeClient::create(kc.value(), {}, log_.with_component("kube-client"));
+    if (!client.is_ok()) return client.status();
+    kube = std::move(client.value());
+    log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}});
+  } else if (config_.discovery == DiscoveryMode::kDns) {
+    return Status::config("ESK8S_DISCOVERY=dns is not available in esk8s " ESK8S_VERSION
+                          "; use ESK8S_DISCOVERY=kubernetes (or static with ESK8S_STATIC_PEERS)");
   }
 
   auto loop = std::make_unique<Loop>(*this);
@@ -163,18 +205,14 @@ Status Runtime::start() {
   if (host_) self.status = host_->node_status();
   if (self.status) self.status = sanitised(*self.status);
   loop->members.push_back(std::move(self));
-  for (const auto& p : config_.static_peers) {
-    MemberView m;
-    m.identity = p.identity;
-    m.address = p.address;
-    m.gossip_port = p.gossip_port;
-    m.state = MemberState::kDiscovered;
-    m.last_change_unix_ms = now_ms;
-    loop->members.push_back(std::move(m));
-  }
+  loop->set_peers(config_.static_peers);
   loop->checks.push_back({"config", true, "identity " + config_.identity()});
+  std::string namespaces = config_.namespace_name;
+  for (const auto& ns : config_.peer_namespaces) namespaces += "," + ns;
   loop->checks.push_back(
-      {"discovery", true, "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
+      {"discovery", true,
+       kube ? "kubernetes: service " + config_.service + " in " + namespaces
+            : "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
 
   loop->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                             log_.with_component("http"));
@@ -185,19 +223,36 @@ Status Runtime::start() {
   Loop* l = loop.get();
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
+  if (kube) {
+    discovery::KubernetesSourceOptions so;
+    so.service = config_.service;
+    so.namespaces.push_back(config_.namespace_name);
+    for (const auto& ns : config_.peer_namespaces) so.namespaces.push_back(ns);
+    so.cluster_domain = config_.cluster_domain;
+    so.self_pod = config_.pod_name;
+    so.self_namespace = config_.namespace_name;
+    so.default_gossip_port = config_.gossip_port;
+    so.seed = std::random_device{}();
+    l->source = std::make_unique<discovery::KubernetesSource>(
+        so, std::move(kube), log_.with_component("discovery"),
+        [l](const discovery::PeerSet& peers) {
+          asio::post(l->io, [l, peers] { l->set_peers(peers); });
+        });
+    l->source->start();
+  }
   loop_ = std::move(loop);
 
   log_.info("esk8s started", {{"identity", config_.identity()},
                               {"cluster", config_.cluster_name},
                               {"discovery", std::string(to_string(config_.discovery))},
-                              {"peers", std::to_string(config_.static_peers.size())},
                               {"http_port", std::to_string(loop_->http->port())}});
   return Status::ok();
 }
 
 void Runtime::stop() {
   if (!loop_) return;
-  // HTTP first: its handlers read state owned by this object.
+  // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
+  if (loop_->source) loop_->source->stop();
   loop_->http->stop();
   loop_->work.reset();
   loop_->io.stop();

@@ -74,6 +74,9 @@ void Cluster::seed() {
   bind_authenticated("system:basic-user",
                      {{{"apiGroups", {"authorization.k8s.io"}},
                        {"resources", {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}},
+                       {"verbs", {"create"}}},
+                      {{"apiGroups", {"authentication.k8s.io"}},
+                       {"resources", {"selfsubjectreviews"}},
                        {"verbs", {"create"}}}});
   bind_authenticated("system:discovery",
                      {{{"nonResourceURLs",

@@ -70,6 +70,11 @@ ResourceRegistry::ResourceRegistry() {
       review("SelfSubjectAccessReview", "selfsubjectaccessreviews"),
       review("SelfSubjectRulesReview", "selfsubjectrulesreviews"),
       review("SubjectAccessReview", "subjectaccessreviews"),
+      [] {
+        ResourceType t = review("SelfSubjectReview", "selfsubjectreviews");
+        t.group = "authentication.k8s.io";
+        return t;
+      }(),
   };
   for (auto& t : types_) {
     if (t.kind == "Pod") {

@@ -201,15 +201,26 @@ TEST_CASE("runtime: stop closes the listener, and a restart gets a new instance 
   rt.stop();
 }
 
-TEST_CASE("runtime: discovery modes not built yet are refused at start, leaving nothing running") {
+TEST_CASE(
+    "runtime: kubernetes discovery without an API to talk to, and dns discovery, are refused at "
+    "start") {
   Config c = test_config();
   c.discovery = DiscoveryMode::kKubernetes;
   c.static_peers.clear();
+  c.service_account_dir = "/nonexistent";
+  unsetenv("KUBECONFIG");
+  unsetenv("KUBERNETES_SERVICE_HOST");
   Runtime rt(c, Timings::local(), quiet_logger(), nullptr);
   Status s = rt.start();
   CHECK(s.code() == Status::Code::kConfig);
-  CHECK(s.message().find("ESK8S_DISCOVERY=kubernetes is not available") != std::string::npos);
+  CHECK(s.message().find("no Kubernetes API to talk to") != std::string::npos);
   CHECK_FALSE(rt.running());
+
+  c.discovery = DiscoveryMode::kDns;
+  Runtime dns(c, Timings::local(), quiet_logger(), nullptr);
+  s = dns.start();
+  CHECK(s.message().find("ESK8S_DISCOVERY=dns is not available") != std::string::npos);
+  CHECK_FALSE(dns.running());
 }
 
 TEST_CASE("runtime: a taken port fails start with the address and port named") {

@@ -1,0 +1,90 @@
+// Decoding what the Kubernetes API sends about discovery.k8s.io/v1 EndpointSlices: single
+// objects, EndpointSliceList responses, watch events, and a watch response body arriving in
+// arbitrary chunks. Input is untrusted: every failure is a Status naming the offending field by
+// its path in the document (e.g. `object.endpoints[2].addresses[0]`), never an exception and
+// never a crash.
+//
+// Shape rules (the API's own defaults):
+//   - a field that is absent or JSON null takes its default: `endpoints`/`ports` empty,
+//     conditions ready/serving true and terminating false (each one independently, so an absent
+//     `ready` is true even when `serving` is present), strings empty, port 0, protocol "TCP";
+//   - a field that is present with the wrong JSON type is an error (a string where an array is
+//     expected, a non-string address, a port outside 0-65535, ...);
+//   - unknown fields are ignored; `kind`, when present and non-empty, must be the expected one;
+//   - the service name is the label kubernetes.io/service-name.
+// Documents nested deeper than 100 levels are rejected before they are built (no EndpointSlice
+// comes close), so hostile input cannot exhaust the stack or memory.
+//
+// Thread-safety: the free functions are pure. A WatchStreamDecoder is a plain value, used by one
+// thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/status.h"
+#include "discovery/endpointslice.h"
+
+namespace esk8s::discovery {
+
+// The largest single document accepted: one watch line or one list response body. Callers
+// listing slices page with `limit` so that a page stays below it.
+inline constexpr size_t kMaxObjectBytes = 4 * 1024 * 1024;
+
+// One EndpointSlice object (a list item or a watch event's object). Wrong shape -> Status naming
+// the field.
+Result<EndpointSlice> parse_endpoint_slice(const nlohmann::json& obj);
+
+// An EndpointSliceList response body: items, metadata.resourceVersion, metadata.continue. A body
+// that is a Kubernetes Status (kind "Status") is an error carrying its code, reason and message.
+// Bodies larger than kMaxObjectBytes are rejected unread.
+Result<SliceList> parse_slice_list(std::string_view body);
+
+// One watch event line {"type": ..., "object": ...} (surrounding whitespace and a trailing "\r"
+// are ignored). Types: ADDED, MODIFIED, DELETED (object is an EndpointSlice, resource_version its
+// metadata.resourceVersion), BOOKMARK (only object.metadata.resourceVersion is read and it must
+// be a non-empty string; everything else may be null or empty) and ERROR (object is a Status:
+// code, reason, message fill SliceEvent.status; this is a successfully parsed event, the caller
+// decides what a 410 means). A missing or unknown `type`, a missing `object`, malformed JSON or
+// a line longer than kMaxObjectBytes are errors.
+Result<SliceEvent> parse_watch_event(std::string_view line);
+
+// Incremental decoder for a watch response body. Feed it the body in chunks of any size: an
+// event may span chunks and one chunk may hold several events. Events are newline-delimited;
+// each complete non-blank line yields one Result<SliceEvent> (an error for a bad line, after
+// which decoding simply continues with the next line). "\r\n" line ends and blank lines are
+// tolerated. A line longer than max_line_bytes (not counting its "\n") yields one error as soon
+// as the limit is crossed and is discarded up to its newline: the decoder never buffers more
+// than max_line_bytes. The results do not depend on how the body was split into chunks.
+class WatchStreamDecoder {
+ public:
+  explicit WatchStreamDecoder(size_t max_line_bytes = kMaxObjectBytes);
+
+  // Results of the lines completed by `chunk`, in stream order.
+  std::vector<Result<SliceEvent>> feed(std::string_view chunk);
+  // End of the body: decodes a trailing line that lacks its newline, then resets the decoder so
+  // it can be reused for a new body.
+  std::vector<Result<SliceEvent>> finish();
+
+  // Bytes of the incomplete current line held in memory (<= max_line_bytes).
+  size_t buffered_bytes() const { return partial_.size(); }
+
+ private:
+  void complete_line(std::string_view line, std::vector<Result<SliceEvent>>& out);
+  void report_overlong(std::string_view line_start, std::vector<Result<SliceEvent>>& out) const;
+
+  size_t max_line_bytes_;
+  std::string partial_;      // the current line so far, when it did not end in the last chunk
+  bool discarding_ = false;  // inside an over-long line: skip up to the next newline
+};
+
+// For logs of offending input: the first `max` bytes of `bytes` (cut before a character that
+// would cross `max`), followed by "..." when anything was cut off. Control characters and bytes
+// that are not well-formed UTF-8 are shown as \xNN, so the result is always printable UTF-8.
+std::string truncate_for_log(std::string_view bytes, size_t max = 200);
+
+}  // namespace esk8s::discovery

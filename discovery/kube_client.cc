@@ -1,0 +1,281 @@
+#include "discovery/kube_client.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+namespace esk8s::discovery {
+
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string signature(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_ino);
+}
+
+// An X509_STORE with every certificate of a PEM bundle (a CA rotation may put several in it).
+X509_STORE* store_from_pem(const std::string& pem, int& count) {
+  count = 0;
+  X509_STORE* store = X509_STORE_new();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    if (X509_STORE_add_cert(store, cert) == 1) ++count;
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  ERR_clear_error();
+  return store;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeClientOptions options,
+                                                       Logger log) {
+  auto addr = parse_server_url(config.server);
+  if (!addr.is_ok()) return addr.status();
+  if (config.insecure_skip_tls_verify) {
+    return Status::config("the kubeconfig " + config.source +
+                          " sets insecure-skip-tls-verify; esk8s always verifies the API server "
+                          "certificate. Give it certificate-authority(-data) instead");
+  }
+  if (config.ca_pem.empty() && config.ca_file.empty()) {
+    return Status::config("no CA for the API server " + config.server + " in " + config.source +
+                          "; esk8s needs certificate-authority(-data) to verify it");
+  }
+  if (config.token.empty() && config.token_file.empty() &&
+      (config.client_cert_pem.empty() && config.client_cert_file.empty())) {
+    return Status::config("no credentials in " + config.source +
+                          "; esk8s needs a token, a token file or a client certificate");
+  }
+  std::unique_ptr<KubeClient> c(
+      new KubeClient(std::move(config), options, std::move(log), addr->host, addr->port));
+  std::string error;
+  if (!c->connect(error)) return Status::config(error);
+  return c;
+}
+
+KubeClient::KubeClient(KubeConfig config, KubeClientOptions options, Logger log, std::string host,
+                       uint16_t port)
+    : config_(std::move(config)),
+      options_(options),
+      log_(std::move(log)),
+      host_(std::move(host)),
+      port_(port) {
+  ca_pem_ = config_.ca_pem;
+  token_ = config_.token;
+}
+
+KubeClient::~KubeClient() { cancel(); }
+
+std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
+  if (cancelled_) {
+    error = "cancelled";
+    return nullptr;
+  }
+  std::string ca;
+  {
+    std::lock_guard lock(mu_);
+    if (!config_.ca_file.empty()) {
+      std::string sig = signature(config_.ca_file);
+      if (sig != ca_signature_) {
+        auto text = read_file(config_.ca_file);
+        if (!text) {
+          error = "cannot read the API server CA file " + config_.ca_file;
+          return nullptr;
+        }
+        if (!ca_signature_.empty())
+          log_.info("API server CA bundle changed; reloaded", {{"file", config_.ca_file}});
+        ca_pem_ = *text;
+        ca_signature_ = sig;
+      }
+    }
+    ca = ca_pem_;
+  }
+  std::shared_ptr<httplib::SSLClient> cli;
+  std::string cert_pem = config_.client_cert_pem, key_pem = config_.client_key_pem;
+  if (cert_pem.empty() && !config_.client_cert_file.empty())
+    cert_pem = read_file(config_.client_cert_file).value_or("");
+  if (key_pem.empty() && !config_.client_key_file.empty())
+    key_pem = read_file(config_.client_key_file).value_or("");
+  if (!cert_pem.empty()) {
+    BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+    BIO_free(cb);
+    BIO_free(kb);
+    ERR_clear_error();
+    if (!cert || !key) {
+      X509_free(cert);
+      EVP_PKEY_free(key);
+      error = "cannot load the client certificate/key of " + config_.source;
+      return nullptr;
+    }
+    cli = std::make_shared<httplib::SSLClient>(host_, port_, cert, key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  } else {
+    cli = std::make_shared<httplib::SSLClient>(host_, port_);
+  }
+  int count = 0;
+  X509_STORE* store = store_from_pem(ca, count);
+  if (count == 0) {
+    X509_STORE_free(store);
+    error = "the API server CA bundle of " + config_.source + " holds no certificate";
+    return nullptr;
+  }
+  cli->set_ca_cert_store(store);  // owned by the client from here on
+  cli->enable_server_certificate_verification(true);
+  cli->set_connection_timeout(options_.connect_timeout.count(), 0);
+  cli->set_read_timeout(options_.request_timeout.count(), 0);
+  cli->set_write_timeout(options_.request_timeout.count(), 0);
+  cli->set_keep_alive(false);
+  std::lock_guard lock(mu_);
+  if (cancelled_) {
+    error = "cancelled";
+    return nullptr;
+  }
+  active_.insert(cli);
+  return cli;
+}
+
+void KubeClient::release(const std::shared_ptr<httplib::SSLClient>& c) {
+  std::lock_guard lock(mu_);
+  active_.erase(c);
+}
+
+std::string KubeClient::current_token(bool force_reload) {
+  std::lock_guard lock(mu_);
+  if (config_.token_file.empty()) return token_;
+  auto now = std::chrono::steady_clock::now();
+  if (force_reload || token_.empty() || now - token_read_ >= options_.token_reload) {
+    // Re-open by path every time: the kubelet swaps the file through a symlink.
+    if (auto t = read_file(config_.token_file)) {
+      std::string fresh = trim(*t);
+      if (!token_.empty() && fresh != token_)
+        log_.info("service-account token changed; using the new one",
+                  {{"file", config_.token_file}});
+      token_ = fresh;
+    } else {
+      log_.warn("cannot read the token file; keeping the previous token",
+                {{"file", config_.token_file}});
+    }
+    token_read_ = now;
+  }
+  return token_;
+}
+
+ApiResponse KubeClient::finish(int status, std::string body,
+                               const std::string& retry_after_header) {
+  ApiResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  if (!retry_after_header.empty()) {
+    char* end = nullptr;
+    long s = std::strtol(retry_after_header.c_str(), &end, 10);
+    if (end && *end == '\0' && s >= 0 && s < 86400) r.retry_after = std::chrono::seconds(s);
+  }
+  return r;
+}
+
+ApiResponse KubeClient::get(const std::string& path_and_query) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string error;
+    auto cli = connect(error);
+    if (!cli) return {0, "", std::nullopt, error};
+    ++requests_;
+    httplib::Headers h = {{"Authorization", "Bearer " + current_token(attempt > 0)},
+                          {"Accept", "application/json"}};
+    auto res = cli->Get(path_and_query.c_str(), h);
+    release(cli);
+    if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
+    // A 401 may mean the token rotated under us: re-read it once and retry.
+    if (res->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    return finish(res->status, res->body, res->get_header_value("Retry-After"));
+  }
+  return {0, "", std::nullopt, "unreachable"};
+}
+
+ApiResponse KubeClient::post(const std::string& path, const std::string& json_body) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string error;
+    auto cli = connect(error);
+    if (!cli) return {0, "", std::nullopt, error};
+    ++requests_;
+    httplib::Headers h = {{"Authorization", "Bearer " + current_token(attempt > 0)},
+                          {"Accept", "application/json"}};
+    auto res = cli->Post(path.c_str(), h, json_body, "application/json");
+    release(cli);
+    if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
+    if (res->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    return finish(res->status, res->body, res->get_header_value("Retry-After"));
+  }
+  return {0, "", std::nullopt, "unreachable"};
+}
+
+ApiResponse KubeClient::stream(const std::string& path_and_query,
+                               const std::function<bool(std::string_view)>& on_data,
+                               std::chrono::seconds read_timeout) {
+  std::string error;
+  auto cli = connect(error);
+  if (!cli) return {0, "", std::nullopt, error};
+  cli->set_read_timeout(read_timeout.count(), 0);
+  ++requests_;
+  int status = 0;
+  std::string error_body, retry_after;
+  httplib::Headers h = {{"Authorization", "Bearer " + current_token(false)},
+                        {"Accept", "application/json"}};
+  auto res = cli->Get(
+      path_and_query.c_str(), h,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        retry_after = r.get_header_value("Retry-After");
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (status < 200 || status >= 300) {
+          if (error_body.size() < 65536)
+            error_body.append(data, std::min<size_t>(len, 65536 - error_body.size()));
+          return true;
+        }
+        return on_data(std::string_view(data, len));
+      });
+  release(cli);
+  if (status == 401) current_token(true);  // the next request uses a re-read token
+  if (!res && status == 0) return {0, "", std::nullopt, httplib::to_string(res.error())};
+  return finish(status, std::move(error_body), retry_after);
+}
+
+void KubeClient::cancel() {
+  cancelled_ = true;
+  std::set<std::shared_ptr<httplib::SSLClient>> active;
+  {
+    std::lock_guard lock(mu_);
+    active = active_;
+  }
+  for (auto& c : active) c->stop();
+}
+
+void KubeClient::reset_cancel() { cancelled_ = false; }
+
+}  // namespace esk8s::discovery

@@ -1,0 +1,111 @@
+// The `kubernetes` discovery source: list+watch the EndpointSlices of the headless service in
+// each configured namespace (one WatchState and one driver thread per namespace, so it works
+// with per-namespace RoleBindings), and hand the union of their endpoints to the runtime as a
+// PeerSet.
+//
+// Never a silent one-member cluster: 401/403/5xx/outages keep the last known peers and retry
+// with backoff; a 403 runs the RBAC self-check, whose error names every missing
+// (verb, resource, namespace), the user, and the manifest that grants it.
+//
+// Thread-safety: start/stop from one thread; `on_peers` is called from the driver threads,
+// serialised by an internal mutex.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/logger.h"
+#include "discovery/endpointslice.h"
+#include "discovery/kube_client.h"
+#include "discovery/peer.h"
+#include "discovery/watch_state.h"
+
+namespace esk8s::discovery {
+
+struct KubernetesSourceOptions {
+  std::string service;
+  std::vector<std::string> namespaces;  // the own namespace first
+  std::string cluster_domain;
+  std::string self_pod;
+  std::string self_namespace;
+  uint16_t default_gossip_port = 0;
+  WatchConfig watch;
+  uint64_t seed = 0;  // for the state machines' jitter
+};
+
+// One permission discovery needs and the API's answer.
+struct PermissionCheck {
+  std::string verb, group, resource, namespace_name;
+  bool allowed = false;
+  std::string error;  // set when the review itself failed
+};
+
+struct DiscoveryStats {
+  uint64_t relists = 0, watch_restarts = 0, errors = 0, events = 0;
+  std::map<int, uint64_t> errors_by_code;  // HTTP code (0 = connection) -> count
+  int64_t last_sync_unix_ms = 0;           // last successful list or event
+  bool synced = false;                     // every namespace listed at least once
+};
+
+class KubernetesSource {
+ public:
+  using PeersCallback = std::function<void(const PeerSet& peers)>;
+
+  KubernetesSource(KubernetesSourceOptions opts, std::unique_ptr<KubeClient> client, Logger log,
+                   PeersCallback on_peers);
+  ~KubernetesSource();
+
+  void start();
+  // Cancels in-flight requests and joins the driver threads.
+  void stop();
+
+  DiscoveryStats stats() const;
+
+  // Who the client authenticates as (SelfSubjectReview), or "" when the API cannot say.
+  static std::string whoami(KubeClient& client);
+  // SelfSubjectAccessReviews for list and watch of endpointslices in every namespace.
+  static std::vector<PermissionCheck> check_permissions(KubeClient& client,
+                                                        const std::vector<std::string>& namespaces);
+  // One error sentence per missing permission, e.g.
+  // `cannot watch endpointslices.discovery.k8s.io in namespace "prod" as
+  // system:serviceaccount:prod:esdb; apply rbac/role.yaml`.
+  static std::vector<std::string> describe_missing(const std::vector<PermissionCheck>& checks,
+                                                   const std::string& user, bool multi_namespace);
+
+ private:
+  void run_namespace(const std::string& ns, uint64_t seed);
+  void publish(const std::string& ns, const std::map<std::string, EndpointSlice>& slices,
+               bool synced);
+  void rbac_self_check();
+  // Sleeps until `until` or stop; false when stopping.
+  bool sleep_until(std::chrono::steady_clock::time_point until);
+
+  const KubernetesSourceOptions opts_;
+  std::unique_ptr<KubeClient> client_;
+  Logger log_;
+  PeersCallback on_peers_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> threads_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::map<std::string, std::vector<EndpointSlice>> slices_by_ns_;  // guarded by mu_
+  std::map<std::string, bool> synced_by_ns_;                        // guarded by mu_
+  PeerSet last_peers_;                                              // guarded by mu_
+  bool published_once_ = false;                                     // guarded by mu_
+  DiscoveryStats stats_;                                            // guarded by mu_
+  std::map<std::string, std::array<uint64_t, 3>>
+      counters_by_ns_;  // guarded by mu_: relists, watch restarts, errors
+  std::chrono::steady_clock::time_point last_rbac_check_{};  // guarded by mu_
+};
+
+}  // namespace esk8s::discovery
