@@ -15,7 +15,7 @@ namespace esk8s::plugin {
 
 namespace {
 
-constexpr const char* kEndpoints[] = {"/health/live", "/health/startup"};
+constexpr const char* kEndpoints[] = {"/health/live", "/health/startup", "/metrics"};
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
@@ -50,6 +50,25 @@ void HttpServer::install_routes() {
   });
   s.Get("/health/startup", [this](const httplib::Request&, httplib::Response& res) {
     send_report(res, startup_report(*snapshots_.load()));
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.load();
+    std::vector<Metric> metrics = snap->metrics;
+    auto age = std::chrono::steady_clock::now() -
+               from_ns(last_heartbeat_ns_.load(std::memory_order_acquire));
+    metrics.push_back({"esk8s_event_loop_heartbeat_age_seconds",
+                       "Seconds since the event loop last ran its heartbeat (/health/live fails "
+                       "past the deadline).",
+                       "gauge",
+                       {},
+                       std::chrono::duration<double>(age).count()});
+    metrics.push_back({"esk8s_started",
+                       "1 once the plugin has started.",
+                       "gauge",
+                       {},
+                       snap->started ? 1.0 : 0.0});
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(render_prometheus(metrics), "text/plain; version=0.0.4; charset=utf-8");
   });
   // Anything unrouted (unknown path or method) gets a JSON body naming what exists. httplib also
   // calls this for our own 4xx/5xx answers; those already carry their body.

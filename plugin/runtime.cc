@@ -76,6 +76,7 @@ struct Runtime::Loop {
   std::thread thread;
 
   std::vector<MemberView> members;  // self first
+  discovery::PeerSet peers;         // the last set from discovery
   std::vector<StartupCheck> checks;
   uint64_t generation = 0;
   bool started = false;
@@ -86,12 +87,80 @@ struct Runtime::Loop {
     snap->started = started;
     snap->startup_checks = checks;
     snap->members = members;
+    snap->metrics = collect_metrics();
     rt.snapshots_.store(std::move(snap));
+  }
+
+  std::vector<Metric> collect_metrics() const {
+    std::vector<Metric> m;
+    const char* states[] = {"discovered", "alive", "suspect", "dead", "left"};
+    for (int i = 0; i < 5; ++i) {
+      double n = 0;
+      for (const auto& mem : members) n += static_cast<int>(mem.state) == i;
+      m.push_back({"esk8s_members",
+                   "Members this node knows, by state (self included).",
+                   "gauge",
+                   {{"state", states[i]}},
+                   n});
+    }
+    if (!source) return m;
+    auto st = source->stats();
+    m.push_back({"esk8s_discovery_synced",
+                 "1 once every watched namespace has been listed.",
+                 "gauge",
+                 {},
+                 st.synced ? 1.0 : 0.0});
+    m.push_back({"esk8s_discovery_last_sync_timestamp_seconds",
+                 "Unix time of the last successful list or watch event.",
+                 "gauge",
+                 {},
+                 static_cast<double>(st.last_sync_unix_ms) / 1000.0});
+    m.push_back({"esk8s_discovery_relists_total",
+                 "Lists restarted from scratch after the first (410 Gone).",
+                 "counter",
+                 {},
+                 static_cast<double>(st.relists)});
+    m.push_back({"esk8s_discovery_watch_restarts_total",
+                 "Watches re-issued without a relist.",
+                 "counter",
+                 {},
+                 static_cast<double>(st.watch_restarts)});
+    m.push_back({"esk8s_discovery_events_total",
+                 "Watch events received.",
+                 "counter",
+                 {},
+                 static_cast<double>(st.events)});
+    for (const auto& [code, n] : st.errors_by_code) {
+      m.push_back({"esk8s_discovery_api_errors_total",
+                   "Failed API requests by HTTP code (0: no response).",
+                   "counter",
+                   {{"code", std::to_string(code)}},
+                   static_cast<double>(n)});
+    }
+    double ready = 0, not_ready = 0, terminating = 0;
+    for (const auto& p : peers) {
+      if (p.terminating)
+        ++terminating;
+      else if (p.ready)
+        ++ready;
+      else
+        ++not_ready;
+    }
+    for (auto [cond, n] :
+         {std::pair{"ready", ready}, {"not_ready", not_ready}, {"terminating", terminating}}) {
+      m.push_back({"esk8s_discovery_peers",
+                   "Peers from discovery by EndpointSlice condition.",
+                   "gauge",
+                   {{"condition", cond}},
+                   n});
+    }
+    return m;
   }
 
   // A new peer set from discovery: self stays first; known members keep their state and
   // last-change time, new ones are `discovered`, terminating ones `left`, missing ones dropped.
-  void set_peers(const discovery::PeerSet& peers) {
+  void set_peers(const discovery::PeerSet& fresh) {
+    peers = fresh;
     int64_t now_ms = unix_now_ms();
     std::vector<MemberView> next;
     next.push_back(members.front());
@@ -148,11 +217,9 @@ struct Runtime::Loop {
       if (rt.host_) {
         auto status = rt.host_->node_status();
         if (status) status = sanitised(*status);
-        if (!same_status(status, members.front().status)) {
-          members.front().status = status;
-          publish();
-        }
+        if (!same_status(status, members.front().status)) members.front().status = status;
       }
+      publish();  // also refreshes the metrics
       arm_status_poll();
     });
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "esk8s/plugin.h"
+#include "plugin/metrics.h"
 
 namespace esk8s::plugin {
 
@@ -43,6 +44,7 @@ struct Snapshot {
   bool started = false;     // start() completed; before that /health/startup says "starting"
   std::vector<StartupCheck> startup_checks;
   std::vector<MemberView> members;  // self first
+  std::vector<Metric> metrics;      // refreshed every status poll
 };
 
 // The single-writer, many-reader publication point.

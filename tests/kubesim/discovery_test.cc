@@ -173,7 +173,7 @@ d::KubernetesSourceOptions options(std::vector<std::string> namespaces) {
 
 }  // namespace
 
-TEST_CASE("discovery: peers follow pods; a recreated pod keeps its identity with a new IP") {
+TEST_CASE("discovery: peers follow pods, a recreated pod keeps its identity with a new IP") {
   Env env;
   env.namespace_with_service("prod");
   env.statefulset("prod", 2);

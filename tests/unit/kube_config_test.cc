@@ -506,7 +506,7 @@ TEST_CASE("server URL: hosts, ports, paths") {
   CHECK(a->base_path == "/k8s/clusters/c-abc12");
 }
 
-TEST_CASE("server URL: http is refused with a sentence; junk is refused") {
+TEST_CASE("server URL: http is refused with a sentence, junk is refused") {
   auto r = parse_server_url("http://127.0.0.1:8080");
   REQUIRE_FALSE(r.is_ok());
   CHECK(r.status().message() ==

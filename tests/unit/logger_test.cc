@@ -24,7 +24,7 @@ class CaptureSink : public LogSink {
 };
 }  // namespace
 
-TEST_CASE("logger: records carry component and fields; values with spaces are quoted") {
+TEST_CASE("logger: records carry component and fields, values with spaces are quoted") {
   auto sink = std::make_shared<CaptureSink>(LogLevel::kInfo);
   Logger log(sink, "runtime");
   log.info("started", {{"identity", "esdb-0"}, {"reason", "a \"quoted\" value"}, {"empty", ""}});

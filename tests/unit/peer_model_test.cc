@@ -148,7 +148,7 @@ TEST_CASE(
   CHECK(peers[0].address == "10.0.0.5");
 }
 
-TEST_CASE("peer model: IPv6 slices give peers; FQDN and unknown address types are skipped") {
+TEST_CASE("peer model: IPv6 slices give peers, FQDN and unknown address types are skipped") {
   Endpoint v6 = pod("esdb-1", "fd00::2");
   v6.addresses.push_back("fd00::3");
   EndpointSlice fqdn = slice("esdb-f", {pod("esdb-2", "db.example.com")}, "prod", "FQDN");

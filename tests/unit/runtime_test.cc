@@ -111,7 +111,7 @@ TEST_CASE("runtime: unknown endpoints and methods get a JSON error naming the en
   Reply r = get(rt.http_port(), "/health/nope");
   CHECK(r.status == 404);
   CHECK(r.body["reason"] == "unknown-endpoint");
-  CHECK(r.body["endpoints"].size() == 2);
+  CHECK(r.body["endpoints"].size() == 3);
 
   httplib::Client cli("127.0.0.1", rt.http_port());
   auto res = cli.Post("/health/live", "x", "text/plain");
@@ -234,4 +234,31 @@ TEST_CASE("runtime: a taken port fails start with the address and port named") {
   CHECK(s.message().find("ESK8S_HTTP_PORT=" + std::to_string(c.http_port)) != std::string::npos);
   CHECK_FALSE(b.running());
   a.stop();
+}
+
+TEST_CASE("runtime: /metrics serves Prometheus text with member counts and the loop heartbeat") {
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), nullptr);
+  REQUIRE(rt.start().is_ok());
+  REQUIRE(eventually([&] { return rt.snapshot()->started; }));
+  httplib::Client cli("127.0.0.1", rt.http_port());
+  std::string body;
+  REQUIRE(eventually([&] {
+    auto res = cli.Get("/metrics");
+    if (!res || res->status != 200) return false;
+    body = res->body;
+    return body.find("esk8s_members{state=\"alive\"} 1") != std::string::npos;
+  }));
+  CHECK(body.find("# TYPE esk8s_members gauge") != std::string::npos);
+  CHECK(body.find("esk8s_members{state=\"discovered\"} 1") != std::string::npos);
+  CHECK(body.find("esk8s_event_loop_heartbeat_age_seconds ") != std::string::npos);
+  CHECK(body.find("esk8s_started 1") != std::string::npos);
+  rt.stop();
+}
+
+TEST_CASE("metrics: label values are escaped and each name gets one HELP and TYPE") {
+  std::string text = render_prometheus({{"a_total", "Help.", "counter", {{"code", "4\"0\\4\n"}}, 3},
+                                        {"a_total", "Help.", "counter", {{"code", "500"}}, 1.5}});
+  CHECK(text ==
+        "# HELP a_total Help.\n# TYPE a_total counter\na_total{code=\"4\\\"0\\\\4\\n\"} "
+        "3\na_total{code=\"500\"} 1.5\n");
 }

@@ -418,7 +418,7 @@ TEST_CASE("x509: RSA leaves get keyEncipherment, ECDSA and Ed25519 leaves do not
   }
 }
 
-TEST_CASE("x509: extendedKeyUsage follows the server/client flags; neither is refused") {
+TEST_CASE("x509: extendedKeyUsage follows the server/client flags, neither is refused") {
   auto key = tls::generate_key(tls::KeyType::kEd25519);
   REQUIRE(key.is_ok());
   auto csr = tls::make_csr(node_spec(), key->private_key_pem);
@@ -591,7 +591,7 @@ TEST_CASE("x509: verify_chain refuses a leaf whose signature was altered") {
   CHECK_FALSE(tls::verify_chain(leaf->cert_pem, "", Clock::now()).is_ok());
 }
 
-TEST_CASE("x509: inspect_cert refuses garbage; inspect_bundle returns every certificate") {
+TEST_CASE("x509: inspect_cert refuses garbage, inspect_bundle returns every certificate") {
   for (const std::string& garbage :
        {std::string(), std::string("garbage"), std::string("-----BEGIN CERTIFICATE-----\nAAAA\n"),
         std::string("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")}) {

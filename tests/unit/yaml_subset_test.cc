@@ -93,7 +93,7 @@ top:
   CHECK(j["top"]["after"] == "z");
 }
 
-TEST_CASE("yaml: scalars stay strings except booleans and nulls; empty values are null") {
+TEST_CASE("yaml: scalars stay strings except booleans and nulls, empty values are null") {
   json j = parse_ok(R"(
 port: 6443
 ratio: 1.5

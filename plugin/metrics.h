@@ -1,0 +1,24 @@
+// Prometheus text exposition (format 0.0.4) of the plugin's metrics. The event loop builds the
+// list of samples into each Snapshot; /metrics renders the latest one, so scraping never waits
+// for the loop.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace esk8s::plugin {
+
+struct Metric {
+  std::string name;  // esk8s_...
+  std::string help;
+  std::string type;  // "counter" or "gauge"
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
+// One HELP and TYPE line per metric name (samples of one name must be adjacent), then the
+// samples; label values escaped as the format requires.
+std::string render_prometheus(const std::vector<Metric>& metrics);
+
+}  // namespace esk8s::plugin
