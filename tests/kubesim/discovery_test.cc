@@ -334,3 +334,52 @@ TEST_CASE("discovery: two namespaces with per-namespace RoleBindings give the un
   CHECK(dr == 1);
   src.stop();
 }
+
+TEST_CASE("esk8s discover: prints the user, the RBAC check and the peers, and exits 1 naming missing permissions") {
+  Env env;
+  env.namespace_with_service("prod");
+  env.statefulset("prod", 2);
+  // A kubeconfig for the service account, as a user outside the cluster would have.
+  std::string kubeconfig = env.dir + "/sa.kubeconfig";
+  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: "
+                            << env.cluster->url() << "\n    certificate-authority: " << env.dir
+                            << "/state/ca.crt\nusers:\n- name: sa\n  user:\n    tokenFile: " << env.token_file
+                            << "\ncontexts:\n- name: sim\n  context: {cluster: sim, user: sa, namespace: prod}\n"
+                            << "current-context: sim\n";
+  REQUIRE(eventually([&] { return env.cluster->store().all("endpointslices.discovery.k8s.io").size() == 1; }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        auto s = env.cluster->store().all("endpointslices.discovery.k8s.io");
+        return !s.empty() && s[0]["endpoints"].is_array() && s[0]["endpoints"].size() == 2;
+      },
+      15s));
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int st = pclose(p);
+    return std::make_pair(WEXITSTATUS(st), out);
+  };
+  auto [rc, out] = run(std::string(ESK8S_CLI) + " discover --service esdb --namespace prod --kubeconfig " + kubeconfig);
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("system:serviceaccount:prod:esdb") != std::string::npos);
+  CHECK(out.find("ok      watch endpointslices.discovery.k8s.io in prod") != std::string::npos);
+  CHECK(out.find("esdb-0.esdb.prod.svc.cluster.local") != std::string::npos);
+  CHECK(out.find("PEERS (2)") != std::string::npos);
+
+  auto [rc2, out2] = run(std::string(ESK8S_CLI) + " discover --service esdb --namespace prod --namespace dr --kubeconfig " +
+                         kubeconfig + " --json");
+  CHECK(rc2 == 1);
+  json report = json::parse(out2, nullptr, false);
+  REQUIRE_MESSAGE(report.is_object(), out2);
+  bool named = false;
+  for (const auto& p : report["problems"]) {
+    named = named || p.get<std::string>() ==
+                         "cannot list endpointslices.discovery.k8s.io in namespace \"dr\" as "
+                         "system:serviceaccount:prod:esdb; apply rbac/clusterrole.yaml and "
+                         "rbac/rolebinding-per-namespace.yaml";
+  }
+  CHECK_MESSAGE(named, out2);
+}
