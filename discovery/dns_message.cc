@@ -28,7 +28,8 @@ void put16(std::string& out, uint16_t v) {
 }
 
 uint16_t get16(std::string_view b, size_t pos) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(b[pos]) << 8) | static_cast<uint8_t>(b[pos + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(b[pos]) << 8) |
+                               static_cast<uint8_t>(b[pos + 1]));
 }
 
 uint32_t get32(std::string_view b, size_t pos) {
@@ -63,24 +64,24 @@ Status read_name(std::string_view msg, size_t pos, std::string* out, size_t* end
   while (true) {
     if (pos >= msg.size()) {
       return bad("name at offset " + std::to_string(start) + " runs past the end of the " +
-                       std::to_string(msg.size()) + "-byte message");
+                 std::to_string(msg.size()) + "-byte message");
     }
     const uint8_t b = static_cast<uint8_t>(msg[pos]);
     const uint8_t kind = b & 0xc0;
     if (kind == 0xc0) {
       if (pos + 1 >= msg.size()) {
         return bad("compression pointer at offset " + std::to_string(pos) +
-                         " is cut off by the end of the message");
+                   " is cut off by the end of the message");
       }
       const size_t target = get16(msg, pos) & 0x3fff;
       if (target >= msg.size()) {
-        return bad("compression pointer at offset " + std::to_string(pos) +
-                         " points to offset " + std::to_string(target) + ", past the end of the " +
-                         std::to_string(msg.size()) + "-byte message");
+        return bad("compression pointer at offset " + std::to_string(pos) + " points to offset " +
+                   std::to_string(target) + ", past the end of the " + std::to_string(msg.size()) +
+                   "-byte message");
       }
       if (++jumps > kMaxPointerJumps) {
         return bad("compression loop: name at offset " + std::to_string(start) +
-                         " follows more than " + std::to_string(kMaxPointerJumps) + " pointers");
+                   " follows more than " + std::to_string(kMaxPointerJumps) + " pointers");
       }
       if (!jumped) {
         *end = pos + 2;
@@ -91,8 +92,8 @@ Status read_name(std::string_view msg, size_t pos, std::string* out, size_t* end
     }
     if (kind != 0) {
       return bad("label at offset " + std::to_string(pos) + " has length byte " +
-                       std::to_string(b) +
-                       ": labels are at most 63 octets (extended label types are not supported)");
+                 std::to_string(b) +
+                 ": labels are at most 63 octets (extended label types are not supported)");
     }
     const size_t len = b;
     if (len == 0) {
@@ -102,15 +103,16 @@ Status read_name(std::string_view msg, size_t pos, std::string* out, size_t* end
     }
     if (pos + 1 + len > msg.size()) {
       return bad("label at offset " + std::to_string(pos) + " (" + std::to_string(len) +
-                       " octets) runs past the end of the " + std::to_string(msg.size()) +
-                       "-byte message");
+                 " octets) runs past the end of the " + std::to_string(msg.size()) +
+                 "-byte message");
     }
     wire_octets += 1 + len;
     if (wire_octets > kMaxNameOctets) {
       return bad("name at offset " + std::to_string(start) + " is longer than " +
-                       std::to_string(kMaxNameOctets) + " octets");
+                 std::to_string(kMaxNameOctets) + " octets");
     }
-    for (size_t i = 0; i < len; ++i) append_label_char(*out, static_cast<uint8_t>(msg[pos + 1 + i]));
+    for (size_t i = 0; i < len; ++i)
+      append_label_char(*out, static_cast<uint8_t>(msg[pos + 1 + i]));
     out->push_back('.');
     pos += 1 + len;
   }
@@ -130,8 +132,7 @@ Status read_record(std::string_view msg, size_t* pos, const std::string& where, 
   if (!s) return bad(where + ": " + s.message());
   if (p + 10 > msg.size()) {
     return bad(where + ": record header at offset " + std::to_string(p) +
-                     " is cut off by the end of the " + std::to_string(msg.size()) +
-                     "-byte message");
+               " is cut off by the end of the " + std::to_string(msg.size()) + "-byte message");
   }
   rr->type = get16(msg, p);
   const uint16_t rclass = get16(msg, p + 2);
@@ -141,8 +142,8 @@ Status read_record(std::string_view msg, size_t* pos, const std::string& where, 
   const size_t rdata_end = rdata + rdlength;
   if (rdata_end > msg.size()) {
     return bad(where + ": RDATA of " + std::to_string(rdlength) + " octets at offset " +
-                     std::to_string(rdata) + " runs past the end of the " +
-                     std::to_string(msg.size()) + "-byte message");
+               std::to_string(rdata) + " runs past the end of the " + std::to_string(msg.size()) +
+               "-byte message");
   }
   *pos = rdata_end;
   if (rclass != 1) return Status::ok();  // not IN: keep name/type/ttl only
@@ -153,8 +154,7 @@ Status read_record(std::string_view msg, size_t* pos, const std::string& where, 
       const size_t want = rr->type == kDnsTypeA ? 4 : 16;
       if (rdlength != want) {
         return bad(where + ": " + (rr->type == kDnsTypeA ? "A" : "AAAA") + " record has " +
-                         std::to_string(rdlength) + " octets of RDATA, expected " +
-                         std::to_string(want));
+                   std::to_string(rdlength) + " octets of RDATA, expected " + std::to_string(want));
       }
       rr->address = address_text(rr->type == kDnsTypeA ? AF_INET : AF_INET6, body);
       break;
@@ -162,7 +162,7 @@ Status read_record(std::string_view msg, size_t* pos, const std::string& where, 
     case kDnsTypeSrv: {
       if (rdlength < 7) {
         return bad(where + ": SRV record has " + std::to_string(rdlength) +
-                         " octets of RDATA, at least 7 are needed");
+                   " octets of RDATA, at least 7 are needed");
       }
       rr->priority = get16(msg, rdata);
       rr->weight = get16(msg, rdata + 2);
@@ -173,7 +173,7 @@ Status read_record(std::string_view msg, size_t* pos, const std::string& where, 
       if (!s) return bad(where + ": SRV target: " + s.message());
       if (end != rdata_end) {
         return bad(where + ": SRV target ends at offset " + std::to_string(end) +
-                         " but the RDATA ends at offset " + std::to_string(rdata_end));
+                   " but the RDATA ends at offset " + std::to_string(rdata_end));
       }
       break;
     }

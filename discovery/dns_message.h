@@ -51,8 +51,8 @@ struct DnsRecord {
 
 struct DnsResponse {
   uint16_t id = 0;
-  int rcode = 0;           // 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...
-  bool truncated = false;  // TC: the answer did not fit; ask again over TCP
+  int rcode = 0;                                // 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...
+  bool truncated = false;                       // TC: the answer did not fit; ask again over TCP
   std::vector<DnsRecord> answers, additionals;  // the authority section is checked and skipped
 };
 

@@ -188,8 +188,8 @@ class Resolver {
       if (!failures.empty()) failures += "; ";
       failures += "nameserver " + ns_[i].text + ": " + why;
     }
-    return Status::io("every nameserver failed to resolve " + type_name(qtype) + " " + name +
-                      ": " + failures);
+    return Status::io("every nameserver failed to resolve " + type_name(qtype) + " " + name + ": " +
+                      failures);
   }
 
  private:
@@ -285,8 +285,8 @@ class Resolver {
     const auto deadline = Clock::now() + timeout_;
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ns.addr), ns.len) != 0) {
       if (errno != EINPROGRESS) return Status::io("TCP connect failed: " + errno_text(errno));
-      Status w = wait_status(wait_fd(fd.get(), POLLOUT, deadline, cancel_), "TCP connection",
-                             timeout_);
+      Status w =
+          wait_status(wait_fd(fd.get(), POLLOUT, deadline, cancel_), "TCP connection", timeout_);
       if (!w) return w;
       int err = 0;
       socklen_t len = sizeof err;
@@ -305,8 +305,8 @@ class Resolver {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
           return Status::io("TCP send failed: " + errno_text(errno));
         }
-        Status w = wait_status(wait_fd(fd.get(), POLLOUT, deadline, cancel_), "TCP send window",
-                               timeout_);
+        Status w =
+            wait_status(wait_fd(fd.get(), POLLOUT, deadline, cancel_), "TCP send window", timeout_);
         if (!w) return w;
         continue;
       }
@@ -314,8 +314,8 @@ class Resolver {
     }
     Result<std::string> prefix = read_exact(fd.get(), 2, deadline);
     if (!prefix) return prefix.status();
-    const size_t len = (static_cast<uint8_t>(prefix.value()[0]) << 8) |
-                       static_cast<uint8_t>(prefix.value()[1]);
+    const size_t len =
+        (static_cast<uint8_t>(prefix.value()[0]) << 8) | static_cast<uint8_t>(prefix.value()[1]);
     Result<std::string> body = read_exact(fd.get(), len, deadline);
     if (!body) return body.status();
     Result<DnsResponse> r = parse_dns_response(body.value());
@@ -338,7 +338,8 @@ Status validate(const DnsSourceOptions& o) {
   auto bad = [](const std::string& what, const std::string& v, const std::string& rule) {
     return Status::config("dns discovery: " + what + " \"" + v + "\" " + rule);
   };
-  const std::string label_rule = "is not a DNS label (1-63 of [a-z0-9-], alphanumeric at both ends)";
+  const std::string label_rule =
+      "is not a DNS label (1-63 of [a-z0-9-], alphanumeric at both ends)";
   if (!is_dns1123_label(o.service)) return bad("service", o.service, label_rule);
   if (!is_dns1123_label(o.namespace_name)) return bad("namespace", o.namespace_name, label_rule);
   if (!is_dns1123_label(o.port_name)) return bad("port name", o.port_name, label_rule);
@@ -389,8 +390,8 @@ Result<PeerSet> resolve_by_address(Resolver& res, const DnsSourceOptions& opts,
   Result<std::vector<std::string>> addrs = lookup_addresses(res, base);
   if (!addrs) {
     if (is_cancelled(addrs.status())) return addrs.status();
-    return Status::io("SRV " + srv_name + " " + srv_state + ", and the A/AAAA fallback failed: " +
-                      addrs.status().message());
+    return Status::io("SRV " + srv_name + " " + srv_state +
+                      ", and the A/AAAA fallback failed: " + addrs.status().message());
   }
   sort_addresses(addrs.value());
   if (addrs->empty()) {
@@ -427,7 +428,8 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
 
   std::vector<std::string> specs = opts.nameservers;
   if (specs.empty()) {
-    Result<std::vector<std::string>> from_file = read_resolv_conf_nameservers(opts.resolv_conf_path);
+    Result<std::vector<std::string>> from_file =
+        read_resolv_conf_nameservers(opts.resolv_conf_path);
     if (!from_file) return from_file.status();
     specs = std::move(from_file.value());
   }
@@ -439,8 +441,8 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
   }
   Resolver res(std::move(nameservers), std::max(opts.timeout, milliseconds(1)), cancel);
 
-  const std::string base = opts.service + "." + opts.namespace_name + ".svc." +
-                           canonical_name(opts.cluster_domain);
+  const std::string base =
+      opts.service + "." + opts.namespace_name + ".svc." + canonical_name(opts.cluster_domain);
   const std::string srv_name = "_" + opts.port_name + "._tcp." + base;
   Result<DnsResponse> srv = res.query(srv_name, kDnsTypeSrv);
   if (!srv) return srv.status();
@@ -471,8 +473,8 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
     if (target == self || !seen.insert(target).second) continue;
     if (target.size() <= base.size() + 1 ||
         target.compare(target.size() - base.size() - 1, std::string::npos, "." + base) != 0) {
-      warnings->push_back("SRV " + srv_name + " target " + target + " is not a name under " +
-                          base + ", so it may not be the member's stable identity");
+      warnings->push_back("SRV " + srv_name + " target " + target + " is not a name under " + base +
+                          ", so it may not be the member's stable identity");
     }
     Peer p;
     p.identity = target;
@@ -492,10 +494,10 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
         return looked.status();
       }
       if (addrs.empty()) {
-        warnings->push_back(
-            "no address for SRV target " + target +
-            (looked ? std::string(" (no A/AAAA records)") : " (" + looked.status().message() + ")") +
-            "; using the name as its address");
+        warnings->push_back("no address for SRV target " + target +
+                            (looked ? std::string(" (no A/AAAA records)")
+                                    : " (" + looked.status().message() + ")") +
+                            "; using the name as its address");
         addrs.push_back(target);
       }
     }
@@ -522,8 +524,8 @@ Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string&
     if (words >> key >> value && key == "nameserver") out.push_back(value);
   }
   if (out.empty()) {
-    return Status::config(path +
-                          " lists no nameserver; configure the dns discovery nameservers explicitly");
+    return Status::config(
+        path + " lists no nameserver; configure the dns discovery nameservers explicitly");
   }
   return out;
 }

@@ -67,7 +67,8 @@ struct DnsSourceOptions {
 // One resolution (see the header comment). `warnings` (may be null) receives one sentence per
 // oddity: the A/AAAA fallback, skipped records, peers without an address. Errors: config for
 // bad options or no nameserver, io when every nameserver failed.
-Result<PeerSet> resolve_peers_once(const DnsSourceOptions& opts, std::vector<std::string>* warnings);
+Result<PeerSet> resolve_peers_once(const DnsSourceOptions& opts,
+                                   std::vector<std::string>* warnings);
 
 // The nameserver addresses listed by `nameserver` lines of a resolv.conf file, in order.
 // Errors: io when the file cannot be read, config when it lists no nameserver.

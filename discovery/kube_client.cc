@@ -198,7 +198,8 @@ ApiResponse KubeClient::finish(int status, std::string body,
   return r;
 }
 
-ApiResponse KubeClient::get(const std::string& path_and_query) {
+ApiResponse KubeClient::request(const std::string& method, const std::string& path,
+                                const std::string& json_body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::string error;
     auto cli = connect(error);
@@ -206,7 +207,8 @@ ApiResponse KubeClient::get(const std::string& path_and_query) {
     ++requests_;
     httplib::Headers h = {{"Authorization", "Bearer " + current_token(attempt > 0)},
                           {"Accept", "application/json"}};
-    auto res = cli->Get(path_and_query.c_str(), h);
+    auto res = method == "POST" ? cli->Post(path.c_str(), h, json_body, "application/json")
+                                : cli->Get(path.c_str(), h);
     release(cli);
     if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
     // A 401 may mean the token rotated under us: re-read it once and retry.
@@ -216,21 +218,12 @@ ApiResponse KubeClient::get(const std::string& path_and_query) {
   return {0, "", std::nullopt, "unreachable"};
 }
 
+ApiResponse KubeClient::get(const std::string& path_and_query) {
+  return request("GET", path_and_query, "");
+}
+
 ApiResponse KubeClient::post(const std::string& path, const std::string& json_body) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::string error;
-    auto cli = connect(error);
-    if (!cli) return {0, "", std::nullopt, error};
-    ++requests_;
-    httplib::Headers h = {{"Authorization", "Bearer " + current_token(attempt > 0)},
-                          {"Accept", "application/json"}};
-    auto res = cli->Post(path.c_str(), h, json_body, "application/json");
-    release(cli);
-    if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
-    if (res->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
-    return finish(res->status, res->body, res->get_header_value("Retry-After"));
-  }
-  return {0, "", std::nullopt, "unreachable"};
+  return request("POST", path, json_body);
 }
 
 ApiResponse KubeClient::stream(const std::string& path_and_query,

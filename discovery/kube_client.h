@@ -74,6 +74,9 @@ class KubeClient {
   void release(const std::shared_ptr<httplib::SSLClient>& c);
   std::string current_token(bool force_reload);
   ApiResponse finish(int status, std::string body, const std::string& retry_after_header);
+  // GET or POST, retried once with a re-read token after a 401.
+  ApiResponse request(const std::string& method, const std::string& path,
+                      const std::string& json_body);
 
   const KubeConfig config_;
   const KubeClientOptions options_;

@@ -3,6 +3,7 @@
 // EndpointSlice controller publishes.
 #include <doctest/doctest.h>
 
+#include "tests/kubesim/base64.h"
 #include "tests/kubesim/controllers.h"
 #include "tls/x509.h"
 
@@ -207,28 +208,6 @@ TEST_CASE("garbage collector: pods of a deleted StatefulSet are deleted graceful
     CHECK(p["metadata"].contains("deletionTimestamp"));
 }
 
-namespace {
-
-std::string b64(const std::string& in) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {k[(v >> 18) & 63], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE(
     "csr signer: approves and signs names of the requester's own pods, denies others with the "
     "reason") {
@@ -255,7 +234,7 @@ TEST_CASE(
     json csr = {{"metadata", {{"name", name}}},
                 {"spec",
                  {{"signerName", "esk8s.io/node"},
-                  {"request", b64(pem.value())},
+                  {"request", base64_encode(pem.value())},
                   {"expirationSeconds", 3600},
                   {"usages", {"digital signature", "server auth", "client auth"}},
                   {"username", "system:serviceaccount:db:esdb"}}}};
@@ -294,12 +273,13 @@ TEST_CASE("csr signer: with manual approval a request waits until it is approved
   spec.common_name = "a";
   spec.dns_names = {"a.b"};
   auto key = esk8s::tls::generate_key(esk8s::tls::KeyType::kEcdsaP256);
-  json csr = {{"metadata", {{"name", "manual"}}},
-              {"spec",
-               {{"signerName", "esk8s.io/node"},
-                {"request", b64(esk8s::tls::make_csr(spec, key->private_key_pem).value())},
-                {"usages", {"server auth"}},
-                {"username", "admin"}}}};
+  json csr = {
+      {"metadata", {{"name", "manual"}}},
+      {"spec",
+       {{"signerName", "esk8s.io/node"},
+        {"request", base64_encode(esk8s::tls::make_csr(spec, key->private_key_pem).value())},
+        {"usages", {"server auth"}},
+        {"username", "admin"}}}};
   REQUIRE(f.store.create(csrs, "", csr).ok());
   reconcile_csrs(f.store, f.registry, opts);
   CHECK_FALSE(f.store.get(csrs, "", "manual").value().contains("status"));

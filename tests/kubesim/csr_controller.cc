@@ -1,7 +1,7 @@
-#include <openssl/evp.h>
 
 #include <algorithm>
 
+#include "tests/kubesim/base64.h"
 #include "tests/kubesim/controllers.h"
 #include "tls/x509.h"
 
@@ -10,27 +10,6 @@ namespace kubesim {
 using nlohmann::json;
 
 namespace {
-
-std::string b64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::string unb64(const std::string& in) {
-  if (in.empty() || in.size() % 4 != 0) return "";
-  std::string out(in.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return "";
-  size_t pad = (in.back() == '=') + (in.size() > 1 && in[in.size() - 2] == '=');
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 bool has_condition(const json& csr, const std::string& type) {
   for (const auto& c : csr.value("status", json::object()).value("conditions", json::array())) {
@@ -103,7 +82,7 @@ void reconcile_csrs(Store& store, const ResourceRegistry& registry, const CsrSig
     if (has_condition(csr, "Denied") || has_condition(csr, "Failed")) continue;
     if (csr.value("status", json::object()).contains("certificate")) continue;
     csr["metadata"].erase("resourceVersion");
-    std::string pem = unb64(csr["spec"].value("request", ""));
+    std::string pem = base64_decode(csr["spec"].value("request", "")).value_or("");
     auto info = esk8s::tls::inspect_csr(pem);
     if (!has_condition(csr, "Approved")) {
       if (!opts.auto_approve) continue;
@@ -132,7 +111,7 @@ void reconcile_csrs(Store& store, const ResourceRegistry& registry, const CsrSig
                           info.is_ok() ? "usages need \"server auth\" and/or \"client auth\""
                                        : info.status().message()));
     if (cert.is_ok()) {
-      csr["status"]["certificate"] = b64(cert.value());
+      csr["status"]["certificate"] = base64_encode(cert.value());
     } else {
       csr["status"]["conditions"].push_back(
           condition("Failed", "SigningError", cert.status().message()));

@@ -335,18 +335,23 @@ TEST_CASE("discovery: two namespaces with per-namespace RoleBindings give the un
   src.stop();
 }
 
-TEST_CASE("esk8s discover: prints the user, the RBAC check and the peers, and exits 1 naming missing permissions") {
+TEST_CASE(
+    "esk8s discover: prints the user, the RBAC check and the peers, and exits 1 naming missing "
+    "permissions") {
   Env env;
   env.namespace_with_service("prod");
   env.statefulset("prod", 2);
   // A kubeconfig for the service account, as a user outside the cluster would have.
   std::string kubeconfig = env.dir + "/sa.kubeconfig";
-  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: "
-                            << env.cluster->url() << "\n    certificate-authority: " << env.dir
-                            << "/state/ca.crt\nusers:\n- name: sa\n  user:\n    tokenFile: " << env.token_file
-                            << "\ncontexts:\n- name: sim\n  context: {cluster: sim, user: sa, namespace: prod}\n"
-                            << "current-context: sim\n";
-  REQUIRE(eventually([&] { return env.cluster->store().all("endpointslices.discovery.k8s.io").size() == 1; }, 10s));
+  std::ofstream(kubeconfig)
+      << "apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: "
+      << env.cluster->url() << "\n    certificate-authority: " << env.dir
+      << "/state/ca.crt\nusers:\n- name: sa\n  user:\n    tokenFile: " << env.token_file
+      << "\ncontexts:\n- name: sim\n  context: {cluster: sim, user: sa, namespace: prod}\n"
+      << "current-context: sim\n";
+  REQUIRE(eventually(
+      [&] { return env.cluster->store().all("endpointslices.discovery.k8s.io").size() == 1; },
+      10s));
   REQUIRE(eventually(
       [&] {
         auto s = env.cluster->store().all("endpointslices.discovery.k8s.io");
@@ -362,14 +367,16 @@ TEST_CASE("esk8s discover: prints the user, the RBAC check and the peers, and ex
     int st = pclose(p);
     return std::make_pair(WEXITSTATUS(st), out);
   };
-  auto [rc, out] = run(std::string(ESK8S_CLI) + " discover --service esdb --namespace prod --kubeconfig " + kubeconfig);
+  auto [rc, out] = run(std::string(ESK8S_CLI) +
+                       " discover --service esdb --namespace prod --kubeconfig " + kubeconfig);
   CHECK_MESSAGE(rc == 0, out);
   CHECK(out.find("system:serviceaccount:prod:esdb") != std::string::npos);
   CHECK(out.find("ok      watch endpointslices.discovery.k8s.io in prod") != std::string::npos);
   CHECK(out.find("esdb-0.esdb.prod.svc.cluster.local") != std::string::npos);
   CHECK(out.find("PEERS (2)") != std::string::npos);
 
-  auto [rc2, out2] = run(std::string(ESK8S_CLI) + " discover --service esdb --namespace prod --namespace dr --kubeconfig " +
+  auto [rc2, out2] = run(std::string(ESK8S_CLI) +
+                         " discover --service esdb --namespace prod --namespace dr --kubeconfig " +
                          kubeconfig + " --json");
   CHECK(rc2 == 1);
   json report = json::parse(out2, nullptr, false);

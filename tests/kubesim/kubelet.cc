@@ -8,14 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include <httplib.h>
 
+#include "tests/kubesim/base64.h"
 #include "tests/kubesim/rbac.h"
 
 extern char** environ;
@@ -27,17 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string decode_base64(const std::string& in) {
-  if (in.empty()) return "";
-  std::string out(in.size() / 4 * 3 + 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return "";
-  size_t pad = (in.size() >= 1 && in.back() == '=') + (in.size() >= 2 && in[in.size() - 2] == '=');
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
+std::string base64_decode_or_empty(const std::string& in) { return base64_decode(in).value_or(""); }
 
 // Kubernetes' $(VAR) expansion in env values, command and args.
 std::string expand(const std::string& s, const std::map<std::string, std::string>& env) {
@@ -372,7 +361,7 @@ void Kubelet::start_pod(const json& pod) {
     std::string key = ref.value("key", "");
     const json& data = obj.value().value("data", json::object());
     if (!data.contains(key)) return false;
-    out = std::string(resource) == "secrets" ? decode_base64(data[key].get<std::string>())
+    out = std::string(resource) == "secrets" ? base64_decode_or_empty(data[key].get<std::string>())
                                              : data[key].get<std::string>();
     return true;
   };
@@ -391,7 +380,7 @@ void Kubelet::start_pod(const json& pod) {
     const json& data = obj.value().contains("data") ? obj.value()["data"] : json::object();
     for (auto it = data.begin(); data.is_object() && it != data.end(); ++it) {
       std::string value = it->is_string() ? it->get<std::string>() : "";
-      set(prefix + it.key(), std::string(res) == "secrets" ? decode_base64(value) : value);
+      set(prefix + it.key(), std::string(res) == "secrets" ? base64_decode_or_empty(value) : value);
     }
   }
   for (const auto& e : p->container.value("env", json::array())) {

@@ -1,6 +1,6 @@
 #include "tests/kubesim/store.h"
 
-#include <openssl/evp.h>
+#include "tests/kubesim/base64.h"
 
 #include <algorithm>
 #include <ctime>
@@ -15,27 +15,6 @@ namespace {
 std::mt19937_64& rng() {
   thread_local std::mt19937_64 gen{std::random_device{}()};
   return gen;
-}
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> unbase64(const std::string& in) {
-  if (in.empty() || in.size() % 4 != 0 || in.size() > 4096) return std::nullopt;
-  std::string out(in.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = (in.back() == '=') + (in.size() > 1 && in[in.size() - 2] == '=');
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
 }
 
 json spec_of(const json& obj) {
@@ -186,7 +165,7 @@ ApiResult<ListResult> Store::list(const ResourceType& t, const std::string& ns,
   Key start;
   bool has_start = false;
   if (!continue_token.empty()) {
-    auto decoded = unbase64(continue_token);
+    auto decoded = base64_decode(continue_token);
     json c = decoded ? json::parse(*decoded, nullptr, false) : json();
     if (!c.is_object() || !c.contains("rv") || !c["rv"].is_number_unsigned() || !c.contains("ns") ||
         !c.contains("name")) {
@@ -231,7 +210,7 @@ ApiResult<ListResult> Store::list(const ResourceType& t, const std::string& ns,
       json c = {{"rv", r.resource_version},
                 {"ns", last.value("namespace", "")},
                 {"name", last.value("name", "")}};
-      r.continue_token = base64(c.dump());
+      r.continue_token = base64_encode(c.dump());
       for (auto rest = it; rest != state->end(); ++rest) {
         if (!ns.empty() && rest->first.first != ns) continue;
         const json& rmd = rest->second["metadata"];

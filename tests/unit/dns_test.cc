@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,7 +47,8 @@ void put32(std::string& out, uint32_t v) {
 }
 
 uint16_t get16(std::string_view b, size_t pos) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(b[pos]) << 8) | static_cast<uint8_t>(b[pos + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(b[pos]) << 8) |
+                               static_cast<uint8_t>(b[pos + 1]));
 }
 
 std::string header(uint16_t id, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
@@ -178,7 +180,7 @@ class ResponseBuilder {
     if (r.type == kDnsTypeA || r.type == kDnsTypeAaaa) {
       unsigned char buf[16];
       const int family = r.type == kDnsTypeA ? AF_INET : AF_INET6;
-      REQUIRE(inet_pton(family, r.address.c_str(), buf) == 1);
+      if (inet_pton(family, r.address.c_str(), buf) != 1) std::abort();  // a broken test
       out.append(reinterpret_cast<const char*>(buf), r.type == kDnsTypeA ? 4 : 16);
     } else if (r.type == kDnsTypeSrv) {
       put16(out, r.priority);
@@ -417,7 +419,8 @@ struct ClusterDns {
       return {ResponseBuilder(q.id).truncated().question(q.name, q.qtype).bytes()};
     }
     if (q.name == kSrvName && q.qtype == kDnsTypeSrv) {
-      if (!srv_exists) return {ResponseBuilder(q.id, kDnsRcodeNxDomain).question(q.name, q.qtype).bytes()};
+      if (!srv_exists)
+        return {ResponseBuilder(q.id, kDnsRcodeNxDomain).question(q.name, q.qtype).bytes()};
       ResponseBuilder b(q.id);
       b.question(q.name, q.qtype);
       for (const Member& m : ms) b.answer(srv(kSrvName, m.port, member(m.pod)));
@@ -437,7 +440,8 @@ struct ClusterDns {
         if (q.qtype == type) b.answer(addr(q.name, m.address));
       }
     }
-    if (!exists) return {ResponseBuilder(q.id, kDnsRcodeNxDomain).question(q.name, q.qtype).bytes()};
+    if (!exists)
+      return {ResponseBuilder(q.id, kDnsRcodeNxDomain).question(q.name, q.qtype).bytes()};
     return {b.bytes()};
   }
 };
@@ -458,13 +462,6 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-bool any_contains(const std::vector<std::string>& v, const std::string& part) {
-  for (const auto& s : v) {
-    if (contains(s, part)) return true;
-  }
-  return false;
-}
-
 template <typename Pred>
 bool wait_until(Pred pred, std::chrono::milliseconds limit = 3000ms) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -483,9 +480,13 @@ class CaptureSink : public LogSink {
     std::lock_guard lock(mu);
     lines.push_back(format_record(l, c, m, f));
   }
-  bool has(const std::string& part) {
+  bool has(const std::string& part) { return !line_with(part).empty(); }
+  std::string line_with(const std::string& part) {
     std::lock_guard lock(mu);
-    return any_contains(lines, part);
+    for (const auto& l : lines) {
+      if (contains(l, part)) return l;
+    }
+    return "";
   }
   std::mutex mu;
   std::vector<std::string> lines;
@@ -497,7 +498,12 @@ class CaptureSink : public LogSink {
 
 TEST_CASE("dns codec: a query carries the id, RD, one question, the labels, type and class IN") {
   const std::string q = encode_dns_query(0x1234, "a.bc", kDnsTypeSrv);
-  const std::string want = header(0x1234, 0x0100, 1, 0, 0, 0) + std::string("\x01" "a\x02" "bc\x00", 6) +
+  const std::string want = header(0x1234, 0x0100, 1, 0, 0, 0) +
+                           std::string(
+                               "\x01"
+                               "a\x02"
+                               "bc\x00",
+                               6) +
                            std::string("\x00\x21\x00\x01", 4);
   CHECK(q == want);
   CHECK(encode_dns_query(0x1234, "a.bc.", kDnsTypeSrv) == want);
@@ -566,7 +572,11 @@ TEST_CASE("dns codec: rcode and TC are reported; odd label octets are escaped") 
 
   // One answer whose owner name has labels "a.b" and "\0x" and whose class is not IN.
   std::string m = header(2, kResponseFlags, 0, 1, 0, 0);
-  m += std::string("\x03" "a.b" "\x02\x00x\x00", 8);
+  m += std::string(
+      "\x03"
+      "a.b"
+      "\x02\x00x\x00",
+      8);
   m += std::string("\x00\x01\x00\x03\x00\x00\x00\x05\x00\x02zz", 12);  // A, class CH, rdlength 2
   Result<DnsResponse> r = parse_exact(m);
   REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
@@ -583,12 +593,13 @@ TEST_CASE("dns codec: hostile inputs are refused, each with its own message") {
   cases["oversized"] = refusal(std::string(70000, '\0'));
   cases["compression loop"] =
       refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\xc0\x0c", 2) + qtail);
-  cases["two-pointer loop"] = refusal(header(1, kResponseFlags, 1, 0, 0, 0) +
-                                      std::string("\xc0\x0e\xc0\x0c", 4) + qtail);
+  cases["two-pointer loop"] =
+      refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\xc0\x0e\xc0\x0c", 4) + qtail);
   cases["pointer past end"] =
       refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\xc0\xff", 2) + qtail);
-  cases["pointer cut off"] =
-      refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\x01x\x00\x00\x00\xc0", 6));
+  cases["pointer cut off"] = refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\x03"
+                                                                                         "abc\xc0",
+                                                                                         5));
   cases["huge counts"] = refusal(header(1, kResponseFlags, 0, 65535, 0, 0) + std::string(64, '\0'));
   cases["counts beyond size"] =
       refusal(header(1, kResponseFlags, 0, 10, 0, 0) + std::string(20, '\0'));
@@ -601,20 +612,25 @@ TEST_CASE("dns codec: hostile inputs are refused, each with its own message") {
   cases["name > 255"] =
       refusal(header(1, kResponseFlags, 1, 0, 0, 0) + long_name + std::string(1, '\0') + qtail);
   cases["question cut off"] =
-      refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\x03" "abc\x00\x00", 6));
-  cases["record header cut off"] =
-      refusal(header(1, kResponseFlags, 0, 1, 0, 0) + std::string("\x05hello\x00\x00\x01\x00\x01", 11));
+      refusal(header(1, kResponseFlags, 1, 0, 0, 0) + std::string("\x03"
+                                                                  "abc\x00\x00",
+                                                                  6));
+  cases["record header cut off"] = refusal(header(1, kResponseFlags, 0, 1, 0, 0) +
+                                           std::string("\x05hello\x00\x00\x01\x00\x01", 11));
   std::string a_rr = std::string("\x00\x00\x01\x00\x01\x00\x00\x00\x1e", 9);
   cases["rdata past end"] =
       refusal(header(1, kResponseFlags, 0, 1, 0, 0) + a_rr + std::string("\x00\x64\x01\x02", 4));
   cases["A of 5 octets"] = refusal(header(1, kResponseFlags, 0, 1, 0, 0) + a_rr +
                                    std::string("\x00\x05\x01\x02\x03\x04\x05", 7));
-  cases["SRV too short"] = refusal(header(1, kResponseFlags, 0, 1, 0, 0) +
-                                   std::string("\x00\x00\x21\x00\x01\x00\x00\x00\x1e\x00\x03xyz", 14));
+  cases["SRV too short"] =
+      refusal(header(1, kResponseFlags, 0, 1, 0, 0) +
+              std::string("\x00\x00\x21\x00\x01\x00\x00\x00\x1e\x00\x03xyz", 14));
   cases["SRV target overruns"] =
       refusal(header(1, kResponseFlags, 0, 1, 0, 0) +
               std::string("\x00\x00\x21\x00\x01\x00\x00\x00\x1e\x00\x08", 11) +
-              std::string("\x00\x00\x00\x00\x08\x42\x03" "abc\x00", 12));
+              std::string("\x00\x00\x00\x00\x08\x42\x03"
+                          "abc\x00",
+                          11));
   cases["query"] = refusal(encode_dns_query(1, "a", kDnsTypeA));
 
   CHECK(contains(cases["truncated header"], "truncated header"));
@@ -680,14 +696,14 @@ TEST_CASE("dns: SRV answers with additional records give identities, ports and a
   Result<PeerSet> r = resolve_peers_once(options({server.address()}), &warnings);
   REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
   REQUIRE(r->size() == 2);  // esdb-0 is self
-  CHECK((*r)[0].identity == member("esdb-1"));
-  CHECK((*r)[0].address == "10.0.0.11");
-  CHECK((*r)[0].addresses.empty());
-  CHECK((*r)[0].gossip_port == 2114);
-  CHECK((*r)[0].ready);
-  CHECK((*r)[1].identity == member("esdb-2"));
-  CHECK((*r)[1].address == "10.0.0.12");
-  CHECK((*r)[1].gossip_port == 3000);
+  CHECK(r.value()[0].identity == member("esdb-1"));
+  CHECK(r.value()[0].address == "10.0.0.11");
+  CHECK(r.value()[0].addresses.empty());
+  CHECK(r.value()[0].gossip_port == 2114);
+  CHECK(r.value()[0].ready);
+  CHECK(r.value()[1].identity == member("esdb-2"));
+  CHECK(r.value()[1].address == "10.0.0.12");
+  CHECK(r.value()[1].gossip_port == 3000);
   CHECK(warnings.empty());
   CHECK(server.udp_queries == 1);  // no follow-up queries: the additionals had the addresses
   CHECK(server.tcp_queries == 0);
@@ -707,10 +723,10 @@ TEST_CASE("dns: SRV targets without additional records are resolved with follow-
   Result<PeerSet> r = resolve_peers_once(options({server.address()}), &warnings);
   REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
   REQUIRE(r->size() == 3);
-  CHECK((*r)[0].address == "10.0.0.11");
-  CHECK((*r)[1].address == "fd00::12");  // A was empty, AAAA asked
-  CHECK((*r)[2].identity == member("esdb-3"));
-  CHECK((*r)[2].address == member("esdb-3"));  // no address at all: the name stands in
+  CHECK(r.value()[0].address == "10.0.0.11");
+  CHECK(r.value()[1].address == "fd00::12");  // A was empty, AAAA asked
+  CHECK(r.value()[2].identity == member("esdb-3"));
+  CHECK(r.value()[2].address == member("esdb-3"));  // no address at all: the name stands in
   REQUIRE(warnings.size() == 1);
   CHECK(contains(warnings[0], "no address for SRV target " + member("esdb-3")));
   CHECK(contains(warnings[0], "using the name as its address"));
@@ -731,10 +747,10 @@ TEST_CASE("dns: NXDOMAIN for the SRV name falls back to A records, addresses as 
   Result<PeerSet> r = resolve_peers_once(o, &warnings);
   REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
   REQUIRE(r->size() == 2);
-  CHECK((*r)[0].identity == "10.0.0.11");
-  CHECK((*r)[0].address == "10.0.0.11");
-  CHECK((*r)[0].gossip_port == 2200);
-  CHECK((*r)[1].identity == "10.0.0.12");
+  CHECK(r.value()[0].identity == "10.0.0.11");
+  CHECK(r.value()[0].address == "10.0.0.11");
+  CHECK(r.value()[0].gossip_port == 2200);
+  CHECK(r.value()[1].identity == "10.0.0.12");
   REQUIRE(warnings.size() == 1);
   CHECK(contains(warnings[0], "does not exist (NXDOMAIN)"));
   CHECK(contains(warnings[0], "fell back to the A/AAAA records of " + kBase));
@@ -791,7 +807,7 @@ TEST_CASE("dns: answers with a foreign id are ignored, the matching one is used"
   Result<PeerSet> r = resolve_peers_once(options({server.address()}), nullptr);
   REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
   REQUIRE(r->size() == 1);
-  CHECK((*r)[0].identity == member("esdb-1"));
+  CHECK(r.value()[0].identity == member("esdb-1"));
 }
 
 TEST_CASE("dns: a silent nameserver is asked twice within the timeout, then the next one") {
@@ -866,10 +882,11 @@ TEST_CASE("dns: options, nameserver specs and resolv.conf are checked") {
   }
 
   test::TempDir dir;
-  const std::string conf = dir.write("resolv.conf",
-                                     "# generated\nsearch prod.svc.cluster.local svc.cluster.local\n"
-                                     "nameserver 10.96.0.10\n  nameserver   fd00::a ; comment\n"
-                                     "options ndots:5\n");
+  const std::string conf =
+      dir.write("resolv.conf",
+                "# generated\nsearch prod.svc.cluster.local svc.cluster.local\n"
+                "nameserver 10.96.0.10\n  nameserver   fd00::a ; comment\n"
+                "options ndots:5\n");
   Result<std::vector<std::string>> ns = read_resolv_conf_nameservers(conf);
   REQUIRE_MESSAGE(ns.is_ok(), ns.status().to_string());
   CHECK(ns.value() == std::vector<std::string>{"10.96.0.10", "fd00::a"});
@@ -930,8 +947,9 @@ TEST_CASE("dns source: calls back on change only and keeps the peers when the se
   }
 
   server.stop();
-  REQUIRE(wait_until([&] { return sink->has("DNS discovery failed; keeping the last known peers"); }));
-  CHECK(sink->has("peers=3"));
+  REQUIRE(
+      wait_until([&] { return sink->has("DNS discovery failed; keeping the last known peers"); }));
+  CHECK(contains(sink->line_with("keeping the last known peers"), "peers=3"));
   std::this_thread::sleep_for(200ms);  // several failing rounds
   CHECK(call_count() == 2);
   source.stop();
