@@ -1,7 +1,5 @@
 #include "discovery/dns_source.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>

@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "discovery/dns_source.h"
 #include "discovery/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "plugin/http_server.h"
@@ -73,6 +74,7 @@ struct Runtime::Loop {
   asio::steady_timer status_poll{io};
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<discovery::KubernetesSource> source;  // kubernetes mode; stopped before the loop
+  std::unique_ptr<discovery::DnsSource> dns;            // dns mode; stopped before the loop
   std::thread thread;
 
   std::vector<MemberView> members;  // self first
@@ -251,9 +253,6 @@ Status Runtime::start() {
     if (!client.is_ok()) return client.status();
     kube = std::move(client.value());
     log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}});
-  } else if (config_.discovery == DiscoveryMode::kDns) {
-    return Status::config("ESK8S_DISCOVERY=dns is not available in esk8s " ESK8S_VERSION
-                          "; use ESK8S_DISCOVERY=kubernetes (or static with ESK8S_STATIC_PEERS)");
   }
 
   auto loop = std::make_unique<Loop>(*this);
@@ -306,6 +305,18 @@ Status Runtime::start() {
           asio::post(l->io, [l, peers] { l->set_peers(peers); });
         });
     l->source->start();
+  } else if (config_.discovery == DiscoveryMode::kDns) {
+    discovery::DnsSourceOptions dopts;
+    dopts.service = config_.service;
+    dopts.namespace_name = config_.namespace_name;
+    dopts.cluster_domain = config_.cluster_domain;
+    dopts.default_gossip_port = config_.gossip_port;
+    dopts.self_identity = config_.identity();
+    l->dns = std::make_unique<discovery::DnsSource>(
+        dopts, log_.with_component("discovery"), [l](const discovery::PeerSet& peers) {
+          asio::post(l->io, [l, peers] { l->set_peers(peers); });
+        });
+    l->dns->start();
   }
   loop_ = std::move(loop);
 
@@ -320,6 +331,7 @@ void Runtime::stop() {
   if (!loop_) return;
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
   if (loop_->source) loop_->source->stop();
+  if (loop_->dns) loop_->dns->stop();
   loop_->http->stop();
   loop_->work.reset();
   loop_->io.stop();

@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -562,7 +561,7 @@ TEST_CASE("dns codec: responses round-trip with and without name compression") {
   }
 }
 
-TEST_CASE("dns codec: rcode and TC are reported; odd label octets are escaped") {
+TEST_CASE("dns codec: rcode and TC are reported, odd label octets are escaped") {
   Result<DnsResponse> nx = parse_exact(ResponseBuilder(1, kDnsRcodeNxDomain).truncated().bytes());
   REQUIRE(nx.is_ok());
   CHECK(nx->rcode == kDnsRcodeNxDomain);
