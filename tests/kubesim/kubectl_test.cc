@@ -445,3 +445,85 @@ TEST_CASE(
   // The admin API needs the admin token.
   CHECK(sim.get("/kubesim/requests", "nobody")->status == 403);
 }
+
+namespace {
+
+std::string write_pod(const std::string& dir, const std::string& name,
+                      const std::string& extra_container_yaml, int grace) {
+  std::string path = dir + "/" + name + ".yaml";
+  std::ofstream(path) << "apiVersion: v1\nkind: Pod\nmetadata: {name: " << name
+                      << ", namespace: default}\nspec:\n"
+                      << "  terminationGracePeriodSeconds: " << grace
+                      << "\n  containers:\n  - name: c\n    image: x\n"
+                      << extra_container_yaml;
+  return path;
+}
+
+json pod_json(const Sim& sim, const std::string& name) {
+  return json::parse(sim.kubectl("get pod " + name + " -o json").out, nullptr, false);
+}
+
+int restarts(const Sim& sim, const std::string& name) {
+  json p = pod_json(sim, name);
+  if (!p.is_object() || !p["status"].contains("containerStatuses")) return -1;
+  return p["status"]["containerStatuses"][0].value("restartCount", -1);
+}
+
+}  // namespace
+
+TEST_CASE("kubelet: the crash knob SIGKILLs a pod's process and restartPolicy brings it back") {
+  if (!have_kubectl()) {
+    MESSAGE("SKIPPED: kubectl is not installed");
+    return;
+  }
+  Sim sim;
+  REQUIRE(
+      sim.kubectl("apply -f " + write_pod(sim.dir, "crashy", "    command: [sleep, '600']\n", 1))
+          .rc == 0);
+  REQUIRE(eventually([&] { return restarts(sim, "crashy") == 0; }, 10s));
+  CHECK(sim.request("POST", "/kubesim/pods/default/crashy/kill", "")->status == 200);
+  CHECK(eventually([&] { return restarts(sim, "crashy") == 1; }, 10s));
+  CHECK(pod_json(sim, "crashy")["status"]["phase"] == "Running");
+  CHECK(sim.request("POST", "/kubesim/pods/default/nope/kill", "")->status == 404);
+}
+
+TEST_CASE("kubelet: a failing liveness probe restarts the process") {
+  if (!have_kubectl()) {
+    MESSAGE("SKIPPED: kubectl is not installed");
+    return;
+  }
+  Sim sim;
+  std::string container =
+      "    command: [sleep, '600']\n    livenessProbe:\n      httpGet: {path: /, port: 9}\n"
+      "      periodSeconds: 1\n      failureThreshold: 2\n";
+  REQUIRE(sim.kubectl("apply -f " + write_pod(sim.dir, "unhealthy", container, 1)).rc == 0);
+  CHECK(eventually([&] { return restarts(sim, "unhealthy") >= 1; }, 15s));
+}
+
+TEST_CASE("kubelet: deletion sends SIGTERM and SIGKILLs after terminationGracePeriodSeconds") {
+  if (!have_kubectl()) {
+    MESSAGE("SKIPPED: kubectl is not installed");
+    return;
+  }
+  Sim sim;
+  // Ignores SIGTERM: only the SIGKILL after the 2 s grace period ends it.
+  REQUIRE(sim.kubectl("apply -f " +
+                      write_pod(sim.dir, "stubborn",
+                                "    command: [sh, -c, \"trap '' TERM; sleep 600\"]\n", 2))
+              .rc == 0);
+  REQUIRE(eventually([&] { return restarts(sim, "stubborn") == 0; }, 10s));
+  auto t0 = std::chrono::steady_clock::now();
+  Cmd del = sim.kubectl("delete pod stubborn");
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK_MESSAGE(del.rc == 0, del.out);
+  CHECK(took >= 1500ms);
+  CHECK(took < 8s);
+  // A pod that exits on SIGTERM goes at once.
+  REQUIRE(
+      sim.kubectl("apply -f " + write_pod(sim.dir, "polite", "    command: [sleep, '600']\n", 30))
+          .rc == 0);
+  REQUIRE(eventually([&] { return restarts(sim, "polite") == 0; }, 10s));
+  t0 = std::chrono::steady_clock::now();
+  CHECK(sim.kubectl("delete pod polite").rc == 0);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
