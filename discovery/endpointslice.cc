@@ -268,6 +268,14 @@ Status parse_metadata(const json& obj, const std::string& path, EndpointSlice& o
       out.service_name = svc->get<std::string>();
     }
   }
+  // Set by the EndpointSlice controller to when the change that produced this slice happened;
+  // discovery measures its latency against it. Optional; a wrong type is ignored, not an error.
+  const json* annotations = nullptr;
+  if (Status s = read_object(*md, "annotations", mpath, annotations); !s) return s;
+  if (annotations != nullptr) {
+    const json* t = member(*annotations, "endpoints.kubernetes.io/last-change-trigger-time");
+    if (t != nullptr && t->is_string()) out.last_change_trigger_time = t->get<std::string>();
+  }
   return Status::ok();
 }
 

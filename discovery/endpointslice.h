@@ -33,6 +33,8 @@ struct EndpointSlice {
   std::string service_name;  // label kubernetes.io/service-name
   std::string address_type;  // IPv4, IPv6, FQDN
   std::string resource_version;
+  // Annotation endpoints.kubernetes.io/last-change-trigger-time (RFC 3339), empty when absent.
+  std::string last_change_trigger_time;
   std::vector<Endpoint> endpoints;  // empty when `endpoints` is null or absent
   std::vector<EndpointPort> ports;  // empty when `ports` is null or absent
 };

@@ -54,6 +54,10 @@ struct DiscoveryStats {
   std::map<int, uint64_t> errors_by_code;  // HTTP code (0 = connection) -> count
   int64_t last_sync_unix_ms = 0;           // last successful list or event
   bool synced = false;                     // every namespace listed at least once
+  // Discovery latency: from an EndpointSlice's last-change-trigger-time annotation (when the
+  // change happened in the cluster) to its watch event being applied here.
+  uint64_t latency_count = 0;
+  double latency_sum_seconds = 0;
 };
 
 class KubernetesSource {

@@ -139,6 +139,17 @@ struct Runtime::Loop {
                    {{"code", std::to_string(code)}},
                    static_cast<double>(n)});
     }
+    m.push_back(
+        {"esk8s_discovery_latency_seconds_sum",
+         "Seconds from EndpointSlice change (last-change-trigger-time) to the event applied here.",
+         "counter",
+         {},
+         st.latency_sum_seconds});
+    m.push_back({"esk8s_discovery_latency_seconds_count",
+                 "EndpointSlice changes measured for discovery latency.",
+                 "counter",
+                 {},
+                 static_cast<double>(st.latency_count)});
     double ready = 0, not_ready = 0, terminating = 0;
     for (const auto& p : peers) {
       if (p.terminating)

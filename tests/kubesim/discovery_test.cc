@@ -207,6 +207,9 @@ TEST_CASE("discovery: peers follow pods, a recreated pod keeps its identity with
   CHECK(eventually([&] { return w.size() == 1; }, 15s));
   auto stats = src.stats();
   CHECK(stats.relists == 0);  // the initial list only; every change arrived by watch
+  // Latency measured from the controller's last-change-trigger-time annotation.
+  CHECK(stats.latency_count >= 2);
+  CHECK(stats.latency_sum_seconds / static_cast<double>(stats.latency_count) < 5.0);
   src.stop();
 }
 

@@ -149,26 +149,31 @@ void reconcile_endpointslices(Store& store, const ResourceRegistry& registry,
           continue;
         next["endpoints"] = eps;
         next["ports"] = ports;
+        next["metadata"]["annotations"]["endpoints.kubernetes.io/last-change-trigger-time"] =
+            rfc3339_millis_now();
         next["metadata"].erase("resourceVersion");
         (void)store.update(eps_type, ns, next["metadata"].value("name", ""), next);
       } else {
-        json slice = {{"apiVersion", "discovery.k8s.io/v1"},
-                      {"kind", "EndpointSlice"},
-                      {"metadata",
-                       {{"generateName", name + "-"},
-                        {"labels",
-                         {{"kubernetes.io/service-name", name},
-                          {"endpointslice.kubernetes.io/managed-by", kManagedBy}}},
-                        {"ownerReferences",
-                         {{{"apiVersion", "v1"},
-                           {"kind", "Service"},
-                           {"name", name},
-                           {"uid", md.value("uid", "")},
-                           {"controller", true},
-                           {"blockOwnerDeletion", true}}}}}},
-                      {"addressType", "IPv4"},
-                      {"endpoints", eps},
-                      {"ports", ports}};
+        json slice = {
+            {"apiVersion", "discovery.k8s.io/v1"},
+            {"kind", "EndpointSlice"},
+            {"metadata",
+             {{"generateName", name + "-"},
+              {"annotations",
+               {{"endpoints.kubernetes.io/last-change-trigger-time", rfc3339_millis_now()}}},
+              {"labels",
+               {{"kubernetes.io/service-name", name},
+                {"endpointslice.kubernetes.io/managed-by", kManagedBy}}},
+              {"ownerReferences",
+               {{{"apiVersion", "v1"},
+                 {"kind", "Service"},
+                 {"name", name},
+                 {"uid", md.value("uid", "")},
+                 {"controller", true},
+                 {"blockOwnerDeletion", true}}}}}},
+            {"addressType", "IPv4"},
+            {"endpoints", eps},
+            {"ports", ports}};
         (void)store.create(eps_type, ns, slice);
       }
     }

@@ -160,6 +160,8 @@ class Store {
 
 // "2026-11-21T17:00:00Z"
 std::string rfc3339_now();
+// "2026-11-21T17:00:00.123Z"
+std::string rfc3339_millis_now();
 // A random RFC 4122 v4 UUID string.
 std::string random_uuid();
 // Five characters of Kubernetes' generateName alphabet.
