@@ -259,8 +259,7 @@ void ApiServer::handle(const httplib::Request& req, httplib::Response& res) {
                                         : "delete";
     if (!authorized(*user, attrs)) {
       count(user->name, attrs.verb, 403);
-      send_error(res,
-                 ApiError::forbidden("", "", "", "", forbidden_message(*user, attrs).substr(0)));
+      send_error(res, ApiError{403, "Forbidden", forbidden_message(*user, attrs), json::object()});
       return;
     }
     json body;

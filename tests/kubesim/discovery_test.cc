@@ -255,8 +255,6 @@ TEST_CASE(
   src.start();
   REQUIRE(eventually([&] { return w.size() == 3 && src.stats().synced; }, 15s));
   uint64_t relists = src.stats().relists;
-  uint64_t requests_before = env.cluster->api().request_counts().size();
-  (void)requests_before;
   env.cluster->api().faults().outage = true;
   ++env.cluster->api().faults().close_watches_generation;
   // A 60 s outage: peers never drop.

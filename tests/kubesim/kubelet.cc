@@ -325,14 +325,13 @@ void Kubelet::start_pod(const json& pod) {
   }
   {
     std::lock_guard lock(mu_);
-    uint32_t n = ++next_ip_;
+    // 127.1.0.1 upwards, skipping host parts .0 and .255; never reused while kubesim runs.
+    uint32_t n;
+    do {
+      n = ++next_ip_;
+    } while ((n & 0xff) == 0 || (n & 0xff) == 255);
     p->ip = "127." + std::to_string(1 + (n >> 16) % 254) + "." + std::to_string((n >> 8) & 0xff) +
             "." + std::to_string(n & 0xff);
-    if ((n & 0xff) == 0 || (n & 0xff) == 255) {  // skip .0 and .255 host parts
-      n = ++next_ip_;
-      p->ip = "127." + std::to_string(1 + (n >> 16) % 254) + "." + std::to_string((n >> 8) & 0xff) +
-              "." + std::to_string((n & 0xff) == 0 ? 1 : n & 0xff);
-    }
   }
   p->dir = opts_.state_dir + "/pods/" + p->ns + "_" + p->name + "_" + p->uid;
   std::filesystem::create_directories(p->dir + "/serviceaccount");
@@ -757,9 +756,6 @@ void Kubelet::sync_once() {
           p->crashloop = false;
           p->process_started = Clock::now();
           p->container_started_at = rfc3339_now();
-          if (Clock::now() - p->process_started < std::chrono::seconds(1)) {
-            // back-off resets after a run of at least 10 s (checked at the next exit)
-          }
         } else {
           p->error = "cannot start " + p->exe;
         }
