@@ -1,0 +1,131 @@
+// gossip::Core — the SWIM/Lifeguard membership state machine, sans-IO (etcd/raft style). It owns
+// the membership table of one node and decides what to send and when; a driver (transport.h, or
+// the simulator in tests) moves the messages and feeds time in.
+//
+//   step(envelope, authenticated_from, now)  a message arrived
+//   tick(now)                                time passed (call at next_deadline() or later)
+//   set_seeds(peers, now)                    discovery's current peer set
+//   set_local_meta(meta, now)                the host's status changed
+//   leave(now)                               graceful leave (announce, then stop probing)
+// each -> Ready { messages to send, membership events }.
+//
+// Same state + same inputs (including the RNG seed) = same outputs. No sockets, threads, clocks
+// or global randomness inside.
+//
+// Thread-safety: none; a Core is used from one thread (the driver's strand) at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gossip/config.h"
+#include "gossip/message.h"
+
+namespace esk8s::gossip {
+
+// Who this node is.
+struct LocalMember {
+  std::string identity;
+  InstanceId instance;
+  std::string address;  // advertised gossip address
+  uint16_t port = 0;
+  std::string meta;  // initial host metadata (may be empty)
+};
+
+// A peer discovery knows about: where to reach an identity that may not have spoken yet.
+struct Seed {
+  std::string identity;
+  std::string address;
+  uint16_t port = 0;
+};
+
+// A message to send. The driver connects to address:port and must authenticate the peer as
+// `to` (TLS certificate SAN) before handing the bytes over.
+struct Outgoing {
+  std::string to;
+  std::string address;
+  uint16_t port = 0;
+  Envelope envelope;
+};
+
+struct MembershipEvent {
+  enum class Kind : uint8_t {
+    kJoined,      // first seen alive (or alive again after dead/left, or a new instance)
+    kUpdated,     // alive member changed address, incarnation or meta
+    kSuspected,   // alive -> suspect
+    kRecovered,   // suspect -> alive (refuted)
+    kDied,        // -> dead
+    kLeft,        // -> left (graceful)
+    kRemoved,     // dropped from the table (dead/left past retention and no longer seeded)
+    kSuperseded,  // a newer instance claims OUR identity: this process is stale; stop it
+  };
+  Kind kind;
+  MemberRecord member;  // the member after the change
+};
+const char* to_string(MembershipEvent::Kind k);
+
+struct Ready {
+  std::vector<Outgoing> messages;
+  std::vector<MembershipEvent> events;
+};
+
+// What the core counted (monotonic), for /metrics.
+struct CoreStats {
+  uint64_t dropped_other_cluster = 0;
+  uint64_t dropped_bad_version = 0;
+  uint64_t dropped_unauthenticated = 0;  // envelope.from != the authenticated identity
+  uint64_t dropped_stale = 0;            // claims that lost to what we already knew
+  uint64_t probes_sent = 0, indirect_probes_sent = 0, acks_received = 0, nacks_received = 0;
+  uint64_t suspicions_raised = 0, refutations = 0, deaths_declared = 0;
+  uint64_t push_pulls_started = 0;
+  uint64_t messages_sent = 0, updates_sent = 0;
+};
+
+// One row of the membership table (read-only view for the driver and the health endpoints).
+struct MemberView {
+  MemberRecord record;
+  Time last_change{};  // when this node last saw the state change
+  bool is_self = false;
+};
+
+class Core {
+ public:
+  // REQUIRES: config.validate() is ok; local.identity non-empty; local.instance non-zero.
+  Core(Config config, LocalMember local, uint64_t rng_seed, Time now);
+  ~Core();
+  Core(Core&&) noexcept;
+  Core& operator=(Core&&) noexcept;
+
+  // `from` is the identity the transport authenticated for the connection the envelope came on.
+  Ready step(const Envelope& e, const std::string& from, Time now);
+  Ready tick(Time now);
+  // Discovery's full current peer set (replaces the previous one; the local identity is ignored).
+  // New seeds are contacted with a join push-pull; a seed that disappears from discovery is NOT
+  // declared dead by that alone (failure detection decides).
+  Ready set_seeds(const std::vector<Seed>& seeds, Time now);
+  Ready set_local_meta(std::string meta, Time now);
+  // Announces our departure (kLeft with a bumped incarnation) to every alive member; afterwards
+  // the core answers pings but starts no probes.
+  Ready leave(Time now);
+
+  // When tick() must next be called (never later than one probe interval from now).
+  Time next_deadline() const;
+
+  // Every member this node knows, itself included, sorted by identity.
+  std::vector<MemberView> members() const;
+  // Alive or suspect members (suspects are still counted as alive until declared dead), self
+  // included. Used with QuorumView.
+  uint32_t alive_count() const;
+  const CoreStats& stats() const;
+  const Config& config() const;
+  // Current local-health multiplier (Lifeguard awareness), 0 = healthy.
+  int awareness() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace esk8s::gossip
