@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "discovery/yaml_subset.h"
 
 namespace esk8s::discovery {
@@ -45,44 +46,6 @@ std::string describe_type(const json& v) {
   if (v.is_boolean()) return "a boolean";
   if (v.is_null()) return "nothing";
   return "a " + std::string(v.type_name());
-}
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// Standard base64 (RFC 4648) with optional padding; ASCII whitespace is ignored because
-// hand-written kubeconfigs sometimes wrap the data (e.g. in a `|` block).
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t data_chars = 0;
-  size_t padding = 0;
-  for (char c : in) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    int v = base64_value(c);
-    if (v < 0 || padding > 0) return false;
-    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xFFFFFF;
-    bits += 6;
-    ++data_chars;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  if (data_chars % 4 == 1 || padding > 2) return false;
-  if (padding > 0 && (data_chars + padding) % 4 != 0) return false;
-  return true;
 }
 
 // Makes `p` absolute: relative to base_dir, then (if still relative) to the working directory.
@@ -281,7 +244,9 @@ class KubeconfigReader {
                    " contains PEM text, but it must be the base64 encoding of the PEM (e.g. "
                    "the output of `base64 -w0 file.pem`)");
     }
-    if (!base64_decode(data, out)) {
+    auto decoded = esk8s::base64_decode(data);
+    if (decoded) out = std::move(*decoded);
+    if (!decoded) {
       return error(what +
                    " is not valid base64 (it must be the base64 encoding of the PEM, e.g. "
                    "the output of `base64 -w0 file.pem`)");

@@ -1,5 +1,5 @@
 // Standard base64 (with padding) as the Kubernetes API uses it for Secret data, CSR requests
-// and certificates, and kubesim for continue tokens. Pure functions over OpenSSL's codec.
+// and certificates, and kubesim for continue tokens (esk8s::base64 with a 16 MiB cap).
 #pragma once
 
 #include <optional>
