@@ -2,13 +2,15 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "cli/cert_command.h"
 #include "cli/config_command.h"
 #include "cli/discover_command.h"
 
 namespace {
 
-const char* kUsage =
+const char* kUsageHead =
     "usage: esk8s <command>\n"
     "\n"
     "commands:\n"
@@ -17,9 +19,12 @@ const char* kUsage =
     "                 effective configuration; exit 1 listing every problem otherwise\n"
     "  discover [--service S] [--namespace NS]... [--kubeconfig FILE] [--json]\n"
     "                 what the plugin would see from here: API server, user, RBAC\n"
-    "                 self-check and peers; exit 1 when something is missing\n"
+    "                 self-check and peers; exit 1 when something is missing\n";
+const char* kUsageTail =
     "  version        print the esk8s version\n"
     "  help           this text\n";
+
+std::string usage() { return std::string(kUsageHead) + esk8s::cli::kCertUsage + kUsageTail; }
 
 }  // namespace
 
@@ -27,7 +32,7 @@ int main(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "help";
   std::string sub = argc > 2 ? argv[2] : "";
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::cout << kUsage;
+    std::cout << usage();
     return 0;
   }
   if (cmd == "version" || cmd == "--version") {
@@ -52,14 +57,19 @@ int main(int argc, char** argv) {
                                : o.namespaces.emplace_back()) = v;
         ++i;
       } else {
-        std::cerr << "esk8s discover: unknown or incomplete argument \"" << a << "\"\n\n" << kUsage;
+        std::cerr << "esk8s discover: unknown or incomplete argument \"" << a << "\"\n\n"
+                  << usage();
         return 2;
       }
     }
     return esk8s::cli::discover(esk8s::plugin::environment_config(), o, std::cout, std::cerr);
   }
+  if (cmd == "cert") {
+    std::vector<std::string> args(argv + 2, argv + argc);
+    return esk8s::cli::cert_command(args, esk8s::cli::CertContext{}, std::cout, std::cerr);
+  }
   std::cerr << "esk8s: unknown command \"";
   for (int i = 1; i < argc; ++i) std::cerr << (i > 1 ? " " : "") << argv[i];
-  std::cerr << "\"\n\n" << kUsage;
+  std::cerr << "\"\n\n" << usage();
   return 2;
 }

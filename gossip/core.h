@@ -9,6 +9,24 @@
 //   leave(now)                               graceful leave (announce, then stop probing)
 // each -> Ready { messages to send, membership events }.
 //
+// Choices this implementation makes within the protocol (see the .cc files per concern):
+//   * Gossip carrier: every gossip_interval the queued updates are sent to gossip_nodes random
+//     live members as an Ack with seq 0 (no probe ever uses seq 0, so receivers only merge its
+//     updates). leave() uses the same carrier, one per live member. No new Body type.
+//   * Superseded: when a claim from a newer instance of OUR identity arrives, kSuperseded is
+//     emitted once and the core goes quiet: it sends nothing at all any more (no acks, no
+//     probes, no refutations, no gossip) and only keeps merging what it receives, so the
+//     driver can still show the table while it shuts the process down. The self row then
+//     holds the newer instance's record.
+//   * Claims about unknown identities are accepted only when alive (tombstones are never
+//     re-learned, so removed members do not come back through push-pull).
+//   * Seeds that are not known alive (never heard from, or declared dead) get a join push-pull
+//     every seed_retry_interval, seed_fanout random ones at a time; that is also how the sides
+//     of a healed partition find each other.
+//   * Push-pull interval grows with the cluster as memberlist's: push_pull_interval *
+//     (ceil(log2(N / 32)) + 1) for N > 32.
+//   * No events are emitted about the local member itself, except kSuperseded.
+//
 // Same state + same inputs (including the RNG seed) = same outputs. No sockets, threads, clocks
 // or global randomness inside.
 //
@@ -43,6 +61,12 @@ struct Seed {
 
 // A message to send. The driver connects to address:port and must authenticate the peer as
 // `to` (TLS certificate SAN) before handing the bytes over.
+//
+// Replies (Ack, Nack, the PushPull reply) are addressed to the sender's identity. When the core
+// does not know where that identity listens — it is not in the table yet, or the envelope came
+// from a different instance than the one the table holds (e.g. a stale process) — `address` is
+// empty and port 0: the driver then answers on the connection the request came on (or another
+// open connection authenticated as `to`), and drops the message if there is none.
 struct Outgoing {
   std::string to;
   std::string address;
@@ -77,6 +101,7 @@ struct CoreStats {
   uint64_t dropped_bad_version = 0;
   uint64_t dropped_unauthenticated = 0;  // envelope.from != the authenticated identity
   uint64_t dropped_stale = 0;            // claims that lost to what we already knew
+  uint64_t dropped_invalid_records = 0;  // records breaking message.h limits (empty identity...)
   uint64_t probes_sent = 0, indirect_probes_sent = 0, acks_received = 0, nacks_received = 0;
   uint64_t suspicions_raised = 0, refutations = 0, deaths_declared = 0;
   uint64_t push_pulls_started = 0;
@@ -105,6 +130,7 @@ class Core {
   // New seeds are contacted with a join push-pull; a seed that disappears from discovery is NOT
   // declared dead by that alone (failure detection decides).
   Ready set_seeds(const std::vector<Seed>& seeds, Time now);
+  // REQUIRES: meta.size() <= kMaxMetaBytes (larger meta is ignored). No-op when unchanged.
   Ready set_local_meta(std::string meta, Time now);
   // Announces our departure (kLeft with a bumped incarnation) to every alive member; afterwards
   // the core answers pings but starts no probes.

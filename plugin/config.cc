@@ -11,6 +11,8 @@
 
 #include "discovery/identity.h"
 #include "discovery/static_source.h"
+#include "plugin/csr_request.h"
+#include "tls/peer_verify.h"
 
 extern char** environ;
 
@@ -95,8 +97,34 @@ const std::vector<KeySpec>& config_keys() {
        "land)."},
       {"ESK8S_BIND_ADDRESS", "an IPv4 or IPv6 literal", "0.0.0.0 (all IPv4 interfaces)",
        "Address the listeners bind to (kubesim sets the pod IP)."},
+      {"ESK8S_ADVERTISE_ADDRESS", "an IP literal or a DNS name",
+       "ESK8S_BIND_ADDRESS when it is a specific address, else the identity",
+       "Where peers reach this node's gossip listener (set it from status.podIP)."},
       {"ESK8S_TLS_MODE", "local-ca | kubernetes-csr | files", "local-ca",
        "How the node gets its certificate."},
+      {"ESK8S_TLS_CA_DIR", "a directory path", "/etc/esk8s/ca",
+       "local-ca mode: directory with ca.crt and ca.key (a Secret); ca.key must not be "
+       "readable by group or others."},
+      {"ESK8S_TLS_DIR", "a directory path", "/etc/esk8s/tls",
+       "files mode: directory with tls.crt, tls.key and ca.crt (cert-manager, a CSI driver)."},
+      {"ESK8S_TLS_OUT_DIR", "a directory path", "none (kept in memory)",
+       "local-ca and kubernetes-csr modes: where the issued tls.crt, tls.key (0600) and ca.crt "
+       "are written for the database to use."},
+      {"ESK8S_TLS_KEY_TYPE", "ecdsa-p256 | rsa-2048 | rsa-3072 | ed25519", "ecdsa-p256",
+       "Key type of issued certificates."},
+      {"ESK8S_TLS_VALIDITY_HOURS", "an integer 1-8760", "720 (30 days)",
+       "Lifetime of issued certificates; renewed at two thirds of it."},
+      {"ESK8S_TLS_CSR_SIGNER", "a signer name domain/path (not a kubernetes.io built-in)",
+       "esk8s.io/node", "kubernetes-csr mode: signerName of the CertificateSigningRequest."},
+      {"ESK8S_TLS_CSR_TIMEOUT_SECONDS", "an integer 1-86400", "300",
+       "kubernetes-csr mode: how long to wait for approval and signing."},
+      {"ESK8S_TLS_LOCALHOST", "true | false", "false",
+       "Add localhost, 127.0.0.1 and ::1 to the certificate (for local probes)."},
+      {"ESK8S_CLIENT_SERVICES", "a comma-separated list of DNS-1123 labels", "none",
+       "Client-facing Services whose names go into the certificate."},
+      {"ESK8S_ALLOWED_PEERS", "comma-separated DNS names; '*' matches one label",
+       "*.<service>.<namespace>.svc.<domain> for the own and every peer namespace",
+       "Identities allowed to join this cluster over gossip."},
       {"ESK8S_READY_MODE", "auto | quorum | bootstrap-latch", "auto",
        "Semantics of /health/ready (auto: bootstrap-latch under OrderedReady, quorum under "
        "Parallel)."},
@@ -378,6 +406,74 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     c.cluster_name = c.service + "." + c.namespace_name;
   }
 
+  // TLS.
+  if (auto v = get("ESK8S_TLS_CA_DIR")) c.tls_ca_dir = *v;
+  if (auto v = get("ESK8S_TLS_DIR")) c.tls_dir = *v;
+  if (auto v = get("ESK8S_TLS_OUT_DIR")) c.tls_out_dir = *v;
+  if (auto v = get("ESK8S_TLS_KEY_TYPE")) {
+    if (*v == "ecdsa-p256" || *v == "rsa-2048" || *v == "rsa-3072" || *v == "ed25519")
+      c.tls_key_type = *v;
+    else
+      problems.bad_value("ESK8S_TLS_KEY_TYPE", *v);
+  }
+  uint64_t num = 0;
+  if (auto v = get("ESK8S_TLS_VALIDITY_HOURS")) {
+    if (parse_uint(*v, 8760, num) && num >= 1)
+      c.tls_validity_hours = static_cast<uint32_t>(num);
+    else
+      problems.bad_value("ESK8S_TLS_VALIDITY_HOURS", *v);
+  }
+  if (auto v = get("ESK8S_TLS_CSR_TIMEOUT_SECONDS")) {
+    if (parse_uint(*v, 86400, num) && num >= 1)
+      c.tls_csr_timeout_seconds = static_cast<uint32_t>(num);
+    else
+      problems.bad_value("ESK8S_TLS_CSR_TIMEOUT_SECONDS", *v);
+  }
+  if (auto v = get("ESK8S_TLS_CSR_SIGNER")) {
+    if (std::string why = refuse_builtin_signer(*v); !why.empty()) {
+      problems.bad_value("ESK8S_TLS_CSR_SIGNER", *v, why);
+    } else if (v->find('/') == std::string::npos || v->front() == '/' || v->back() == '/') {
+      problems.bad_value("ESK8S_TLS_CSR_SIGNER", *v, "a signer name has the form domain/path");
+    } else {
+      c.tls_csr_signer = *v;
+    }
+  }
+  if (auto v = get("ESK8S_TLS_LOCALHOST")) {
+    if (*v == "true" || *v == "false")
+      c.tls_localhost = *v == "true";
+    else
+      problems.bad_value("ESK8S_TLS_LOCALHOST", *v);
+  }
+  auto split_list = [](std::string_view text) {
+    std::vector<std::string> out;
+    while (true) {
+      size_t comma = text.find(',');
+      std::string item(text.substr(0, comma));
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) out.push_back(item);
+      if (comma == std::string_view::npos) break;
+      text.remove_prefix(comma + 1);
+    }
+    return out;
+  };
+  if (auto v = get("ESK8S_CLIENT_SERVICES")) {
+    for (auto& svc : split_list(*v)) {
+      if (discovery::is_dns1123_label(svc))
+        c.client_services.push_back(svc);
+      else
+        problems.bad_value("ESK8S_CLIENT_SERVICES", *v, "\"" + svc + "\" is not a service name");
+    }
+  }
+  if (auto v = get("ESK8S_ALLOWED_PEERS")) {
+    for (auto& pattern : split_list(*v)) {
+      if (Status ps = tls::validate_allow_pattern(pattern); ps)
+        c.allowed_peers.push_back(pattern);
+      else
+        problems.bad_value("ESK8S_ALLOWED_PEERS", *v, ps.message());
+    }
+  }
+
   // Ports and addresses.
   uint64_t n = 0;
   if (auto v = get("ESK8S_GOSSIP_PORT")) {
@@ -401,6 +497,17 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       c.bind_address = *v;
     else
       problems.bad_value("ESK8S_BIND_ADDRESS", *v, "host names are not accepted");
+  }
+
+  if (auto v = get("ESK8S_ADVERTISE_ADDRESS")) {
+    if (is_ip_literal(*v) || discovery::is_dns1123_subdomain(*v))
+      c.advertise_address = *v;
+    else
+      problems.bad_value("ESK8S_ADVERTISE_ADDRESS", *v);
+  } else if (c.bind_address != "0.0.0.0" && c.bind_address != "::") {
+    c.advertise_address = c.bind_address;
+  } else if (!c.pod_name.empty() && !c.service.empty() && !c.namespace_name.empty()) {
+    c.advertise_address = c.identity();
   }
 
   // Discovery.

@@ -63,7 +63,20 @@ struct Config {
   uint16_t gossip_port = kDefaultGossipPort;
   uint16_t http_port = kDefaultHttpPort;  // 0: any free port (tests)
   std::string bind_address = "0.0.0.0";
+  // Where peers reach our gossip listener: ESK8S_ADVERTISE_ADDRESS, else the bind address when
+  // it is a specific one, else the identity (resolved through the headless Service's DNS).
+  std::string advertise_address;
   TlsMode tls_mode = TlsMode::kLocalCa;
+  std::string tls_ca_dir = "/etc/esk8s/ca";  // local-ca: ca.crt + ca.key
+  std::string tls_dir = "/etc/esk8s/tls";    // files: tls.crt + tls.key + ca.crt
+  std::string tls_out_dir;                   // local-ca/kubernetes-csr: write issued files here
+  std::string tls_key_type = "ecdsa-p256";   // ecdsa-p256 | rsa-2048 | rsa-3072 | ed25519
+  uint32_t tls_validity_hours = 720;         // local-ca and kubernetes-csr
+  std::string tls_csr_signer = "esk8s.io/node";
+  uint32_t tls_csr_timeout_seconds = 300;
+  bool tls_localhost = false;                // localhost / 127.0.0.1 / ::1 SANs
+  std::vector<std::string> client_services;  // client-facing Services (SANs)
+  std::vector<std::string> allowed_peers;    // patterns; empty: this cluster's names
   ReadyMode ready_mode = ReadyMode::kAuto;
   Preset preset = Preset::kLan;
 

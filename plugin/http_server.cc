@@ -15,7 +15,8 @@ namespace esk8s::plugin {
 
 namespace {
 
-constexpr const char* kEndpoints[] = {"/health/live", "/health/startup", "/metrics"};
+constexpr const char* kEndpoints[] = {"/health/live", "/health/startup", "/members", "/gossip",
+                                      "/metrics"};
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
@@ -50,6 +51,19 @@ void HttpServer::install_routes() {
   });
   s.Get("/health/startup", [this](const httplib::Request&, httplib::Response& res) {
     send_report(res, startup_report(*snapshots_.load()));
+  });
+  // Members: rendered when the view changed, served as they are.
+  s.Get("/members", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.load();
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(snap->members_json.empty() ? "{\"members\":[]}\n" : snap->members_json + "\n",
+                    "application/json");
+  });
+  s.Get("/gossip", [this](const httplib::Request&, httplib::Response& res) {
+    auto snap = snapshots_.load();
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(snap->gossip_json.empty() ? "{\"members\":[]}\n" : snap->gossip_json + "\n",
+                    "application/json");
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     auto snap = snapshots_.load();

@@ -11,10 +11,16 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/logger.h"
 #include "discovery/dns_source.h"
 #include "discovery/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
+#include "gossip/driver.h"
+#include "gossip/esdb_gossip.h"
+#include "gossip/quorum.h"
 #include "plugin/http_server.h"
+#include "plugin/membership_view.h"
+#include "plugin/tls_manager.h"
 
 namespace esk8s::plugin {
 
@@ -34,16 +40,18 @@ int64_t unix_now_ms() {
       .count();
 }
 
-std::array<uint8_t, 16> random_instance_id() {
+gossip::InstanceId random_instance_id() {
   std::random_device rd;
-  std::array<uint8_t, 16> id{};
-  for (size_t i = 0; i < id.size(); i += 4) {
-    uint32_t r = rd();
-    std::memcpy(&id[i], &r, 4);
-  }
-  id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);  // RFC 4122 version 4
-  id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  return id;
+  auto r64 = [&] { return (uint64_t{rd()} << 32) | rd(); };
+  return gossip::InstanceId::make(static_cast<uint64_t>(unix_now_ms()), rd(), r64());
+}
+
+gossip::Config gossip_config(const Config& c) {
+  gossip::Config g = c.preset == Preset::kLocal ? gossip::Config::local()
+                     : c.preset == Preset::kWan ? gossip::Config::wan()
+                                                : gossip::Config::lan();
+  g.cluster_name = c.cluster_name;
+  return g;
 }
 
 // Host-provided strings may lack their terminator; make them safe to print.
@@ -75,22 +83,169 @@ struct Runtime::Loop {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<discovery::KubernetesSource> source;  // kubernetes mode; stopped before the loop
   std::unique_ptr<discovery::DnsSource> dns;            // dns mode; stopped before the loop
+  std::unique_ptr<TlsManager> tls;                      // stopped before the loop
+  std::unique_ptr<gossip::Driver> gossip;               // once the first certificate is there
   std::thread thread;
 
+  gossip::InstanceId instance;
+  std::optional<esk8s_node_status> self_status;
   std::vector<MemberView> members;  // self first
   discovery::PeerSet peers;         // the last set from discovery
   std::vector<StartupCheck> checks;
+  std::string gossip_error;  // why the gossip listener is not running
   uint64_t generation = 0;
   bool started = false;
+
+  gossip::LocalMember local_member() const {
+    gossip::LocalMember l;
+    l.identity = rt.config_.identity();
+    l.instance = instance;
+    l.address = rt.config_.advertise_address;
+    l.port = rt.config_.gossip_port;
+    if (self_status) l.meta = gossip::encode_host_status(to_host_status(*self_status));
+    return l;
+  }
+
+  // Before gossip runs, the table is just this node.
+  std::vector<gossip::MemberView> gossip_members() const {
+    if (gossip) return gossip->core().members();
+    gossip::MemberView self;
+    gossip::LocalMember l = local_member();
+    self.record.identity = l.identity;
+    self.record.instance = l.instance;
+    self.record.address = l.address;
+    self.record.port = l.port;
+    self.record.meta = l.meta;
+    self.is_self = true;
+    self.last_change = start_time;
+    return {self};
+  }
+  gossip::Time start_time = std::chrono::steady_clock::now();
+
+  std::vector<StartupCheck> current_checks() const {
+    std::vector<StartupCheck> out = checks;
+    TlsState t = tls ? tls->state() : TlsState{};
+    StartupCheck tc{"tls", t.have_certificate, ""};
+    if (t.have_certificate) {
+      tc.detail = t.mode + ": certificate for " + rt.config_.identity();
+      for (const auto& w : t.warnings) tc.detail += "; WARNING: " + w;
+    } else {
+      tc.detail = t.mode + ": waiting for " + t.waiting_for;
+      if (!t.last_error.empty()) tc.detail += "; last error: " + t.last_error;
+    }
+    out.push_back(std::move(tc));
+    StartupCheck gc{"gossip-listener", gossip != nullptr && gossip_error.empty(), ""};
+    gc.detail =
+        !gossip_error.empty() ? gossip_error
+        : gossip ? rt.config_.bind_address + ":" + std::to_string(gossip->transport().local_port())
+                 : "waits for the TLS certificate";
+    out.push_back(std::move(gc));
+    return out;
+  }
 
   void publish() {
     auto snap = std::make_shared<Snapshot>();
     snap->generation = ++generation;
     snap->started = started;
-    snap->startup_checks = checks;
+    snap->startup_checks = current_checks();
     snap->members = members;
+    auto view = gossip_view(members);
+    snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
+    snap->members_json = gossip::render_members_json(view, rt.config_.identity());
     snap->metrics = collect_metrics();
     rt.snapshots_.store(std::move(snap));
+  }
+
+  void add_gossip_metrics(std::vector<Metric>& m) const {
+    if (!gossip) return;
+    const auto& cs = gossip->core().stats();
+    auto counter = [&](const char* name, const char* help, uint64_t v,
+                       std::vector<std::pair<std::string, std::string>> labels = {}) {
+      m.push_back({name, help, "counter", std::move(labels), static_cast<double>(v)});
+    };
+    const char* dropped = "Gossip messages dropped before they reached the membership, by reason.";
+    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_other_cluster,
+            {{"reason", "other_cluster"}});
+    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_bad_version,
+            {{"reason", "unsupported_version"}});
+    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_unauthenticated,
+            {{"reason", "unauthenticated_sender"}});
+    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_stale,
+            {{"reason", "stale"}});
+    counter("esk8s_gossip_probes_total", "Direct probes sent.", cs.probes_sent);
+    counter("esk8s_gossip_indirect_probes_total", "Indirect probe requests sent.",
+            cs.indirect_probes_sent);
+    counter("esk8s_gossip_suspicions_total", "Members this node suspected.", cs.suspicions_raised);
+    counter("esk8s_gossip_refutations_total", "Suspicions about this node it refuted.",
+            cs.refutations);
+    counter("esk8s_gossip_deaths_declared_total", "Members this node declared dead.",
+            cs.deaths_declared);
+    m.push_back({"esk8s_gossip_local_health",
+                 "Lifeguard awareness score of this node (0 = healthy).",
+                 "gauge",
+                 {},
+                 static_cast<double>(gossip->core().awareness())});
+    const auto& ts = gossip->transport().stats();
+    counter("esk8s_gossip_frames_sent_total", "Gossip frames written.", ts.frames_sent);
+    counter("esk8s_gossip_frames_received_total", "Gossip frames read and authenticated.",
+            ts.frames_received);
+    counter("esk8s_gossip_bytes_sent_total", "Gossip bytes written.", ts.bytes_sent);
+    counter("esk8s_gossip_bytes_received_total", "Gossip bytes read.", ts.bytes_received);
+    counter("esk8s_gossip_connections_total", "Gossip TLS connections, by direction.",
+            ts.connections_opened, {{"direction", "outgoing"}});
+    counter("esk8s_gossip_connections_total", "Gossip TLS connections, by direction.",
+            ts.connections_accepted, {{"direction", "incoming"}});
+    const char* tdrop = "Gossip frames the transport dropped, by reason.";
+    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_queue_full,
+            {{"reason", "queue_full"}});
+    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_backoff,
+            {{"reason", "peer_backoff"}});
+    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_no_route,
+            {{"reason", "no_route"}});
+    counter("esk8s_gossip_bad_frames_total",
+            "Frames that could not be decoded (connection closed).", ts.bad_frames);
+    counter("esk8s_gossip_tls_handshake_failures_total", "TLS handshakes that failed.",
+            ts.handshake_failures);
+    for (const auto& [reason, n] : ts.peers_refused) {
+      counter("esk8s_gossip_tls_rejections_total",
+              "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
+    }
+    uint32_t size = rt.config_.cluster_size.value_or(
+        static_cast<uint32_t>(std::max<size_t>(1, members.size())));
+    gossip::QuorumView q{size, gossip->core().alive_count()};
+    m.push_back({"esk8s_quorum",
+                 "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",
+                 "gauge",
+                 {},
+                 q.has_quorum() ? 1.0 : 0.0});
+  }
+
+  void add_tls_metrics(std::vector<Metric>& m) const {
+    if (!tls) return;
+    TlsState t = tls->state();
+    if (t.have_certificate) {
+      m.push_back(
+          {"esk8s_tls_certificate_expiry_seconds",
+           "Seconds until the node's certificate expires.",
+           "gauge",
+           {},
+           std::chrono::duration<double>(t.not_after - std::chrono::system_clock::now()).count()});
+    }
+    m.push_back({"esk8s_tls_renewals_total",
+                 "Certificates replaced after the first.",
+                 "counter",
+                 {{"mode", t.mode}},
+                 static_cast<double>(t.renewals)});
+    m.push_back({"esk8s_tls_renewal_failures_total",
+                 "Failed attempts to replace the certificate.",
+                 "counter",
+                 {{"mode", t.mode}},
+                 static_cast<double>(t.renewal_failures)});
+    m.push_back({"esk8s_tls_certificate_warnings",
+                 "Problems found in the node's certificate (files mode: IP SANs, missing names).",
+                 "gauge",
+                 {},
+                 static_cast<double>(t.warnings.size())});
   }
 
   std::vector<Metric> collect_metrics() const {
@@ -105,6 +260,8 @@ struct Runtime::Loop {
                    {{"state", states[i]}},
                    n});
     }
+    add_gossip_metrics(m);
+    add_tls_metrics(m);
     if (!source) return m;
     auto st = source->stats();
     m.push_back({"esk8s_discovery_synced",
@@ -170,37 +327,93 @@ struct Runtime::Loop {
     return m;
   }
 
-  // A new peer set from discovery: self stays first; known members keep their state and
-  // last-change time, new ones are `discovered`, terminating ones `left`, missing ones dropped.
-  void set_peers(const discovery::PeerSet& fresh) {
-    peers = fresh;
-    int64_t now_ms = unix_now_ms();
-    std::vector<MemberView> next;
-    next.push_back(members.front());
-    for (const auto& p : peers) {
-      MemberView m;
-      m.identity = p.identity;
-      m.address = p.address;
-      m.gossip_port = p.gossip_port;
-      m.state = p.terminating ? MemberState::kLeft : MemberState::kDiscovered;
-      m.last_change_unix_ms = now_ms;
-      for (const auto& old : members) {
-        if (old.identity == m.identity && old.address == m.address && old.state == m.state &&
-            !old.is_self) {
-          m.last_change_unix_ms = old.last_change_unix_ms;
-        }
-      }
-      next.push_back(std::move(m));
-    }
+  // Rebuilds the members list from gossip and discovery; publishes and tells the host on change.
+  void refresh_members() {
+    auto next = build_members(gossip_members(), peers, std::chrono::steady_clock::now(),
+                              std::chrono::system_clock::now());
     bool changed = next.size() != members.size();
     for (size_t i = 0; !changed && i < next.size(); ++i) {
-      changed = next[i].identity != members[i].identity || next[i].address != members[i].address ||
-                next[i].state != members[i].state || next[i].gossip_port != members[i].gossip_port;
+      const auto& a = next[i];
+      const auto& b = members[i];
+      changed = a.identity != b.identity || a.address != b.address || a.state != b.state ||
+                a.gossip_port != b.gossip_port || a.incarnation != b.incarnation ||
+                a.instance_id != b.instance_id || a.status.has_value() != b.status.has_value() ||
+                (a.status && std::memcmp(&*a.status, &*b.status, sizeof *a.status) != 0);
     }
     if (!changed) return;
     members = std::move(next);
     publish();
     if (started && rt.host_) rt.host_->membership_changed(members);
+  }
+
+  std::vector<gossip::Seed> seeds() const {
+    std::vector<gossip::Seed> out;
+    for (const auto& p : peers) out.push_back({p.identity, p.address, p.gossip_port});
+    return out;
+  }
+
+  // A new peer set from discovery: it seeds gossip (failure detection, not discovery, decides
+  // who is dead); peers gossip has not heard from show as `discovered`.
+  void set_peers(const discovery::PeerSet& fresh) {
+    peers = fresh;
+    if (gossip) gossip->set_seeds(seeds());
+    refresh_members();
+  }
+
+  void on_gossip_events(const std::vector<gossip::MembershipEvent>& events) {
+    for (const auto& e : events) {
+      if (e.kind == gossip::MembershipEvent::Kind::kUpdated) continue;
+      auto level = e.kind == gossip::MembershipEvent::Kind::kSuperseded ? LogLevel::kError
+                   : e.kind == gossip::MembershipEvent::Kind::kDied     ? LogLevel::kWarn
+                                                                        : LogLevel::kInfo;
+      rt.log_.log(level,
+                  e.kind == gossip::MembershipEvent::Kind::kSuperseded
+                      ? "a newer process claims this node's identity; this one is stale"
+                      : "member " + std::string(gossip::to_string(e.kind)),
+                  {{"member", e.member.identity},
+                   {"address", e.member.address},
+                   {"instance", e.member.instance.to_guid()},
+                   {"incarnation", std::to_string(e.member.incarnation)}});
+    }
+    refresh_members();
+  }
+
+  // A certificate (first or renewed) from the TlsManager, on the loop thread.
+  void on_tls(std::shared_ptr<const gossip::TlsSnapshot> snapshot) {
+    if (gossip) {
+      gossip->set_tls(std::move(snapshot));
+      publish();
+      return;
+    }
+    gossip::DriverOptions o;
+    o.config = gossip_config(rt.config_);
+    o.local = local_member();
+    o.transport.bind_address = rt.config_.bind_address;
+    o.transport.port = rt.config_.gossip_port;
+    o.transport.connect_timeout =
+        std::max(o.config.probe_interval, std::chrono::milliseconds(1000));
+    o.transport.io_timeout = rt.timings_.http_io_timeout;
+    o.rng_seed = instance.lo ^ instance.hi;
+    auto driver = std::make_unique<gossip::Driver>(
+        io, std::move(o), std::move(snapshot), tls->verifier(),
+        [this](const std::vector<gossip::MembershipEvent>& ev) { on_gossip_events(ev); },
+        rt.log_.with_component("gossip"));
+    if (Status s = driver->start(); !s) {
+      gossip_error = s.message();
+      rt.log_.error("gossip listener cannot start", {{"error", s.message()}});
+      publish();
+      return;
+    }
+    gossip = std::move(driver);
+    gossip->set_seeds(seeds());
+    rt.log_.info("gossip started",
+                 {{"identity", rt.config_.identity()},
+                  {"listen", rt.config_.bind_address + ":" +
+                                 std::to_string(gossip->transport().local_port())},
+                  {"advertise", rt.config_.advertise_address},
+                  {"instance", instance.to_guid()}});
+    refresh_members();
+    publish();
   }
 
   // First handler on the loop: the instance is up.
@@ -222,7 +435,7 @@ struct Runtime::Loop {
     });
   }
 
-  // Polls the host's node status; a change is published (it is not a membership change).
+  // Polls the host's node status; a change is gossiped as this member's metadata.
   void arm_status_poll() {
     status_poll.expires_after(rt.timings_.status_poll_interval);
     status_poll.async_wait([this](const boost::system::error_code& ec) {
@@ -230,7 +443,11 @@ struct Runtime::Loop {
       if (rt.host_) {
         auto status = rt.host_->node_status();
         if (status) status = sanitised(*status);
-        if (!same_status(status, members.front().status)) members.front().status = status;
+        if (!same_status(status, self_status)) {
+          self_status = status;
+          if (gossip) gossip->set_local_meta(local_member().meta);
+          refresh_members();
+        }
       }
       publish();  // also refreshes the metrics
       arm_status_poll();
@@ -253,51 +470,67 @@ void Runtime::post(std::function<void()> fn) { asio::post(loop_->io, std::move(f
 Status Runtime::start() {
   if (loop_) return Status::state("esk8s is already running; call stop before start");
 
-  // The kubernetes source needs an API server and credentials; a missing one is a
-  // configuration error, not something to retry.
-  std::unique_ptr<discovery::KubeClient> kube;
-  if (config_.discovery == DiscoveryMode::kKubernetes) {
+  // The kubernetes source (and the kubernetes-csr issuer) need an API server and credentials; a
+  // missing one is a configuration error, not something to retry.
+  auto make_kube = [this](const char* component) -> Result<std::unique_ptr<discovery::KubeClient>> {
     auto kc = discovery::resolve_kube_config(discovery::kube_config_inputs_from_env(
         config_.kube_api, config_.kubeconfig, config_.service_account_dir));
     if (!kc.is_ok()) return kc.status();
-    auto client = discovery::KubeClient::create(kc.value(), {}, log_.with_component("kube-client"));
+    auto client = discovery::KubeClient::create(kc.value(), {}, log_.with_component(component));
     if (!client.is_ok()) return client.status();
-    kube = std::move(client.value());
-    log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}});
+    log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
+    return std::move(client.value());
+  };
+  std::unique_ptr<discovery::KubeClient> kube, csr_kube;
+  if (config_.discovery == DiscoveryMode::kKubernetes) {
+    auto k = make_kube("kube-client");
+    if (!k) return k.status();
+    kube = std::move(k.value());
+  }
+  if (config_.tls_mode == TlsMode::kKubernetesCsr) {
+    auto k = make_kube("csr-client");
+    if (!k) return k.status();
+    csr_kube = std::move(k.value());
   }
 
   auto loop = std::make_unique<Loop>(*this);
+  Loop* l = loop.get();
   last_heartbeat_ns_.store(steady_now_ns(), std::memory_order_release);
-
-  // Self first, then the discovered peers; gossip will move peers to alive/suspect/dead.
-  int64_t now_ms = unix_now_ms();
-  MemberView self;
-  self.identity = config_.identity();
-  self.address = config_.bind_address;
-  self.gossip_port = config_.gossip_port;
-  self.state = MemberState::kAlive;
-  self.is_self = true;
-  self.instance_id = random_instance_id();
-  self.last_change_unix_ms = now_ms;
-  if (host_) self.status = host_->node_status();
-  if (self.status) self.status = sanitised(*self.status);
-  loop->members.push_back(std::move(self));
-  loop->set_peers(config_.static_peers);
-  loop->checks.push_back({"config", true, "identity " + config_.identity()});
+  l->instance = random_instance_id();
+  if (host_) l->self_status = host_->node_status();
+  if (l->self_status) l->self_status = sanitised(*l->self_status);
+  l->peers = config_.static_peers;
+  l->checks.push_back({"config", true, "identity " + config_.identity()});
   std::string namespaces = config_.namespace_name;
   for (const auto& ns : config_.peer_namespaces) namespaces += "," + ns;
-  loop->checks.push_back(
+  l->checks.push_back(
       {"discovery", true,
        kube ? "kubernetes: service " + config_.service + " in " + namespaces
-            : "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
+       : config_.discovery == DiscoveryMode::kDns
+           ? "dns: service " + config_.service + " in " + config_.namespace_name
+           : "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
 
-  loop->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
-                                            log_.with_component("http"));
-  if (Status s = loop->http->start(config_.bind_address, config_.http_port); !s) return s;
-  loop->checks.push_back(
-      {"http-listener", true, config_.bind_address + ":" + std::to_string(loop->http->port())});
+  l->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
+                                         log_.with_component("http"));
+  if (Status s = l->http->start(config_.bind_address, config_.http_port); !s) return s;
+  l->checks.push_back(
+      {"http-listener", true, config_.bind_address + ":" + std::to_string(l->http->port())});
+  l->members = build_members(l->gossip_members(), l->peers, std::chrono::steady_clock::now(),
+                             std::chrono::system_clock::now());
 
-  Loop* l = loop.get();
+  // The certificate: local-ca and files have it before start returns (or start fails naming
+  // what to fix); kubernetes-csr waits for a signer in the background. Gossip starts with it.
+  l->tls = std::make_unique<TlsManager>(config_, log_.with_component("tls"), std::move(csr_kube));
+  Status ts = l->tls->start([l](std::shared_ptr<const gossip::TlsSnapshot> snapshot) {
+    asio::post(l->io, [l, snapshot] { l->on_tls(snapshot); });
+  });
+  if (!ts) {
+    l->tls->stop();
+    l->http->stop();
+    return ts;
+  }
+  l->publish();
+
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
   if (kube) {
@@ -343,10 +576,14 @@ void Runtime::stop() {
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
   if (loop_->source) loop_->source->stop();
   if (loop_->dns) loop_->dns->stop();
+  loop_->tls->stop();
   loop_->http->stop();
   loop_->work.reset();
   loop_->io.stop();
   if (loop_->thread.joinable()) loop_->thread.join();
+  // The loop thread is gone: the gossip driver may be stopped from here.
+  if (loop_->gossip) loop_->gossip->stop();
+  loop_->gossip.reset();
   loop_.reset();
   snapshots_.store(std::make_shared<const Snapshot>());
   log_.info("esk8s stopped", {{"identity", config_.identity()}});

@@ -45,6 +45,8 @@ struct Snapshot {
   std::vector<StartupCheck> startup_checks;
   std::vector<MemberView> members;  // self first
   std::vector<Metric> metrics;      // refreshed every status poll
+  std::string members_json;         // /members body (rendered at publication)
+  std::string gossip_json;          // /gossip body, EventStoreDB format
 };
 
 // The single-writer, many-reader publication point.

@@ -1086,4 +1086,91 @@ Status verify_chain(const std::string& cert_pem, const std::string& trust_bundle
   return Status::invalid_argument(message);
 }
 
+Result<MatchedCert> find_cert_for_key(const std::string& bundle_pem, const std::string& key_pem) {
+  ErrorQueueGuard guard;
+  auto certs = parse_certs(bundle_pem, "the certificate bundle", /*first_only=*/false);
+  if (!certs) return certs.status();
+  auto key = parse_private_key(key_pem, "the private key");
+  if (!key) return key.status();
+  for (size_t i = 0; i < certs->size(); ++i) {
+    X509* cert = certs.value()[i].get();
+    // X509_check_private_key compares the public halves; a mismatch only queues an error.
+    if (X509_check_private_key(cert, key->get()) == 1) {
+      auto pem = cert_pem(cert);
+      if (!pem) return pem.status();
+      return MatchedCert{i, std::move(pem).value()};
+    }
+    ERR_clear_error();
+  }
+  return Status::not_found("none of the " + std::to_string(certs->size()) +
+                           " certificate(s) belongs to the private key");
+}
+
+namespace {
+
+ChainFailure classify_verify_error(int err) {
+  switch (err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return ChainFailure::kExpired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return ChainFailure::kNotYetValid;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return ChainFailure::kUnknownIssuer;
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+      return ChainFailure::kBadSignature;
+    default:
+      return ChainFailure::kOther;
+  }
+}
+
+}  // namespace
+
+ChainCheck verify_chain_classified(const std::string& cert_pem, const std::string& trust_bundle_pem,
+                                   Clock::time_point at) {
+  ErrorQueueGuard guard;
+  auto certs = parse_certs(cert_pem, "the certificate to verify", /*first_only=*/false);
+  if (!certs) return {ChainFailure::kUnparsable, certs.status()};
+  auto anchors = parse_certs(trust_bundle_pem, "the trust bundle", /*first_only=*/false);
+  if (!anchors) return {ChainFailure::kUnparsable, anchors.status()};
+
+  StorePtr store(X509_STORE_new());
+  if (!store) return {ChainFailure::kOther, internal_error("allocating a certificate store")};
+  for (X509Ptr& anchor : anchors.value()) {
+    if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {
+      return {ChainFailure::kOther, internal_error("adding a trust bundle certificate")};
+    }
+  }
+  CertStackPtr untrusted(sk_X509_new_null());
+  if (!untrusted) return {ChainFailure::kOther, internal_error("allocating the intermediates")};
+  for (size_t i = 1; i < certs->size(); ++i) {
+    if (sk_X509_push(untrusted.get(), certs.value()[i].get()) <= 0) {
+      return {ChainFailure::kOther, internal_error("collecting the intermediates")};
+    }
+    certs.value()[i].release();  // now owned by `untrusted`
+  }
+  X509* leaf = certs->front().get();
+  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get()) != 1) {
+    return {ChainFailure::kOther, internal_error("setting up certificate verification")};
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, to_time_t(at));
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME);
+  int rc = X509_verify_cert(ctx.get());
+  if (rc == 1) return {ChainFailure::kNone, Status::ok()};
+  int err = X509_STORE_CTX_get_error(ctx.get());
+  if (rc < 0 || err == X509_V_OK) {
+    return {ChainFailure::kOther, internal_error("certificate verification")};
+  }
+  // The sentence is the one verify_chain writes; recomputing it keeps the two in step.
+  return {classify_verify_error(err), verify_chain(cert_pem, trust_bundle_pem, at)};
+}
+
+std::string format_utc(Clock::time_point tp) { return format_time(tp); }
+
 }  // namespace esk8s::tls

@@ -104,4 +104,38 @@ Result<std::vector<CertInfo>> inspect_bundle(const std::string& pem);
 Status verify_chain(const std::string& cert_pem, const std::string& trust_bundle_pem,
                     std::chrono::system_clock::time_point at);
 
+// ---- Helpers for the issuers, the `files` source and peer verification ----
+
+// The first certificate of `bundle_pem` (which may hold several, e.g. old and new CA during a
+// rotation) whose public key belongs to the private key `key_pem`, as its position in the bundle
+// and its PEM. not_found when no certificate matches; invalid_argument when either input cannot be
+// parsed. Messages never contain key material.
+struct MatchedCert {
+  size_t index = 0;
+  std::string cert_pem;
+};
+Result<MatchedCert> find_cert_for_key(const std::string& bundle_pem, const std::string& key_pem);
+
+// Why verify_chain refused, as a value callers can switch on (peer verification turns it into a
+// metric label).
+enum class ChainFailure {
+  kNone,           // the chain verified
+  kExpired,        // some certificate of the chain is past its notAfter at `at`
+  kNotYetValid,    // some certificate of the chain is before its notBefore at `at`
+  kUnknownIssuer,  // no CA of the trust bundle issued it
+  kBadSignature,   // a signature does not verify (altered certificate or wrong issuer key)
+  kUnparsable,     // the certificate or the bundle is not PEM certificates
+  kOther,          // any other chain error (an intermediate that is not a CA, ...)
+};
+struct ChainCheck {
+  ChainFailure failure = ChainFailure::kNone;
+  Status status;  // ok, or the same sentence verify_chain returns
+};
+// verify_chain with the failure classified. Same inputs and semantics as verify_chain.
+ChainCheck verify_chain_classified(const std::string& cert_pem, const std::string& trust_bundle_pem,
+                                   std::chrono::system_clock::time_point at);
+
+// "2006-01-02T15:04:05Z" (UTC), the format the messages of this module use.
+std::string format_utc(std::chrono::system_clock::time_point tp);
+
 }  // namespace esk8s::tls

@@ -39,10 +39,27 @@ static const esk8s_kv kGoodConfig[] = {
        "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1:2114,esdb-1.esdb.abi.svc.cluster.local=127.0.0."
        "2:2114"),
     KV("ESK8S_HTTP_PORT", "0"),
-    KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
     KV("ESK8S_PRESET", "local"),
 };
-#define GOOD_COUNT (sizeof kGoodConfig / sizeof kGoodConfig[0])
+#define BASE_COUNT (sizeof kGoodConfig / sizeof kGoodConfig[0])
+
+/* Filled by main: kGoodConfig plus the CA directory (argv[3], local-ca mode) and a loopback
+ * address of this case's own (cases run in parallel and each binds the gossip port). */
+static char g_ca_dir[512];
+static char g_bind[32];
+static esk8s_kv g_good[BASE_COUNT + 2];
+#define GOOD_COUNT (BASE_COUNT + 2)
+
+static void add_runtime_config(esk8s_kv* out) {
+  out[0].key.ptr = "ESK8S_TLS_CA_DIR";
+  out[0].key.len = strlen("ESK8S_TLS_CA_DIR");
+  out[0].value.ptr = g_ca_dir;
+  out[0].value.len = strlen(g_ca_dir);
+  out[1].key.ptr = "ESK8S_BIND_ADDRESS";
+  out[1].key.len = strlen("ESK8S_BIND_ADDRESS");
+  out[1].value.ptr = g_bind;
+  out[1].value.len = strlen(g_bind);
+}
 
 /* What the callbacks saw. */
 struct seen {
@@ -151,7 +168,7 @@ static void sleep_ms(long ms) {
 static void test_lifecycle(void) {
   int i;
   OPEN_FIXTURE();
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api && p && !err);
   CHECK(api->struct_size >= sizeof(esk8s_plugin_api));
   CHECK(api->abi_major == ESK8S_ABI_MAJOR);
@@ -180,7 +197,7 @@ static void test_lifecycle(void) {
 /* destroy of a running instance stops it first (joins its threads) so dlclose is safe. */
 static void test_destroy_running(void) {
   OPEN_FIXTURE();
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api->start(p, &err) == ESK8S_OK);
   api->destroy(p);
   CHECK(dlclose(lib) == 0);
@@ -221,8 +238,7 @@ static void test_older_host(void) {
   memcpy(buf, &old, sizeof old);
   lib = load(&init);
   CHECK(lib && init);
-  CHECK(init((const esk8s_host_api*)(void*)buf, kGoodConfig, GOOD_COUNT, &api, &p, &err) ==
-        ESK8S_OK);
+  CHECK(init((const esk8s_host_api*)(void*)buf, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api->start(p, &err) == ESK8S_OK);
   sleep_ms(300); /* at least one status poll in the local preset */
   CHECK(api->stop(p, &err) == ESK8S_OK);
@@ -246,7 +262,7 @@ static void test_null_callbacks(void) {
   host.abi_minor = ESK8S_ABI_MINOR;
   lib = load(&init);
   CHECK(lib && init);
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+  CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
   CHECK(api->start(p, &err) == ESK8S_OK);
   sleep_ms(300);
   CHECK(api->stop(p, &err) == ESK8S_OK);
@@ -259,7 +275,7 @@ static void test_major_mismatch(void) {
   OPEN_FIXTURE();
   p = (esk8s_plugin*)&s; /* must be reset to NULL */
   host.abi_major = ESK8S_ABI_MAJOR + 1;
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
+  CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
   CHECK(api != NULL); /* set even on failure, to free the message */
   CHECK(p == NULL);
   CHECK(err != NULL);
@@ -271,11 +287,11 @@ static void test_major_mismatch(void) {
   host.abi_major = ESK8S_ABI_MAJOR;
   host.struct_size = 4;
   err = NULL;
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
+  CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
   CHECK(err && strstr(err, "struct_size 4"));
   api->free_error(err);
   /* NULL out-pointers are rejected without touching anything. */
-  CHECK(init(&host, kGoodConfig, GOOD_COUNT, NULL, &p, NULL) == ESK8S_ERR_INVALID_ARGUMENT);
+  CHECK(init(&host, g_good, GOOD_COUNT, NULL, &p, NULL) == ESK8S_ERR_INVALID_ARGUMENT);
   CHECK(dlclose(lib) == 0);
 }
 
@@ -305,10 +321,10 @@ static void test_bad_config(void) {
 static void test_environment_config(void) {
   size_t i;
   OPEN_FIXTURE();
-  for (i = 0; i < GOOD_COUNT; ++i) {
+  for (i = 0; i < BASE_COUNT; ++i) {
     char k[64], v[256];
-    snprintf(k, sizeof k, "%.*s", (int)kGoodConfig[i].key.len, kGoodConfig[i].key.ptr);
-    snprintf(v, sizeof v, "%.*s", (int)kGoodConfig[i].value.len, kGoodConfig[i].value.ptr);
+    snprintf(k, sizeof k, "%.*s", (int)g_good[i].key.len, g_good[i].key.ptr);
+    snprintf(v, sizeof v, "%.*s", (int)g_good[i].value.len, g_good[i].value.ptr);
     setenv(k, v, 1);
   }
   setenv("ESK8S_SERVICE_HOST", "10.0.0.1", 1); /* what a Service named "esk8s" injects */
@@ -328,15 +344,18 @@ static void test_environment_config(void) {
 static void test_port_in_use(void) {
   esk8s_plugin *a = NULL, *b = NULL;
   /* Same fixed port twice on one address. */
-  static const esk8s_kv fixed[] = {
+  esk8s_kv fixed[] = {
       KV("ESK8S_SERVICE", "esdb"),
       KV("ESK8S_NAMESPACE", "abi"),
       KV("ESK8S_POD_NAME", "esdb-0"),
       KV("ESK8S_DISCOVERY", "static"),
       KV("ESK8S_STATIC_PEERS", "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1"),
       KV("ESK8S_HTTP_PORT", "38115"),
-      KV("ESK8S_BIND_ADDRESS", "127.0.0.1"),
+      KV("ESK8S_GOSSIP_PORT", "38114"),
+      {{0, 0}, {0, 0}},
+      {{0, 0}, {0, 0}},
   };
+  add_runtime_config(&fixed[sizeof fixed / sizeof fixed[0] - 2]);
   OPEN_FIXTURE();
   CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &a, &err) == ESK8S_OK);
   CHECK(init(&host, fixed, sizeof fixed / sizeof fixed[0], &api, &b, &err) == ESK8S_OK);
@@ -359,7 +378,7 @@ static void test_cycles(void) {
   int i;
   for (i = 0; i < 20; ++i) {
     OPEN_FIXTURE();
-    CHECK(init(&host, kGoodConfig, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
+    CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_OK);
     CHECK(api->start(p, &err) == ESK8S_OK);
     CHECK(api->stop(p, &err) == ESK8S_OK);
     api->destroy(p);
@@ -387,13 +406,17 @@ static const struct test_case kCases[] = {
 int main(int argc, char** argv) {
   size_t i;
   int ran = 0;
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s PATH/TO/libesk8s.so CASE|all\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s PATH/TO/libesk8s.so CASE|all CA_DIR\n", argv[0]);
     return 2;
   }
   g_plugin_path = argv[1];
+  snprintf(g_ca_dir, sizeof g_ca_dir, "%s", argv[3]);
+  memcpy(g_good, kGoodConfig, sizeof kGoodConfig);
   for (i = 0; i < sizeof kCases / sizeof kCases[0]; ++i) {
     if (strcmp(argv[2], "all") == 0 || strcmp(argv[2], kCases[i].name) == 0) {
+      snprintf(g_bind, sizeof g_bind, "127.0.6.%u", (unsigned)(i + 1));
+      add_runtime_config(&g_good[BASE_COUNT]);
       int before = g_failures;
       kCases[i].fn();
       printf("%s: %s\n", kCases[i].name, g_failures == before ? "ok" : "FAILED");

@@ -7,6 +7,10 @@ mkdir -p "$out"
 case "$target" in
   watch_stream)
     sources=("$src/common/status.cc" "$src/discovery/endpointslice.cc" "$src/tests/fuzz/watch_stream_fuzz.cc") ;;
+  gossip_wire)
+    sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
+             "$src/gossip/wire.cc" "$src/gossip/host_status.cc" "$src/gossip/esdb_gossip.cc"
+             "$src/tests/fuzz/gossip_wire_fuzz.cc") ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$src" "${sources[@]}" -o "$out/$target-fuzz"

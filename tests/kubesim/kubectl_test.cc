@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/kubesim/cluster.h"
+#include "tls/x509.h"
 
 using namespace kubesim;
 using nlohmann::json;
@@ -68,6 +69,20 @@ struct Sim {
     if (!tokens_path.empty()) std::ofstream(tokens_path) << "";
     cluster = std::make_unique<Cluster>(opts);
     REQUIRE(cluster->start().is_ok());
+  }
+  // The namespace of testdata/statefulset.yaml and the CA Secret its pods mount (local-ca mode),
+  // made the way an operator would: a CA on disk, then `kubectl create secret generic`.
+  void create_ca_secret() const {
+    auto ca = esk8s::tls::make_self_signed_ca("kubesim test CA", esk8s::tls::KeyType::kEcdsaP256,
+                                              std::chrono::hours(24));
+    REQUIRE(ca.is_ok());
+    std::ofstream(dir + "/ca.crt") << ca->cert_pem;
+    std::ofstream(dir + "/ca.key") << ca->key_pem;
+    Cmd ns = kubectl("create namespace sim");
+    REQUIRE_MESSAGE(ns.rc == 0, ns.out);
+    Cmd secret = kubectl("-n sim create secret generic esk8s-ca --from-file=ca.crt=" + dir +
+                         "/ca.crt --from-file=ca.key=" + dir + "/ca.key");
+    REQUIRE_MESSAGE(secret.rc == 0, secret.out);
   }
   ~Sim() {
     cluster->stop();
@@ -164,6 +179,7 @@ TEST_CASE(
     return;
   }
   Sim sim;
+  sim.create_ca_secret();
   // Watch pods from before they exist: kubectl get -w must see them become Ready.
   auto watch = std::async(std::launch::async, [&] {
     return sim.kubectl(
@@ -206,6 +222,7 @@ TEST_CASE("kubectl: a deleted pod comes back under the same name with a new IP")
     return;
   }
   Sim sim;
+  sim.create_ca_secret();
   REQUIRE(sim.kubectl("apply -f " KUBESIM_TESTDATA "/statefulset.yaml").rc == 0);
   REQUIRE(eventually([&] { return sim.ready_pods("sim") == 3; }, 30s));
   auto before = sim.pods("sim");
@@ -229,6 +246,7 @@ TEST_CASE(
     return;
   }
   Sim sim;
+  sim.create_ca_secret();
   REQUIRE(sim.kubectl("apply -f " + manifest("OrderedReady", "/health/never", sim.dir)).rc == 0);
   std::this_thread::sleep_for(6s);
   auto pods = sim.pods("sim");

@@ -420,13 +420,61 @@ void Kubelet::start_pod(const json& pod) {
       set(name, v);
     }
   }
-  for (const auto& k : order) p->env.push_back(k + "=" + env[k]);
+  // Volumes: secret, configMap and emptyDir volumes are materialised under the pod directory
+  // (pods are host processes and cannot mount), and every environment value, command word and
+  // argument that names a mount path is rewritten to that directory. Files get the volume's
+  // defaultMode (0644 unless set, as in Kubernetes).
+  std::vector<std::pair<std::string, std::string>> mounts;  // mountPath -> local directory
+  for (const auto& vm : p->container.value("volumeMounts", json::array())) {
+    std::string vname = vm.value("name", ""), mpath = vm.value("mountPath", "");
+    const json* vol = nullptr;
+    for (const auto& v : pod["spec"].value("volumes", json::array())) {
+      if (v.value("name", "") == vname) vol = &v;
+    }
+    if (!vol || mpath.empty() || mpath[0] != '/') {
+      p->error = "volumeMount \"" + vname + "\" has no matching volume or an invalid mountPath";
+      continue;
+    }
+    std::string local = p->dir + "/volumes" + mpath;
+    std::filesystem::create_directories(local);
+    mounts.emplace_back(mpath, local);
+    const bool secret = vol->contains("secret");
+    if (!secret && !vol->contains("configMap")) continue;  // emptyDir: just the directory
+    const json& src = secret ? (*vol)["secret"] : (*vol)["configMap"];
+    std::string obj_name = secret ? src.value("secretName", "") : src.value("name", "");
+    auto t = registry_.find("", "v1", secret ? "secrets" : "configmaps");
+    auto obj = store_.get(*t, p->ns, obj_name);
+    if (!obj.ok()) {
+      if (!src.value("optional", false)) {
+        p->error = std::string(secret ? "secret" : "configmap") + " \"" + obj_name +
+                   "\" for volume \"" + vname + "\" not found";
+      }
+      continue;
+    }
+    int mode = src.value("defaultMode", 0644);
+    const json& data = obj.value().value("data", json::object());
+    for (auto it = data.begin(); data.is_object() && it != data.end(); ++it) {
+      std::string value = it->is_string() ? it->get<std::string>() : "";
+      std::string file = local + "/" + it.key();
+      std::ofstream(file) << (secret ? base64_decode_or_empty(value) : value);
+      std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode & 0777));
+    }
+  }
+  auto remap = [&](std::string v) {
+    for (const auto& [mpath, local] : mounts) {
+      if (v == mpath || (v.rfind(mpath, 0) == 0 && v[mpath.size()] == '/')) {
+        return local + v.substr(mpath.size());
+      }
+    }
+    return v;
+  };
+  for (const auto& k : order) p->env.push_back(k + "=" + remap(env[k]));
 
   std::vector<std::string> cmd;
   for (const auto& c : p->container.value("command", json::array()))
-    cmd.push_back(expand(c.get<std::string>(), env));
+    cmd.push_back(remap(expand(c.get<std::string>(), env)));
   for (const auto& a : p->container.value("args", json::array()))
-    cmd.push_back(expand(a.get<std::string>(), env));
+    cmd.push_back(remap(expand(a.get<std::string>(), env)));
   if (cmd.empty()) {
     p->error = "kubesim runs commands, not images: the container needs `command`";
   } else {

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/runtime.h"
+#include "tests/unit/test_util.h"
+#include "tls/x509.h"
 
 using namespace esk8s;
 using namespace esk8s::plugin;
@@ -37,8 +39,25 @@ class FakeHost : public Host {
   std::atomic<int> state{0};
 };
 
+// A cluster CA (ca.crt, ca.key 0600) for local-ca mode, shared by the tests of this file.
+const std::string& ca_dir() {
+  static test::TempDir dir;
+  static bool made = [] {
+    auto ca = tls::make_self_signed_ca("runtime test CA", tls::KeyType::kEcdsaP256, 24h);
+    dir.write("ca.crt", ca.value().cert_pem);
+    std::string key = dir.write("ca.key", ca.value().key_pem);
+    std::filesystem::permissions(
+        key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    return true;
+  }();
+  (void)made;
+  return dir.path();
+}
+
 Config test_config() {
   Config c;
+  c.tls_ca_dir = ca_dir();
+  c.gossip_port = 0;  // any free port: tests run in parallel on 127.0.0.1
   c.service = "esdb";
   c.namespace_name = "unit";
   c.pod_name = "esdb-0";
@@ -97,7 +116,8 @@ TEST_CASE("runtime: /health/live and /health/startup answer 200 with their check
   CHECK(startup.body["status"] == "ok");
   std::vector<std::string> names;
   for (const auto& c : startup.body["checks"]) names.push_back(c["name"]);
-  CHECK(names == std::vector<std::string>{"config", "discovery", "http-listener"});
+  CHECK(names ==
+        std::vector<std::string>{"config", "discovery", "http-listener", "tls", "gossip-listener"});
 
   Reply live = get(port, "/health/live");
   CHECK(live.status == 200);
@@ -111,7 +131,7 @@ TEST_CASE("runtime: unknown endpoints and methods get a JSON error naming the en
   Reply r = get(rt.http_port(), "/health/nope");
   CHECK(r.status == 404);
   CHECK(r.body["reason"] == "unknown-endpoint");
-  CHECK(r.body["endpoints"].size() == 3);
+  CHECK(r.body["endpoints"].size() == 5);
 
   httplib::Client cli("127.0.0.1", rt.http_port());
   auto res = cli.Post("/health/live", "x", "text/plain");
@@ -266,4 +286,53 @@ TEST_CASE("metrics: label values are escaped and each name gets one HELP and TYP
   CHECK(text ==
         "# HELP a_total Help.\n# TYPE a_total counter\na_total{code=\"4\\\"0\\\\4\\n\"} "
         "3\na_total{code=\"500\"} 1.5\n");
+}
+
+TEST_CASE("runtime: local-ca mode without a readable CA fails start naming the file and the fix") {
+  Config c = test_config();
+  test::TempDir empty;
+  c.tls_ca_dir = empty.path();
+  Runtime rt(c, Timings::local(), quiet_logger(), nullptr);
+  Status s = rt.start();
+  REQUIRE_FALSE(s.is_ok());
+  CHECK(s.message().find(empty.path() + "/ca.crt") != std::string::npos);
+  CHECK_FALSE(rt.running());
+
+  // A CA key other users can read is refused with the chmod that fixes it.
+  test::TempDir loose;
+  auto ca = tls::make_self_signed_ca("loose CA", tls::KeyType::kEcdsaP256, 24h).value();
+  loose.write("ca.crt", ca.cert_pem);
+  std::string key = loose.write("ca.key", ca.key_pem);
+  std::filesystem::permissions(key, std::filesystem::perms(0644));
+  c.tls_ca_dir = loose.path();
+  Runtime rt2(c, Timings::local(), quiet_logger(), nullptr);
+  Status s2 = rt2.start();
+  REQUIRE_FALSE(s2.is_ok());
+  CHECK(s2.message().find("chmod 600") != std::string::npos);
+}
+
+TEST_CASE("runtime: /members and /gossip list this node with its identity and host status") {
+  auto host = std::make_shared<FakeHost>();
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), host);
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  REQUIRE(eventually([&] {
+    Reply g = get(port, "/gossip");
+    return g.status == 200 && g.body["members"].size() == 2 &&
+           g.body["members"][0]["state"] == "Follower";
+  }));
+  Reply g = get(port, "/gossip");
+  CHECK(g.body["serverIp"] == "esdb-0.esdb.unit.svc.cluster.local");
+  CHECK(g.body["serverPort"] == port);
+  CHECK(g.body["members"][0]["httpEndPointIp"] == "esdb-0.esdb.unit.svc.cluster.local");
+  CHECK(g.body["members"][0]["isAlive"] == true);
+  CHECK(g.body["members"][1]["isAlive"] == false);  // the static peer never answered
+
+  Reply m = get(port, "/members");
+  REQUIRE(m.status == 200);
+  CHECK(m.body["self"] == "esdb-0.esdb.unit.svc.cluster.local");
+  CHECK(m.body["members"][0]["identity"] == "esdb-0.esdb.unit.svc.cluster.local");
+  CHECK(m.body["members"][0]["state"] == "alive");
+  CHECK(m.body["members"][0]["instanceId"].get<std::string>().size() == 36);
+  rt.stop();
 }
