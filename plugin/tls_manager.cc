@@ -1,6 +1,7 @@
 #include "plugin/tls_manager.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "plugin/csr_request.h"
 #include "tls/files_source.h"
@@ -124,7 +125,11 @@ void TlsManager::install(Obtained o) {
     return;
   }
   if (!config_.tls_out_dir.empty()) {
-    Status s = tls::write_certificate_file(join(config_.tls_out_dir, "tls.crt"), o.issued.cert_pem);
+    std::error_code ec;
+    std::filesystem::create_directories(config_.tls_out_dir, ec);
+    Status s = ec ? Status::io("cannot create " + config_.tls_out_dir + ": " + ec.message())
+                  : Status::ok();
+    if (s) s = tls::write_certificate_file(join(config_.tls_out_dir, "tls.crt"), o.issued.cert_pem);
     if (s) s = tls::write_private_key_file(join(config_.tls_out_dir, "tls.key"), o.issued.key_pem);
     if (s) {
       s = tls::write_certificate_file(join(config_.tls_out_dir, "ca.crt"),
