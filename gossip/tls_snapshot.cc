@@ -42,6 +42,10 @@ Result<std::unique_ptr<asio::ssl::context>> make_context(const TlsMaterial& m, b
   if (server) {
     // Session tickets let a reconnecting peer resume without a full handshake.
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
+    // Required to resume sessions whose client certificate was requested; a resumed session keeps
+    // the peer certificate of the full handshake, which the transport verifies again.
+    static const unsigned char kContext[] = "esk8s-gossip";
+    SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
   } else {
     SSL_CTX_set_session_cache_mode(native,
                                    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

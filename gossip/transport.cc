@@ -149,6 +149,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   void close(const std::shared_ptr<Conn>& c) {
     if (c->closed) return;
     c->closed = true;
+    // A verified connection's session stays resumable: OpenSSL marks a session it frees without
+    // a shutdown as "bad" (not resumable) otherwise.
+    if (c->established) SSL_set_shutdown(c->stream.native_handle(), SSL_SENT_SHUTDOWN);
     error_code ec;
     c->resolver.cancel();
     c->setup_timer.cancel();
@@ -541,6 +544,16 @@ void Transport::set_tls(std::shared_ptr<const TlsSnapshot> tls) { impl_->tls = s
 void Transport::set_session_resumption(bool on) {
   impl_->resumption = on;
   if (!on) impl_->sessions.clear();
+}
+
+void Transport::disconnect(const std::string& identity) {
+  auto it = impl_->outgoing.find(identity);
+  if (it != impl_->outgoing.end()) impl_->close(it->second);
+  auto in = impl_->incoming_by_identity.find(identity);
+  if (in != impl_->incoming_by_identity.end()) {
+    if (auto c = in->second.lock()) impl_->close(c);
+    impl_->incoming_by_identity.erase(in);
+  }
 }
 
 void Transport::stop() { impl_->stop(); }

@@ -99,6 +99,10 @@ class Transport {
   // Session resumption for outgoing connections (on by default).
   void set_session_resumption(bool on);
 
+  // Closes the connections to and from `identity` (the next send reconnects; with resumption on,
+  // with an abbreviated handshake). For tests and benchmarks.
+  void disconnect(const std::string& identity);
+
   void stop();
   const TransportStats& stats() const;
 

@@ -22,7 +22,7 @@
 
 #include "gossip/transport.h"
 #include "gossip/wire.h"
-#include "tls/peer_verify.h"
+#include "tests/process/test_tls.h"
 #include "tls/x509.h"
 
 using namespace std::chrono_literals;
@@ -303,18 +303,7 @@ TEST_CASE(
   boost::asio::io_context io;
   esk8s::gossip::TransportOptions o;
   o.bind_address = "127.0.35.99";
-  auto verifier = [&](const std::string& chain, const std::string& expected, bool peer_is_client) {
-    x509::PeerVerifyInput in;
-    in.chain_pem = chain;
-    in.trust_bundle_pem = ca.cert_pem;
-    in.claimed_identity = expected;
-    in.cluster_patterns = {"*.esdb.prod.svc.cluster.local"};
-    in.our_role = peer_is_client ? x509::PeerRole::kServer : x509::PeerRole::kClient;
-    in.now = std::chrono::system_clock::now();
-    auto v = x509::verify_peer(in);
-    return esk8s::gossip::PeerCheck{v.ok(), std::string(x509::metric_label(v.reason)), v.detail,
-                                    v.identities};
-  };
+  auto verifier = esk8s::test::verifier(std::make_shared<std::string>(ca.cert_pem));
   esk8s::gossip::Transport t(
       io, o, tls, verifier, [](esk8s::gossip::Envelope, const std::string&) {},
       esk8s::Logger(nullptr, "impostor"));

@@ -1,0 +1,468 @@
+// Gossip benchmark with real esk8s-node processes on loopback over mutual TLS (local preset,
+// static discovery, a local CA made here): per cluster size N and repetition,
+//  1. start N nodes on 127.0.40.x and time until every node shows every node alive in /members;
+//  2. steady state: gossip bytes and frames sent per member per second, from the counters
+//     esk8s_gossip_bytes_sent_total / esk8s_gossip_frames_sent_total over a window (after a 5 s
+//     settle, one local push-pull period);
+//  3. SIGKILL one node; every survivor's /members is polled every 20 ms (one thread each) and the
+//     first time it shows the victim "suspect" and "dead" is recorded: first and last survivor.
+// Every process is SIGKILLed at the end of a run, on failure, on SIGINT/SIGTERM, and (through
+// PR_SET_PDEATHSIG) if this program dies. Everything is bounded in time.
+//
+// usage: gossip_process_bench [sizes=3,5,16] [repeats=3] [steady_seconds=10]
+// Progress goes to stderr, the report (markdown) to stdout.
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tls/x509.h"
+
+using namespace std::chrono;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint16_t kGossipPort = 2114;
+constexpr uint16_t kHttpPort = 2115;
+constexpr int kSubnet = 40;
+constexpr int kPollMs = 20;
+
+// Every child we started, for the signal handler (async-signal-safe: a fixed array).
+constexpr int kMaxChildren = 256;
+volatile sig_atomic_t g_children[kMaxChildren];
+
+void register_child(pid_t pid) {
+  for (int i = 0; i < kMaxChildren; ++i) {
+    if (g_children[i] == 0) {
+      g_children[i] = pid;
+      return;
+    }
+  }
+}
+
+void forget_child(pid_t pid) {
+  for (int i = 0; i < kMaxChildren; ++i) {
+    if (g_children[i] == pid) g_children[i] = 0;
+  }
+}
+
+void kill_all_children_now() {
+  for (int i = 0; i < kMaxChildren; ++i) {
+    const pid_t pid = g_children[i];
+    if (pid > 0) kill(pid, SIGKILL);
+  }
+}
+
+extern "C" void on_signal(int sig) {
+  kill_all_children_now();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+std::string identity(int i) { return "esdb-" + std::to_string(i) + ".esdb.prod.svc.cluster.local"; }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string list(const std::vector<double>& v, const char* fmt) {
+  std::string out;
+  char buf[64];
+  for (double x : v) {
+    std::snprintf(buf, sizeof buf, fmt, x);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& content, mode_t mode) {
+  std::ofstream(path) << content;
+  chmod(path.c_str(), mode);
+}
+
+struct Node {
+  int index = 0;
+  std::string ip;
+  pid_t pid = -1;
+  std::string log;
+};
+
+// N esk8s-node processes; the destructor SIGKILLs whatever still runs and removes the directory.
+class Cluster {
+ public:
+  Cluster(int size, int first_host) : size_(size) {
+    std::string tmpl = (fs::temp_directory_path() / "esk8s-gossip-bench-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    ca_dir_ = dir_ + "/ca";
+    fs::create_directories(ca_dir_);
+    auto ca = esk8s::tls::make_self_signed_ca("esk8s bench CA", esk8s::tls::KeyType::kEcdsaP256,
+                                              hours(24));
+    if (!ca.is_ok()) throw std::runtime_error("make_self_signed_ca failed");
+    write_file(ca_dir_ + "/ca.crt", ca.value().cert_pem, 0644);
+    write_file(ca_dir_ + "/ca.key", ca.value().key_pem, 0600);
+    for (int i = 0; i < size; ++i) {
+      nodes_.push_back(
+          {i, "127.0." + std::to_string(kSubnet) + "." + std::to_string(first_host + i), -1, ""});
+    }
+  }
+  ~Cluster() {
+    for (Node& n : nodes_) kill_node(n);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  void start_all() {
+    std::string peers;
+    for (const Node& n : nodes_) {
+      peers += (peers.empty() ? "" : ",") + identity(n.index) + "=" + n.ip + ":" +
+               std::to_string(kGossipPort);
+    }
+    for (Node& n : nodes_) start(n, peers);
+  }
+
+  void kill_node(Node& n) {
+    if (n.pid <= 0) return;
+    kill(n.pid, SIGKILL);
+    int status = 0;
+    waitpid(n.pid, &status, 0);
+    forget_child(n.pid);
+    n.pid = -1;
+  }
+
+  std::vector<Node>& nodes() { return nodes_; }
+
+  std::string log_tail(size_t max = 4000) const {
+    std::string all;
+    for (const Node& n : nodes_) {
+      std::ifstream f(n.log);
+      std::string s((std::istreambuf_iterator<char>(f)), {});
+      if (s.size() > max) s = s.substr(s.size() - max);
+      all += "--- " + n.ip + "\n" + s;
+    }
+    return all;
+  }
+
+ private:
+  void start(Node& n, const std::string& peers) {
+    std::vector<std::string> env = {
+        "ESK8S_SERVICE=esdb",
+        "ESK8S_NAMESPACE=prod",
+        "ESK8S_POD_NAME=esdb-" + std::to_string(n.index),
+        "ESK8S_CLUSTER_DOMAIN=cluster.local",
+        "ESK8S_CLUSTER_SIZE=" + std::to_string(size_),
+        "ESK8S_DISCOVERY=static",
+        "ESK8S_STATIC_PEERS=" + peers,
+        "ESK8S_BIND_ADDRESS=" + n.ip,
+        "ESK8S_GOSSIP_PORT=" + std::to_string(kGossipPort),
+        "ESK8S_HTTP_PORT=" + std::to_string(kHttpPort),
+        "ESK8S_PRESET=local",
+        "ESK8S_TLS_MODE=local-ca",
+        "ESK8S_TLS_CA_DIR=" + ca_dir_,
+        "PATH=/usr/bin:/bin",
+    };
+    n.log = dir_ + "/" + n.ip + ".log";
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string bin = ESK8S_NODE_BIN;
+    char* argv[] = {bin.data(), nullptr};
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(1);
+      const int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      execve(bin.c_str(), argv, envp.data());
+      _exit(127);
+    }
+    n.pid = pid;
+    register_child(pid);
+  }
+
+  int size_;
+  std::string dir_, ca_dir_;
+  std::vector<Node> nodes_;
+};
+
+std::optional<json> get_json(httplib::Client& c, const char* path) {
+  auto r = c.Get(path);
+  if (!r || r->status != 200) return std::nullopt;
+  try {
+    return json::parse(r->body);
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::unique_ptr<httplib::Client> client(const std::string& ip) {
+  auto c = std::make_unique<httplib::Client>(ip, kHttpPort);
+  c->set_connection_timeout(0, 500000);
+  c->set_read_timeout(1, 0);
+  c->set_keep_alive(true);
+  return c;
+}
+
+// State of `id` in `ip`'s /members, or "" when unknown / no answer.
+std::string state_of(httplib::Client& c, const std::string& id) {
+  auto m = get_json(c, "/members");
+  if (!m || !m->is_object()) return "";
+  for (const json& row : m->value("members", json::array())) {
+    if (row.value("identity", "") == id) return row.value("state", "");
+  }
+  return "";
+}
+
+bool all_alive(std::vector<Node>& nodes) {
+  for (const Node& n : nodes) {
+    auto c = client(n.ip);
+    auto m = get_json(*c, "/members");
+    if (!m || !m->is_object()) return false;
+    size_t alive = 0;
+    for (const json& row : m->value("members", json::array())) {
+      if (row.value("state", "") == "alive") alive++;
+    }
+    if (alive != nodes.size()) return false;
+  }
+  return true;
+}
+
+// Sum over nodes of a counter without labels, or -1 when a node does not answer.
+double counter_sum(std::vector<Node>& nodes, const std::string& name) {
+  double total = 0;
+  for (const Node& n : nodes) {
+    auto c = client(n.ip);
+    auto r = c->Get("/metrics");
+    if (!r || r->status != 200) return -1;
+    std::istringstream in(r->body);
+    std::string line;
+    bool found = false;
+    while (std::getline(in, line)) {
+      if (line.rfind(name + " ", 0) == 0) {
+        total += std::strtod(line.c_str() + name.size() + 1, nullptr);
+        found = true;
+        break;
+      }
+    }
+    if (!found) return -1;
+  }
+  return total;
+}
+
+struct Run {
+  double converge_s = -1;
+  double bytes_per_member_s = -1, frames_per_member_s = -1;
+  double first_suspect_ms = -1, first_dead_ms = -1, last_dead_ms = -1;
+  int saw_dead = 0, survivors = 0;
+};
+
+struct Observation {
+  std::atomic<int64_t> suspect_us{-1}, dead_us{-1};
+};
+
+bool run_once(int n, int first_host, int victim, int steady_seconds, Run& out) {
+  Cluster cluster(n, first_host);
+  const auto t_start = steady_clock::now();
+  cluster.start_all();
+  const auto converge_deadline = t_start + seconds(30 + 2 * n);
+  bool converged = false;
+  while (steady_clock::now() < converge_deadline) {
+    if (all_alive(cluster.nodes())) {
+      converged = true;
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  if (!converged) {
+    std::fprintf(stderr, "    did not converge within %d s; logs:\n%s\n", 30 + 2 * n,
+                 cluster.log_tail().c_str());
+    return false;
+  }
+  out.converge_s = duration<double>(steady_clock::now() - t_start).count();
+  std::fprintf(stderr, "    converged in %.2f s\n", out.converge_s);
+
+  std::this_thread::sleep_for(seconds(5));  // the join push-pulls are over
+  const double b0 = counter_sum(cluster.nodes(), "esk8s_gossip_bytes_sent_total");
+  const double f0 = counter_sum(cluster.nodes(), "esk8s_gossip_frames_sent_total");
+  const auto w0 = steady_clock::now();
+  std::this_thread::sleep_for(seconds(steady_seconds));
+  const double b1 = counter_sum(cluster.nodes(), "esk8s_gossip_bytes_sent_total");
+  const double f1 = counter_sum(cluster.nodes(), "esk8s_gossip_frames_sent_total");
+  const double window = duration<double>(steady_clock::now() - w0).count();
+  if (b0 < 0 || b1 < 0 || f0 < 0 || f1 < 0) {
+    std::fprintf(stderr, "    could not read /metrics from every node\n");
+    return false;
+  }
+  out.bytes_per_member_s = (b1 - b0) / n / window;
+  out.frames_per_member_s = (f1 - f0) / n / window;
+  std::fprintf(stderr, "    steady: %.0f bytes/member/s over %.1f s\n", out.bytes_per_member_s,
+               window);
+
+  // Detection: one poller per survivor, every 20 ms, for at most 30 s.
+  const std::string victim_id = identity(victim);
+  std::vector<Observation> obs(static_cast<size_t>(n));
+  std::vector<std::thread> pollers;
+  const auto t_kill = steady_clock::now();
+  const auto deadline = t_kill + seconds(30);
+  cluster.kill_node(cluster.nodes()[static_cast<size_t>(victim)]);
+  for (int i = 0; i < n; ++i) {
+    if (i == victim) continue;
+    pollers.emplace_back([&, i] {
+      auto c = client(cluster.nodes()[static_cast<size_t>(i)].ip);
+      Observation& o = obs[static_cast<size_t>(i)];
+      auto next = steady_clock::now();
+      while (steady_clock::now() < deadline) {
+        const std::string s = state_of(*c, victim_id);
+        const int64_t us = duration_cast<microseconds>(steady_clock::now() - t_kill).count();
+        if (s == "suspect" && o.suspect_us.load() < 0) o.suspect_us = us;
+        if (s == "dead") {
+          if (o.suspect_us.load() < 0) o.suspect_us = us;
+          o.dead_us = us;
+          return;
+        }
+        next += milliseconds(kPollMs);
+        std::this_thread::sleep_until(next);
+      }
+    });
+  }
+  for (std::thread& t : pollers) t.join();
+  std::vector<double> suspect_ms, dead_ms;
+  for (int i = 0; i < n; ++i) {
+    if (i == victim) continue;
+    out.survivors++;
+    const Observation& o = obs[static_cast<size_t>(i)];
+    if (o.suspect_us.load() >= 0) suspect_ms.push_back(static_cast<double>(o.suspect_us) / 1000);
+    if (o.dead_us.load() >= 0) {
+      dead_ms.push_back(static_cast<double>(o.dead_us) / 1000);
+      out.saw_dead++;
+    }
+  }
+  if (!suspect_ms.empty())
+    out.first_suspect_ms = *std::min_element(suspect_ms.begin(), suspect_ms.end());
+  if (!dead_ms.empty()) {
+    out.first_dead_ms = *std::min_element(dead_ms.begin(), dead_ms.end());
+    out.last_dead_ms = *std::max_element(dead_ms.begin(), dead_ms.end());
+  }
+  std::fprintf(stderr,
+               "    detection: first suspect %.0f ms, first dead %.0f ms, last dead %.0f ms "
+               "(%d/%d survivors)\n",
+               out.first_suspect_ms, out.first_dead_ms, out.last_dead_ms, out.saw_dead,
+               out.survivors);
+  return out.saw_dead == out.survivors;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes = {3, 5, 16};
+  if (argc > 1) {
+    sizes.clear();
+    std::stringstream ss(argv[1]);
+    std::string item;
+    while (std::getline(ss, item, ',')) sizes.push_back(std::atoi(item.c_str()));
+  }
+  const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
+  const int steady_seconds = argc > 3 ? std::atoi(argv[3]) : 10;
+  for (int n : sizes) {
+    if (n < 2 || n > 100) {
+      std::fprintf(stderr, "sizes must be in 2..100\n");
+      return 2;
+    }
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  const auto wall0 = steady_clock::now();
+
+  struct SizeRuns {
+    int n;
+    std::vector<Run> runs;
+    int failed = 0;
+  };
+  std::vector<SizeRuns> all;
+  int next_host = 1;
+  for (int n : sizes) {
+    SizeRuns sr{n, {}, 0};
+    for (int rep = 0; rep < repeats; ++rep) {
+      if (next_host + n > 250) next_host = 1;
+      const int victim = 1 + rep % (n - 1);
+      std::fprintf(stderr, "N=%d run %d/%d (127.0.%d.%d-%d, kill %s)\n", n, rep + 1, repeats,
+                   kSubnet, next_host, next_host + n - 1, identity(victim).c_str());
+      Run r;
+      bool ok = false;
+      try {
+        ok = run_once(n, next_host, victim, steady_seconds, r);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "    failed: %s\n", e.what());
+      }
+      next_host += n;
+      if (ok) {
+        sr.runs.push_back(r);
+      } else {
+        sr.failed++;
+      }
+    }
+    all.push_back(std::move(sr));
+  }
+
+  std::printf("### Real processes on loopback, mutual TLS, local preset\n\n");
+  std::printf(
+      "esk8s-node processes, static discovery, ECDSA P-256 local CA, /members polled every %d ms "
+      "per survivor. Medians over the runs (per-run values in brackets). Bytes = TLS payload "
+      "written by the gossip transport (frames incl. 4-byte header), steady window %d s.\n\n",
+      kPollMs, steady_seconds);
+  std::printf(
+      "| N | runs | start → all alive | SIGKILL → first suspect | → first dead | → last survivor "
+      "dead | bytes/member/s | frames/member/s |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  for (const SizeRuns& sr : all) {
+    std::vector<double> conv, fs, fd, ld, bytes, frames;
+    for (const Run& r : sr.runs) {
+      conv.push_back(r.converge_s);
+      fs.push_back(r.first_suspect_ms);
+      fd.push_back(r.first_dead_ms);
+      ld.push_back(r.last_dead_ms);
+      bytes.push_back(r.bytes_per_member_s);
+      frames.push_back(r.frames_per_member_s);
+    }
+    std::printf(
+        "| %d | %zu ok, %d failed | %.2f s [%s] | %.0f ms [%s] | %.0f ms [%s] | %.0f ms [%s] | "
+        "%.0f [%s] | %.1f |\n",
+        sr.n, sr.runs.size(), sr.failed, median(conv), list(conv, "%.2f").c_str(), median(fs),
+        list(fs, "%.0f").c_str(), median(fd), list(fd, "%.0f").c_str(), median(ld),
+        list(ld, "%.0f").c_str(), median(bytes), list(bytes, "%.0f").c_str(), median(frames));
+  }
+  std::printf("\nTotal wall time %.0f s.\n", duration<double>(steady_clock::now() - wall0).count());
+  return 0;
+}
