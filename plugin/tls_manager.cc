@@ -4,7 +4,6 @@
 #include <filesystem>
 
 #include "plugin/csr_request.h"
-#include "tls/files_source.h"
 #include "tls/fingerprint.h"
 #include "tls/issuer.h"
 #include "tls/key_file.h"
@@ -19,9 +18,6 @@ namespace {
 
 using SysClock = std::chrono::system_clock;
 
-// How often the worker re-checks between renewals: files for changes, the CA directory for a
-// new trust bundle (a CA rotation), the names for drift.
-constexpr std::chrono::seconds kCheckInterval{10};
 // Retry delays after a failed issuance: doubling up to a minute.
 constexpr std::chrono::seconds kRetryMin{2}, kRetryMax{60};
 
@@ -49,12 +45,17 @@ struct TlsManager::Obtained {
   std::vector<std::string> warnings;
 };
 
-TlsManager::TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube)
-    : config_(std::move(config)), log_(std::move(log)), kube_(std::move(kube)) {
+TlsManager::TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube,
+                       std::chrono::milliseconds check_interval)
+    : config_(std::move(config)),
+      log_(std::move(log)),
+      kube_(std::move(kube)),
+      check_interval_(check_interval) {
   allow_list_ = config_.allowed_peers;
   cluster_patterns_ = tls::cluster_allow_list(config_.service, config_.namespace_name,
                                               config_.peer_namespaces, config_.cluster_domain);
   state_.mode = std::string(to_string(config_.tls_mode));
+  files_ = std::make_unique<tls::FilesSource>(config_.tls_dir);
   state_.waiting_for = "the first certificate";
 }
 
@@ -78,8 +79,7 @@ Result<TlsManager::Obtained> TlsManager::obtain() {
       break;
     }
     case TlsMode::kFiles: {
-      tls::FilesSource files(config_.tls_dir);
-      auto loaded = files.load(req.names, SysClock::now());
+      auto loaded = files_->load(req.names, SysClock::now());
       if (!loaded) return loaded.status();
       o.issued = std::move(loaded->material);
       for (const auto& w : loaded->warnings) o.warnings.push_back(w.sentence);
@@ -180,6 +180,7 @@ Status TlsManager::start(OnMaterial on_material) {
     if (!first) {
       return Status::config("TLS (" + state_.mode + "): " + first.status().message());
     }
+    issued_from_ = source_fingerprint();
     install(std::move(first.value()));
   }
   worker_ = std::thread([this] { run(); });
@@ -205,13 +206,7 @@ bool TlsManager::wait(std::chrono::steady_clock::duration d) {
 
 void TlsManager::run() {
   std::chrono::seconds retry = kRetryMin;
-  tls::FilesSource files(config_.tls_dir);
-  if (config_.tls_mode == TlsMode::kFiles) (void)files.changed();  // baseline: what start() read
-  std::string issued_bundle_hash;
-  {
-    std::lock_guard lock(mu_);
-    issued_bundle_hash = tls::sha256_hex(bundle_pem_);
-  }
+
   auto plan = tls::plan_sans(san_input(config_));
   while (true) {
     bool have;
@@ -226,15 +221,9 @@ void TlsManager::run() {
     if (!have) {
       why = "first certificate";
     } else if (config_.tls_mode == TlsMode::kFiles) {
-      if (files.changed()) why = "files changed";
+      if (files_->changed()) why = "files changed";
     } else if (auto info = tls::inspect_cert(cert); info && plan) {
-      std::string current_hash = issued_bundle_hash;
-      if (config_.tls_mode == TlsMode::kLocalCa) {
-        if (auto ca = tls::read_pem_file(join(config_.tls_ca_dir, tls::kCaCertFileName), "CA")) {
-          current_hash = tls::sha256_hex(ca.value());
-        }
-      }
-      auto d = tls::needs_renewal(info.value(), plan.value(), issued_bundle_hash, current_hash,
+      auto d = tls::needs_renewal(info.value(), plan.value(), issued_from_, source_fingerprint(),
                                   SysClock::now());
       if (d.renew()) why = std::string(tls::renewal_label(d.reason));
     }
@@ -242,7 +231,7 @@ void TlsManager::run() {
       log_.info("obtaining a certificate", {{"mode", state_.mode}, {"reason", why}});
       auto o = obtain();
       if (o) {
-        issued_bundle_hash = tls::sha256_hex(o->issued.trust_bundle_pem);
+        issued_from_ = source_fingerprint();
         install(std::move(o.value()));
         retry = kRetryMin;
       } else {
@@ -260,8 +249,22 @@ void TlsManager::run() {
         continue;
       }
     }
-    if (!wait(kCheckInterval)) return;
+    if (!wait(check_interval_)) return;
   }
+}
+
+// What the certificate was issued from: local-ca, the CA files (a new bundle or a new signing key
+// both call for re-issuing: the first two steps of a CA rotation); kubernetes-csr, the signer's
+// bundle. Empty for files mode (FilesSource watches its own files).
+std::string TlsManager::source_fingerprint() const {
+  if (config_.tls_mode == TlsMode::kFiles) return "";
+  auto crt = tls::read_pem_file(join(config_.tls_ca_dir, tls::kCaCertFileName), "CA");
+  std::string text = crt ? crt.value() : "";
+  if (config_.tls_mode == TlsMode::kLocalCa) {
+    auto key = tls::read_private_key_file(join(config_.tls_ca_dir, tls::kCaKeyFileName), "CA key");
+    if (key) text += key.value();
+  }
+  return tls::sha256_hex(text);
 }
 
 TlsState TlsManager::state() const {

@@ -28,6 +28,7 @@
 #include "gossip/tls_snapshot.h"
 #include "gossip/transport.h"
 #include "plugin/config.h"
+#include "tls/files_source.h"
 
 namespace esk8s::plugin {
 
@@ -49,7 +50,10 @@ class TlsManager {
   using OnMaterial = std::function<void(std::shared_ptr<const gossip::TlsSnapshot>)>;
 
   // `kube` is needed in kubernetes-csr mode only (may be null otherwise).
-  TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube);
+  // `check_interval`: how often files, the CA directory and the names are re-checked between
+  // renewals (tests shorten it).
+  TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube,
+             std::chrono::milliseconds check_interval = std::chrono::seconds(10));
   ~TlsManager();
   TlsManager(const TlsManager&) = delete;
   TlsManager& operator=(const TlsManager&) = delete;
@@ -70,20 +74,23 @@ class TlsManager {
   void install(Obtained o);
   void run();
   bool wait(std::chrono::steady_clock::duration d);  // false when stopping
+  std::string source_fingerprint() const;
 
   Config config_;
   Logger log_;
   std::unique_ptr<discovery::KubeClient> kube_;
   OnMaterial on_material_;
+  std::chrono::milliseconds check_interval_;
   std::vector<std::string> allow_list_, cluster_patterns_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;        // guarded by mu_
-  TlsState state_;               // guarded by mu_
-  std::string bundle_pem_;       // guarded by mu_: trust bundle of the current certificate
-  std::string cert_pem_;         // guarded by mu_
-  std::string files_signature_;  // worker thread only
+  bool stopping_ = false;   // guarded by mu_
+  TlsState state_;          // guarded by mu_
+  std::string bundle_pem_;  // guarded by mu_: trust bundle of the current certificate
+  std::string cert_pem_;    // guarded by mu_
+  std::unique_ptr<tls::FilesSource> files_;  // files mode: loads and detects changes
+  std::string issued_from_;  // fingerprint of what the current certificate was issued from
   std::thread worker_;
 };
 
