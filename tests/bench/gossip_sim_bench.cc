@@ -109,6 +109,7 @@ struct SizeResult {
   int join_incomplete = 0, dead_incomplete = 0;
   double window_s = 0;
   double rss_mb = 0;        // after the converged start, first seed
+  double peak_mb = 0;       // VmHWM at the end (sizes run in increasing order)
   double wall_s = 0;        // total for this size
   double setup_wall_s = 0;  // converged start, first seed
   bool skipped = false;
@@ -240,6 +241,7 @@ void run_size(SizeResult& res, int seed_count, g::Duration max_join, g::Duration
                  survivors, seconds_of(dr.at - crash_at));
     s.on_event(nullptr);
   }
+  res.peak_mb = static_cast<double>(proc_kb("/proc/self/status", "VmHWM")) / 1024.0;
   malloc_trim(0);
   res.wall_s = duration<double>(steady_clock::now() - wall0).count();
 }
@@ -371,11 +373,12 @@ int main(int argc, char** argv) {
       "probe period = 1 s, so rounds = virtual seconds. Medians over the seeds.\n\n");
   std::printf(
       "| N | seeds | join known by 100%% | first suspects crash | first declares dead | 100%% "
-      "have it dead | msgs/member/s | bytes/member/s | window | RSS after start | wall |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "have it dead | msgs/member/s | bytes/member/s | window | RSS after start | peak RSS | wall "
+      "|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const SizeResult& r : results) {
     if (r.skipped) {
-      std::printf("| %zu | — | skipped: %s | | | | | | | | |\n", r.n, r.skip_reason.c_str());
+      std::printf("| %zu | — | skipped: %s | | | | | | | | | |\n", r.n, r.skip_reason.c_str());
       continue;
     }
     auto cell = [](const std::vector<double>& v, int incomplete) {
@@ -389,11 +392,12 @@ int main(int argc, char** argv) {
       }
       return std::string(buf);
     };
-    std::printf("| %zu | %d | %s | %s | %s | %s | %.2f | %.0f | %.0f s | %.0f MB | %.0f s |\n", r.n,
-                r.seeds, cell(r.join_s, r.join_incomplete).c_str(),
-                cell(r.first_suspect_s, 0).c_str(), cell(r.first_dead_s, 0).c_str(),
-                cell(r.all_dead_s, r.dead_incomplete).c_str(), median(r.msgs_per_member_s),
-                median(r.bytes_per_member_s), r.window_s, r.rss_mb, r.wall_s);
+    std::printf(
+        "| %zu | %d | %s | %s | %s | %s | %.2f | %.0f | %.0f s | %.0f MB | %.0f MB | %.0f s |\n",
+        r.n, r.seeds, cell(r.join_s, r.join_incomplete).c_str(), cell(r.first_suspect_s, 0).c_str(),
+        cell(r.first_dead_s, 0).c_str(), cell(r.all_dead_s, r.dead_incomplete).c_str(),
+        median(r.msgs_per_member_s), median(r.bytes_per_member_s), r.window_s, r.rss_mb, r.peak_mb,
+        r.wall_s);
   }
   std::printf(
       "\n### Simulator, false positives: N = %zu, lan preset, %d probe periods, %d seeds\n\n", fp_n,

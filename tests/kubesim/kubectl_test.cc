@@ -78,16 +78,20 @@ struct Sim {
     REQUIRE(ca.is_ok());
     std::ofstream(dir + "/ca.crt") << ca->cert_pem;
     std::ofstream(dir + "/ca.key") << ca->key_pem;
-    Cmd ns = kubectl("create namespace sim");
+    // kubectl create sends protobuf, which kubesim does not decode for these types; render with
+    // --dry-run=client and apply (JSON), as GitOps pipelines do.
+    std::string kc = "kubectl --kubeconfig " + cluster->kubeconfig_path();
+    Cmd ns = run(kc + " create namespace sim --dry-run=client -o yaml | " + kc + " apply -f -");
     REQUIRE_MESSAGE(ns.rc == 0, ns.out);
-    Cmd secret = kubectl("-n sim create secret generic esk8s-ca --from-file=ca.crt=" + dir +
-                         "/ca.crt --from-file=ca.key=" + dir + "/ca.key");
+    Cmd secret = run(kc + " -n sim create secret generic esk8s-ca --from-file=ca.crt=" + dir +
+                     "/ca.crt --from-file=ca.key=" + dir + "/ca.key --dry-run=client -o yaml | " +
+                     kc + " -n sim apply -f -");
     REQUIRE_MESSAGE(secret.rc == 0, secret.out);
   }
   ~Sim() {
     cluster->stop();
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    if (!std::getenv("KUBESIM_KEEP")) std::filesystem::remove_all(dir, ec);
   }
   Cmd kubectl(const std::string& args) const {
     return run("kubectl --kubeconfig " + cluster->kubeconfig_path() + " " + args);

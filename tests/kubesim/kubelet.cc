@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include <httplib.h>
@@ -427,9 +428,9 @@ void Kubelet::start_pod(const json& pod) {
   std::vector<std::pair<std::string, std::string>> mounts;  // mountPath -> local directory
   for (const auto& vm : p->container.value("volumeMounts", json::array())) {
     std::string vname = vm.value("name", ""), mpath = vm.value("mountPath", "");
-    const json* vol = nullptr;
+    std::optional<json> vol;
     for (const auto& v : pod["spec"].value("volumes", json::array())) {
-      if (v.value("name", "") == vname) vol = &v;
+      if (v.value("name", "") == vname) vol = v;
     }
     if (!vol || mpath.empty() || mpath[0] != '/') {
       p->error = "volumeMount \"" + vname + "\" has no matching volume or an invalid mountPath";
@@ -452,7 +453,7 @@ void Kubelet::start_pod(const json& pod) {
       continue;
     }
     int mode = src.value("defaultMode", 0644);
-    const json& data = obj.value().value("data", json::object());
+    const json data = obj.value().value("data", json::object());
     for (auto it = data.begin(); data.is_object() && it != data.end(); ++it) {
       std::string value = it->is_string() ? it->get<std::string>() : "";
       std::string file = local + "/" + it.key();
