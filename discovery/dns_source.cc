@@ -16,6 +16,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/unique_fd.h"
 #include "discovery/dns_message.h"
 #include "discovery/identity.h"
 
@@ -36,19 +37,7 @@ bool is_cancelled(const Status& s) { return s.code() == Status::Code::kState; }
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string lower(std::string s) {
   for (char& c : s) {

@@ -1,4 +1,5 @@
 #include "tls/key_file.h"
+#include "common/unique_fd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,26 +16,7 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-// Closes a descriptor on scope exit unless released.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now, reporting the error close() returned (0 when fine).
-  int close_now() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
+using Fd = UniqueFd;
 
 std::string directory_of(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -153,7 +135,10 @@ Result<std::string> read_checked(const std::string& path, std::string_view what,
   }
   if (private_key && S_ISREG(st.st_mode)) {
     mode_t mode = st.st_mode & 07777;
-    const char* problem = (mode & (S_IRGRP | S_IROTH))   ? "readable"
+    // Group read is allowed: Kubernetes adds it to Secret volume files when the pod sets
+    // fsGroup (defaultMode 0400 becomes 0440), and the group is the pod's own. Anything for
+    // other users, and group write, is refused.
+    const char* problem = (mode & S_IROTH)               ? "readable"
                           : (mode & (S_IWGRP | S_IWOTH)) ? "writable"
                                                          : nullptr;
     if (problem != nullptr) {

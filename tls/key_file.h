@@ -41,8 +41,10 @@ Status write_certificate_file(const std::string& path, std::string_view cert_pem
 // ("the CA certificate"). Follows symlinks (Kubernetes Secret volumes are symlinks).
 Result<std::string> read_pem_file(const std::string& path, std::string_view what);
 
-// Like read_pem_file, but refuses a file that users other than its owner may read or write:
+// Like read_pem_file, but refuses a file that other users may read or write, or that its group
+// may write:
 //   "CA key /x/ca.key is readable by other users (mode 0644); run chmod 600 /x/ca.key".
+// Group read is accepted: Kubernetes adds it to Secret volume files when the pod sets fsGroup.
 // `what` starts the sentence ("CA key"). The mode is taken from the opened descriptor, so the
 // file checked is the file read.
 Result<std::string> read_private_key_file(const std::string& path, std::string_view what);

@@ -1034,56 +1034,7 @@ Result<std::vector<CertInfo>> inspect_bundle(const std::string& pem) {
 
 Status verify_chain(const std::string& cert_pem, const std::string& trust_bundle_pem,
                     Clock::time_point at) {
-  ErrorQueueGuard guard;
-  auto certs = parse_certs(cert_pem, "the certificate to verify", /*first_only=*/false);
-  if (!certs) return certs.status();
-  auto anchors = parse_certs(trust_bundle_pem, "the trust bundle", /*first_only=*/false);
-  if (!anchors) return anchors.status();
-
-  StorePtr store(X509_STORE_new());
-  if (!store) return internal_error("allocating a certificate store");
-  for (X509Ptr& anchor : anchors.value()) {
-    if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {  // takes its own reference
-      return internal_error("adding a trust bundle certificate to the store");
-    }
-  }
-  CertStackPtr untrusted(sk_X509_new_null());
-  if (!untrusted) return internal_error("allocating the intermediate list");
-  for (size_t i = 1; i < certs->size(); ++i) {
-    if (sk_X509_push(untrusted.get(), certs.value()[i].get()) <= 0) {
-      return internal_error("collecting the intermediate certificates");
-    }
-    certs.value()[i].release();  // now owned by `untrusted`
-  }
-  X509* leaf = certs->front().get();
-
-  StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf, untrusted.get()) != 1) {
-    return internal_error("setting up certificate verification");
-  }
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  X509_VERIFY_PARAM_set_time(param, to_time_t(at));
-  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME);
-
-  int rc = X509_verify_cert(ctx.get());
-  if (rc == 1) return Status::ok();
-  int err = X509_STORE_CTX_get_error(ctx.get());
-  if (rc < 0 || err == X509_V_OK) return internal_error("certificate verification");
-  X509* failed = X509_STORE_CTX_get_current_cert(ctx.get());
-  if (failed == nullptr) failed = leaf;
-  auto leaf_cn = common_name_of(X509_get_subject_name(leaf), "the certificate", false);
-  auto failed_cn = common_name_of(X509_get_subject_name(failed), "the certificate", false);
-  std::string message = "certificate " + quote(leaf_cn ? leaf_cn.value() : std::string()) +
-                        " does not verify against the trust bundle at " + format_time(at) + ": ";
-  if (failed != leaf) {
-    message += "its chain member " + quote(failed_cn ? failed_cn.value() : std::string()) +
-               " (depth " + std::to_string(X509_STORE_CTX_get_error_depth(ctx.get())) + ") ";
-  } else {
-    message += "it ";
-  }
-  message += verify_reason(err, failed);
-  message += " (OpenSSL: " + std::string(X509_verify_cert_error_string(err)) + ")";
-  return Status::invalid_argument(message);
+  return verify_chain_classified(cert_pem, trust_bundle_pem, at).status;
 }
 
 Result<MatchedCert> find_cert_for_key(const std::string& bundle_pem, const std::string& key_pem) {
@@ -1141,7 +1092,7 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
   StorePtr store(X509_STORE_new());
   if (!store) return {ChainFailure::kOther, internal_error("allocating a certificate store")};
   for (X509Ptr& anchor : anchors.value()) {
-    if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {
+    if (X509_STORE_add_cert(store.get(), anchor.get()) != 1) {  // takes its own reference
       return {ChainFailure::kOther, internal_error("adding a trust bundle certificate")};
     }
   }
@@ -1167,8 +1118,21 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
   if (rc < 0 || err == X509_V_OK) {
     return {ChainFailure::kOther, internal_error("certificate verification")};
   }
-  // The sentence is the one verify_chain writes; recomputing it keeps the two in step.
-  return {classify_verify_error(err), verify_chain(cert_pem, trust_bundle_pem, at)};
+  X509* failed = X509_STORE_CTX_get_current_cert(ctx.get());
+  if (failed == nullptr) failed = leaf;
+  auto leaf_cn = common_name_of(X509_get_subject_name(leaf), "the certificate", false);
+  auto failed_cn = common_name_of(X509_get_subject_name(failed), "the certificate", false);
+  std::string message = "certificate " + quote(leaf_cn ? leaf_cn.value() : std::string()) +
+                        " does not verify against the trust bundle at " + format_time(at) + ": ";
+  if (failed != leaf) {
+    message += "its chain member " + quote(failed_cn ? failed_cn.value() : std::string()) +
+               " (depth " + std::to_string(X509_STORE_CTX_get_error_depth(ctx.get())) + ") ";
+  } else {
+    message += "it ";
+  }
+  message += verify_reason(err, failed);
+  message += " (OpenSSL: " + std::string(X509_verify_cert_error_string(err)) + ")";
+  return {classify_verify_error(err), Status::invalid_argument(message)};
 }
 
 std::string format_utc(Clock::time_point tp) { return format_time(tp); }
