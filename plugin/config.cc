@@ -508,6 +508,14 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     c.advertise_address = c.bind_address;
   } else if (!c.pod_name.empty() && !c.service.empty() && !c.namespace_name.empty()) {
     c.advertise_address = c.identity();
+    if (c.discovery == DiscoveryMode::kKubernetes) {
+      parsed.warnings.push_back(
+          "ESK8S_ADVERTISE_ADDRESS is not set and ESK8S_BIND_ADDRESS is a wildcard: peers will "
+          "reach this node by resolving its identity " +
+          c.identity() +
+          " through cluster DNS; set ESK8S_ADVERTISE_ADDRESS from the downward API "
+          "(fieldRef: status.podIP) so gossip does not depend on DNS");
+    }
   }
 
   // Discovery.

@@ -3,6 +3,7 @@
 // timeout with the approve command, RBAC missing, built-in signers refused.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "discovery/kube_client.h"
 #include "plugin/csr_request.h"
+#include "plugin/tls_manager.h"
 #include "tests/kubesim/cluster.h"
 #include "tls/x509.h"
 
@@ -201,4 +203,32 @@ TEST_CASE("kubernetes-csr: built-in signer names are refused before anything is 
     CHECK(cert.status().message().find(signer) != std::string::npos);
     CHECK(kube->requests() == before);
   }
+}
+
+TEST_CASE(
+    "kubernetes-csr: the TLS manager obtains the node's certificate through kubesim's signer") {
+  CsrEnv env;
+  // The signer's CA is what a ConfigMap would mount at ESK8S_TLS_CA_DIR.
+  std::string ca_dir = env.dir + "/signer-ca";
+  std::filesystem::create_directories(ca_dir);
+  std::ofstream(ca_dir + "/ca.crt") << env.ca();
+  esk8s::plugin::Config c;
+  c.service = "esdb";
+  c.namespace_name = "prod";
+  c.pod_name = "esdb-0";
+  c.cluster_domain = "cluster.local";
+  c.tls_mode = esk8s::plugin::TlsMode::kKubernetesCsr;
+  c.tls_ca_dir = ca_dir;
+  c.tls_csr_timeout_seconds = 20;
+  esk8s::plugin::TlsManager m(c, esk8s::Logger(nullptr, "test"), env.client());
+  std::atomic<int> got{0};
+  REQUIRE(m.start([&](std::shared_ptr<const esk8s::gossip::TlsSnapshot>) { ++got; }).is_ok());
+  CHECK_FALSE(m.state().have_certificate);  // start does not wait for the signer
+  for (int i = 0; i < 200 && got == 0; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(got == 1);
+  auto st = m.state();
+  CHECK(st.have_certificate);
+  CHECK(st.mode == "kubernetes-csr");
+  CHECK(st.not_after > std::chrono::system_clock::now() + 24h);
+  m.stop();
 }

@@ -317,3 +317,55 @@ TEST_CASE("config: every documented key is accepted by the parser") {
     if (!r.is_ok()) CHECK_FALSE(contains(r.status().message(), "unknown configuration key"));
   }
 }
+
+TEST_CASE("config: TLS keys are parsed and each bad value is named with what is accepted") {
+  auto ok = parse(with(
+      with(with(with(base(), "ESK8S_TLS_KEY_TYPE", "ed25519"), "ESK8S_TLS_VALIDITY_HOURS", "48"),
+           "ESK8S_CLIENT_SERVICES", "esdb-client, esdb-admin"),
+      "ESK8S_ALLOWED_PEERS", "*.esdb.prod.svc.cluster.local,*.esdb.dr.svc.cluster.local"));
+  REQUIRE(ok.is_ok());
+  CHECK(ok->config.tls_key_type == "ed25519");
+  CHECK(ok->config.tls_validity_hours == 48);
+  CHECK(ok->config.client_services == std::vector<std::string>{"esdb-client", "esdb-admin"});
+  CHECK(ok->config.allowed_peers.size() == 2);
+  CHECK(ok->config.tls_csr_signer == "esk8s.io/node");
+
+  std::string m = error_of(
+      with(with(with(with(base(), "ESK8S_TLS_KEY_TYPE", "dsa"), "ESK8S_TLS_VALIDITY_HOURS", "0"),
+                "ESK8S_TLS_LOCALHOST", "yes"),
+           "ESK8S_ALLOWED_PEERS", "esdb_prod.svc"));
+  CHECK(m.find("ESK8S_TLS_KEY_TYPE=\"dsa\" is invalid; accepted: ecdsa-p256 | rsa-2048") !=
+        std::string::npos);
+  CHECK(m.find("ESK8S_TLS_VALIDITY_HOURS=\"0\"") != std::string::npos);
+  CHECK(m.find("ESK8S_TLS_LOCALHOST=\"yes\"") != std::string::npos);
+  CHECK(m.find("ESK8S_ALLOWED_PEERS=\"esdb_prod.svc\"") != std::string::npos);
+}
+
+TEST_CASE("config: built-in Kubernetes CSR signers are refused with the reason") {
+  for (const char* signer : {"kubernetes.io/kube-apiserver-client", "kubernetes.io/kubelet-serving",
+                             "kubernetes.io/legacy-unknown"}) {
+    std::string m = error_of(with(base(), "ESK8S_TLS_CSR_SIGNER", signer));
+    CHECK(m.find(std::string("ESK8S_TLS_CSR_SIGNER=\"") + signer + "\" is invalid") !=
+          std::string::npos);
+    CHECK(m.find("esk8s.io/node") != std::string::npos);
+  }
+  CHECK(error_of(with(base(), "ESK8S_TLS_CSR_SIGNER", "nodomain")).find("domain/path") !=
+        std::string::npos);
+  CHECK(parse(with(base(), "ESK8S_TLS_CSR_SIGNER", "example.com/esdb")).is_ok());
+}
+
+TEST_CASE(
+    "config: the advertised gossip address defaults to a specific bind address, else the "
+    "identity") {
+  auto specific = parse(with(base(), "ESK8S_BIND_ADDRESS", "10.1.2.3"));
+  REQUIRE(specific.is_ok());
+  CHECK(specific->config.advertise_address == "10.1.2.3");
+  auto wildcard = parse(base());
+  REQUIRE(wildcard.is_ok());
+  CHECK(wildcard->config.advertise_address == "esdb-0.esdb.prod.svc.cluster.local");
+  auto given = parse(with(base(), "ESK8S_ADVERTISE_ADDRESS", "10.9.9.9"));
+  REQUIRE(given.is_ok());
+  CHECK(given->config.advertise_address == "10.9.9.9");
+  CHECK(error_of(with(base(), "ESK8S_ADVERTISE_ADDRESS", "not an address!"))
+            .find("ESK8S_ADVERTISE_ADDRESS") != std::string::npos);
+}
