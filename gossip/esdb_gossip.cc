@@ -175,7 +175,7 @@ std::string render_members_json(const std::vector<GossipViewMember>& members,
     e["incarnation"] = r.incarnation;
     e["address"] = r.address;
     e["port"] = r.port;
-    e["state"] = to_string(r.state);
+    e["state"] = m.discovered_only ? "discovered" : to_string(r.state);
     e["lastChange"] = format_esdb_timestamp(m.last_change);
     e["isSelf"] = r.identity == self_identity;
     e["status"] = m.status ? status_json(*m.status) : ordered_json(nullptr);

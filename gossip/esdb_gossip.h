@@ -22,6 +22,9 @@ struct GossipViewMember {
   std::optional<HostStatus> status;  // decoded meta; nullopt when the member sent none
   // Wall-clock time this node last saw the member change (the `timeStamp` field).
   std::chrono::system_clock::time_point last_change;
+  // Known from discovery only, never heard from over gossip: /members says "discovered" (the
+  // record's state is kDead, which is what /gossip's isAlive shows).
+  bool discovered_only = false;
 };
 
 // {"members":[...],"serverIp":..., "serverPort":...}. `server_ip`/`server_port` are this node's

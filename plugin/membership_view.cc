@@ -162,6 +162,7 @@ std::vector<gossip::GossipViewMember> gossip_view(const std::vector<MemberView>&
     g.record.port = m.gossip_port;
     g.record.state = to_gossip_state(m.state);
     if (m.status) g.status = to_host_status(*m.status);
+    g.discovered_only = m.state == MemberState::kDiscovered;
     g.last_change =
         std::chrono::system_clock::time_point(std::chrono::milliseconds(m.last_change_unix_ms));
     out.push_back(std::move(g));

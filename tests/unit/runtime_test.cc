@@ -334,5 +334,6 @@ TEST_CASE("runtime: /members and /gossip list this node with its identity and ho
   CHECK(m.body["members"][0]["identity"] == "esdb-0.esdb.unit.svc.cluster.local");
   CHECK(m.body["members"][0]["state"] == "alive");
   CHECK(m.body["members"][0]["instanceId"].get<std::string>().size() == 36);
+  CHECK(m.body["members"][1]["state"] == "discovered");  // known from discovery, never heard
   rt.stop();
 }
