@@ -139,7 +139,7 @@ TEST_CASE("kubernetes-csr: without approval it times out naming the CSR and the 
                                                  esk8s::Logger(nullptr, "test"));
   REQUIRE_FALSE(cert.is_ok());
   CHECK(std::chrono::steady_clock::now() - start < 15s);
-  const std::string& m = cert.status().message();
+  const std::string m = cert.status().message();
   CHECK(m.find("timed out after 2 s waiting for CertificateSigningRequest esk8s-") !=
         std::string::npos);
   CHECK(m.find("kubectl certificate approve esk8s-") != std::string::npos);
