@@ -1,5 +1,7 @@
 #include "plugin/health.h"
 
+#include "gossip/quorum.h"
+
 namespace esk8s::plugin {
 
 HealthReport live_report(std::chrono::steady_clock::time_point last_heartbeat,
@@ -40,6 +42,76 @@ HealthReport startup_report(const Snapshot& snapshot) {
     r.body["status"] = "ok";
   }
   return r;
+}
+
+namespace {
+
+void quorum_fields(nlohmann::json& body, const ReadinessState& r) {
+  gossip::QuorumView q{r.cluster_size, r.alive};
+  body["mode"] = std::string(to_string(r.mode));
+  body["modeReason"] = r.mode_reason;
+  body["alive"] = r.alive;
+  body["needed"] = r.cluster_size == 0 ? 0 : q.needed();
+  body["clusterSize"] = r.cluster_size;
+  body["clusterSizeSource"] = r.cluster_size_source;
+  body["quorumSeen"] = r.quorum_seen;
+  body["discovered"] = r.discovered;
+}
+
+HealthReport not_ok(HealthReport r, const char* status, const char* reason) {
+  r.http_status = 503;
+  r.body["status"] = status;
+  r.body["reason"] = reason;
+  return r;
+}
+
+}  // namespace
+
+HealthReport ready_report(const Snapshot& snapshot) {
+  const ReadinessState& r = snapshot.readiness;
+  HealthReport rep;
+  quorum_fields(rep.body, r);
+  rep.body["hostReady"] = r.host_ready;
+  if (!snapshot.started) return not_ok(std::move(rep), "not-ready", "starting");
+  if (r.superseded) return not_ok(std::move(rep), "not-ready", "superseded");
+  if (!r.gossip_running) return not_ok(std::move(rep), "not-ready", "gossip-not-running");
+  if (!r.host_ready) return not_ok(std::move(rep), "not-ready", "host-not-ready");
+  gossip::QuorumView q{r.cluster_size, r.alive};
+  bool quorum = r.cluster_size > 0 && q.has_quorum();
+  if (r.mode == ReadyMode::kBootstrapLatch && !quorum) {
+    // Ready without quorum while the pods that would make it cannot exist unless this one is
+    // Ready: OrderedReady creates pod N+1 only after pod N is Ready.
+    if (!r.quorum_seen) {
+      rep.body["status"] = "ready";
+      rep.body["reason"] = "bootstrapping";
+      return rep;
+    }
+    if (r.discovered < r.cluster_size) {
+      rep.body["status"] = "ready";
+      rep.body["reason"] = "pods-missing";
+      return rep;
+    }
+  }
+  if (r.cluster_size == 0) return not_ok(std::move(rep), "not-ready", "cluster-size-unknown");
+  if (!quorum) return not_ok(std::move(rep), "not-ready", "quorum");
+  rep.body["status"] = "ready";
+  return rep;
+}
+
+HealthReport disruptable_report(const Snapshot& snapshot) {
+  const ReadinessState& r = snapshot.readiness;
+  HealthReport rep;
+  quorum_fields(rep.body, r);
+  if (!snapshot.started || !r.gossip_running) {
+    return not_ok(std::move(rep), "not-disruptable", "gossip-not-running");
+  }
+  if (r.cluster_size == 0) {
+    return not_ok(std::move(rep), "not-disruptable", "cluster-size-unknown");
+  }
+  gossip::QuorumView q{r.cluster_size, r.alive};
+  if (!q.can_lose_self()) return not_ok(std::move(rep), "not-disruptable", "would-lose-quorum");
+  rep.body["status"] = "disruptable";
+  return rep;
 }
 
 }  // namespace esk8s::plugin

@@ -28,4 +28,19 @@ HealthReport live_report(std::chrono::steady_clock::time_point last_heartbeat,
 // peers, so it is safe as a startupProbe under any pod management policy.
 HealthReport startup_report(const Snapshot& snapshot);
 
+// /health/ready. Not ready while starting, when this process is superseded, while gossip is not
+// running, or when the host says it is not ready. Then by mode:
+//   quorum           ready iff a majority of the cluster size is alive as seen from here;
+//   bootstrap-latch  ready until a majority has been seen once by this process (so an
+//                    OrderedReady StatefulSet goes on creating the pods that make the majority),
+//                    then as quorum, except that it is ready again ("pods-missing") while fewer
+//                    pods than the cluster size exist in discovery: after pods 1 and 2 are
+//                    deleted, OrderedReady recreates pod 1 only once pod 0 is Ready.
+// The body names the mode, why it was chosen, alive/needed/clusterSize and the reason.
+HealthReport ready_report(const Snapshot& snapshot);
+
+// /health/disruptable: 200 only if stopping this node leaves a majority of the cluster size
+// alive among the others (QuorumView::can_lose_self); unknown size or not running is 503.
+HealthReport disruptable_report(const Snapshot& snapshot);
+
 }  // namespace esk8s::plugin

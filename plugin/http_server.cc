@@ -15,8 +15,9 @@ namespace esk8s::plugin {
 
 namespace {
 
-constexpr const char* kEndpoints[] = {"/health/live", "/health/startup", "/members", "/gossip",
-                                      "/metrics"};
+constexpr const char* kEndpoints[] = {
+    "/health/live", "/health/startup", "/health/ready", "/health/disruptable",
+    "/members",     "/gossip",         "/metrics"};
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
@@ -51,6 +52,12 @@ void HttpServer::install_routes() {
   });
   s.Get("/health/startup", [this](const httplib::Request&, httplib::Response& res) {
     send_report(res, startup_report(*snapshots_.load()));
+  });
+  s.Get("/health/ready", [this](const httplib::Request&, httplib::Response& res) {
+    send_report(res, ready_report(*snapshots_.load()));
+  });
+  s.Get("/health/disruptable", [this](const httplib::Request&, httplib::Response& res) {
+    send_report(res, disruptable_report(*snapshots_.load()));
   });
   // Members: rendered when the view changed, served as they are.
   s.Get("/members", [this](const httplib::Request&, httplib::Response& res) {

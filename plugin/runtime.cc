@@ -3,7 +3,9 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <future>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +22,7 @@
 #include "gossip/quorum.h"
 #include "plugin/http_server.h"
 #include "plugin/membership_view.h"
+#include "plugin/statefulset_info.h"
 #include "plugin/tls_manager.h"
 
 namespace esk8s::plugin {
@@ -96,6 +99,84 @@ struct Runtime::Loop {
   uint64_t generation = 0;
   bool started = false;
 
+  // Readiness: the resolved mode and the cluster size, with where each came from.
+  ReadyMode ready_mode = ReadyMode::kBootstrapLatch;
+  std::string ready_mode_reason;
+  uint32_t cluster_size = 0;  // 0: not known yet
+  std::string cluster_size_source;
+  bool quorum_seen = false;
+  bool superseded = false;
+  uint32_t most_members_seen = 1;
+  std::thread statefulset_reader;  // kubernetes mode: reads the owning StatefulSet once
+  std::unique_ptr<discovery::KubeClient> statefulset_kube;
+
+  ReadinessState readiness() {
+    ReadinessState r;
+    r.mode = ready_mode;
+    r.mode_reason = ready_mode_reason;
+    r.cluster_size = cluster_size;
+    r.cluster_size_source = cluster_size_source;
+    most_members_seen =
+        std::max<uint32_t>(most_members_seen, static_cast<uint32_t>(members.size()));
+    if (r.cluster_size == 0) {
+      // Nothing configured or readable: the most members ever seen, so quorum is never easier
+      // than what this node has witnessed. Logged at start; set ESK8S_CLUSTER_SIZE instead.
+      r.cluster_size = most_members_seen;
+      r.cluster_size_source = "members seen (set ESK8S_CLUSTER_SIZE)";
+    }
+    r.gossip_running = gossip != nullptr && gossip_error.empty();
+    r.alive = r.gossip_running ? gossip->core().alive_count() : 0;
+    r.host_ready = !self_status || self_status->host_ready != 0;
+    std::set<std::string> ids{rt.config_.identity()};
+    for (const auto& p : peers) ids.insert(p.identity);
+    r.discovered = static_cast<uint32_t>(ids.size());
+    r.superseded = superseded;
+    gossip::QuorumView q{r.cluster_size, r.alive};
+    if (r.gossip_running && q.has_quorum() && !quorum_seen) {
+      quorum_seen = true;
+      rt.log_.info("quorum observed", {{"alive", std::to_string(r.alive)},
+                                       {"cluster_size", std::to_string(r.cluster_size)}});
+    }
+    r.quorum_seen = quorum_seen;
+    return r;
+  }
+
+  // The owning StatefulSet was read (or could not be): ESK8S_READY_MODE=auto and the default
+  // cluster size follow it.
+  void on_statefulset(Result<StatefulSetInfo> info) {
+    const Config& c = rt.config_;
+    if (!info) {
+      if (c.ready_mode == ReadyMode::kAuto) {
+        ready_mode_reason = "auto: cannot read the pod's StatefulSet (" + info.status().message() +
+                            "); bootstrap-latch is safe under both pod management policies";
+      }
+      rt.log_.warn("cannot read the pod's StatefulSet", {{"error", info.status().message()}});
+      publish();
+      return;
+    }
+    if (c.ready_mode == ReadyMode::kAuto) {
+      bool ordered = info->pod_management_policy == "OrderedReady";
+      ready_mode = ordered ? ReadyMode::kBootstrapLatch : ReadyMode::kQuorum;
+      ready_mode_reason = "auto: StatefulSet " + info->name + " is " + info->pod_management_policy +
+                          (ordered ? ": ready before quorum so the next pods get created"
+                                   : ": all pods start at once, so ready means quorum");
+      rt.log_.info("readiness mode chosen",
+                   {{"mode", std::string(to_string(ready_mode))}, {"why", ready_mode_reason}});
+    }
+    if (!c.cluster_size) {
+      cluster_size = info->replicas;
+      cluster_size_source = "StatefulSet " + info->name + " spec.replicas";
+    } else if (*c.cluster_size != info->replicas) {
+      rt.log_.warn(
+          "ESK8S_CLUSTER_SIZE differs from the StatefulSet's replicas; using "
+          "ESK8S_CLUSTER_SIZE",
+          {{"ESK8S_CLUSTER_SIZE", std::to_string(*c.cluster_size)},
+           {"statefulset", info->name},
+           {"replicas", std::to_string(info->replicas)}});
+    }
+    publish();
+  }
+
   gossip::LocalMember local_member() const {
     gossip::LocalMember l;
     l.identity = rt.config_.identity();
@@ -152,6 +233,7 @@ struct Runtime::Loop {
     auto view = gossip_view(members);
     snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
     snap->members_json = gossip::render_members_json(view, rt.config_.identity());
+    snap->readiness = readiness();
     snap->metrics = collect_metrics();
     rt.snapshots_.store(std::move(snap));
   }
@@ -210,8 +292,7 @@ struct Runtime::Loop {
       counter("esk8s_gossip_tls_rejections_total",
               "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
     }
-    uint32_t size = rt.config_.cluster_size.value_or(
-        static_cast<uint32_t>(std::max<size_t>(1, members.size())));
+    uint32_t size = cluster_size ? cluster_size : most_members_seen;
     gossip::QuorumView q{size, gossip->core().alive_count()};
     m.push_back({"esk8s_quorum",
                  "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",
@@ -362,6 +443,7 @@ struct Runtime::Loop {
 
   void on_gossip_events(const std::vector<gossip::MembershipEvent>& events) {
     for (const auto& e : events) {
+      if (e.kind == gossip::MembershipEvent::Kind::kSuperseded) superseded = true;
       if (e.kind == gossip::MembershipEvent::Kind::kUpdated) continue;
       auto level = e.kind == gossip::MembershipEvent::Kind::kSuperseded ? LogLevel::kError
                    : e.kind == gossip::MembershipEvent::Kind::kDied     ? LogLevel::kWarn
@@ -481,11 +563,16 @@ Status Runtime::start() {
     log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
     return std::move(client.value());
   };
-  std::unique_ptr<discovery::KubeClient> kube, csr_kube;
+  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube;
   if (config_.discovery == DiscoveryMode::kKubernetes) {
     auto k = make_kube("kube-client");
     if (!k) return k.status();
     kube = std::move(k.value());
+    if (config_.ready_mode == ReadyMode::kAuto || !config_.cluster_size) {
+      auto k2 = make_kube("statefulset-client");
+      if (!k2) return k2.status();
+      sts_kube = std::move(k2.value());
+    }
   }
   if (config_.tls_mode == TlsMode::kKubernetesCsr) {
     auto k = make_kube("csr-client");
@@ -500,6 +587,28 @@ Status Runtime::start() {
   if (host_) l->self_status = host_->node_status();
   if (l->self_status) l->self_status = sanitised(*l->self_status);
   l->peers = config_.static_peers;
+  // Readiness mode and cluster size; kubernetes mode refines them from the StatefulSet.
+  if (config_.ready_mode != ReadyMode::kAuto) {
+    l->ready_mode = config_.ready_mode;
+    l->ready_mode_reason = "ESK8S_READY_MODE=" + std::string(to_string(config_.ready_mode));
+  } else {
+    l->ready_mode = ReadyMode::kBootstrapLatch;
+    l->ready_mode_reason =
+        sts_kube ? "auto: reading the pod's StatefulSet; bootstrap-latch until then"
+                 : "auto: no Kubernetes API in " + std::string(to_string(config_.discovery)) +
+                       " discovery to read the StatefulSet; bootstrap-latch is safe under both "
+                       "pod management policies";
+  }
+  if (config_.cluster_size) {
+    l->cluster_size = *config_.cluster_size;
+    l->cluster_size_source = config_.discovery == DiscoveryMode::kStatic
+                                 ? "ESK8S_CLUSTER_SIZE or the static peers"
+                                 : "ESK8S_CLUSTER_SIZE";
+  } else if (!sts_kube) {
+    log_.warn(
+        "the cluster size is unknown: set ESK8S_CLUSTER_SIZE; until then quorum is a "
+        "majority of the most members seen");
+  }
   l->checks.push_back({"config", true, "identity " + config_.identity()});
   std::string namespaces = config_.namespace_name;
   for (const auto& ns : config_.peer_namespaces) namespaces += "," + ns;
@@ -533,6 +642,13 @@ Status Runtime::start() {
 
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
+  if (sts_kube) {
+    l->statefulset_kube = std::move(sts_kube);
+    l->statefulset_reader = std::thread([l, ns = config_.namespace_name, pod = config_.pod_name] {
+      auto info = fetch_statefulset_info(*l->statefulset_kube, ns, pod);
+      asio::post(l->io, [l, info] { l->on_statefulset(info); });
+    });
+  }
   if (kube) {
     discovery::KubernetesSourceOptions so;
     so.service = config_.service;
@@ -573,6 +689,21 @@ Status Runtime::start() {
 
 void Runtime::stop() {
   if (!loop_) return;
+  // Graceful leave: peers learn within one round instead of by failure detection. Bounded: the
+  // loop gets 300 ms to hand the Left claims to the transport.
+  {
+    auto left = std::make_shared<std::promise<void>>();
+    Loop* l = loop_.get();
+    asio::post(l->io, [l, left] {
+      if (!l->gossip) return left->set_value();
+      l->gossip->leave();
+      auto t = std::make_shared<asio::steady_timer>(l->io, std::chrono::milliseconds(250));
+      t->async_wait([t, left](const boost::system::error_code&) { left->set_value(); });
+    });
+    left->get_future().wait_for(std::chrono::milliseconds(300));
+  }
+  if (loop_->statefulset_kube) loop_->statefulset_kube->cancel();
+  if (loop_->statefulset_reader.joinable()) loop_->statefulset_reader.join();
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
   if (loop_->source) loop_->source->stop();
   if (loop_->dns) loop_->dns->stop();

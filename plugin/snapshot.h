@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "esk8s/plugin.h"
+#include "plugin/config.h"
 #include "plugin/metrics.h"
 
 namespace esk8s::plugin {
@@ -39,14 +40,29 @@ struct StartupCheck {
   std::string detail;  // human-readable
 };
 
+// What /health/ready and /health/disruptable decide from (computed on the event loop).
+struct ReadinessState {
+  ReadyMode mode = ReadyMode::kBootstrapLatch;  // resolved: never kAuto
+  std::string mode_reason;                      // why this mode (auto's decision, or the key)
+  uint32_t cluster_size = 0;                    // voting members; 0 = not known yet
+  std::string cluster_size_source;              // "ESK8S_CLUSTER_SIZE", "StatefulSet esdb", ...
+  uint32_t alive = 0;       // members alive or suspect as seen here, self included
+  uint32_t discovered = 1;  // distinct identities discovery lists (pods that exist), self included
+  bool host_ready = true;   // the host's own readiness (node_status.host_ready)
+  bool gossip_running = false;
+  bool quorum_seen = false;  // a majority was seen alive at least once by this process
+  bool superseded = false;   // a newer process claims this identity
+};
+
 struct Snapshot {
   uint64_t generation = 0;  // increases with every publication
   bool started = false;     // start() completed; before that /health/startup says "starting"
   std::vector<StartupCheck> startup_checks;
   std::vector<MemberView> members;  // self first
   std::vector<Metric> metrics;      // refreshed every status poll
-  std::string members_json;         // /members body (rendered at publication)
-  std::string gossip_json;          // /gossip body, EventStoreDB format
+  ReadinessState readiness;
+  std::string members_json;  // /members body (rendered at publication)
+  std::string gossip_json;   // /gossip body, EventStoreDB format
 };
 
 // The single-writer, many-reader publication point.

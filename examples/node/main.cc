@@ -6,16 +6,21 @@
 // Only the public C header is used, as a real database would.
 #include <dlfcn.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "esk8s/plugin.h"
 
@@ -23,6 +28,7 @@ namespace {
 
 const char* kUsage =
     "usage: esk8s-node [--plugin PATH] [--state NAME] [--node-priority N] [--quiet]\n"
+    "       esk8s-node --pre-stop [--timeout SECONDS]\n"
     "\n"
     "Reference database host for the esk8s plugin. Loads libesk8s.so, configures it from the\n"
     "ESK8S_* environment variables (see the README's configuration table), prints the plugin's\n"
@@ -34,6 +40,11 @@ const char* kUsage =
     "                       (default: Follower)\n"
     "  --node-priority N    node priority reported to the plugin (default: 0)\n"
     "  --quiet              print only warnings and errors of the plugin\n"
+    "  --pre-stop           for a preStop hook: wait until this node's /health/disruptable\n"
+    "                       answers 200 (stopping it keeps a quorum of the others), polling\n"
+    "                       every 500 ms at ESK8S_BIND_ADDRESS:ESK8S_HTTP_PORT, then exit 0;\n"
+    "                       exit 1 when --timeout (default 60) passes first. The node announces\n"
+    "                       its graceful leave itself when SIGTERM follows.\n"
     "  --help               this text\n"
     "\n"
     "Exit status: 0 after a clean shutdown, 1 when the plugin fails to load, init or start,\n"
@@ -145,6 +156,57 @@ std::string default_plugin_path() {
   return dir + "/libesk8s.so";
 }
 
+// One HTTP/1.0 GET on loopback; the status code, or 0 when there is no answer.
+int http_status(const std::string& host, int port, const std::string& path) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return 0;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int code = 0;
+  timeval tv{2, 0};
+  if (fd >= 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[64] = {};
+      ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+      if (n > 12 && std::strncmp(buf, "HTTP/1.", 7) == 0) code = std::atoi(buf + 9);
+    }
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(res);
+  return code;
+}
+
+// preStop: wait (bounded) until stopping this node keeps a quorum of the others.
+int pre_stop(int timeout_seconds) {
+  const char* bind = std::getenv("ESK8S_BIND_ADDRESS");
+  const char* port = std::getenv("ESK8S_HTTP_PORT");
+  std::string host = bind && *bind && std::strcmp(bind, "0.0.0.0") != 0 ? bind : "127.0.0.1";
+  if (host == "::") host = "::1";
+  int p = port && *port ? std::atoi(port) : 2115;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  int last = 0;
+  while (true) {
+    last = http_status(host, p, "/health/disruptable");
+    if (last == 200) {
+      print_line("esk8s-node: pre-stop: disruptable (a quorum of the others remains); stopping");
+      return 0;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  print_line("esk8s-node: pre-stop: not disruptable after " + std::to_string(timeout_seconds) +
+             " s (last answer " + (last ? std::to_string(last) : std::string("none")) + " from " +
+             host + ":" + std::to_string(p) +
+             "/health/disruptable); stopping anyway: the grace period is over");
+  return 1;
+}
+
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "esk8s-node: %s\n\n%s", msg.c_str(), kUsage);
   return 2;
@@ -184,6 +246,19 @@ int main(int argc, char** argv) {
       host.opts.node_priority = static_cast<int>(p);
     } else if (a == "--quiet") {
       host.opts.quiet = true;
+    } else if (a == "--pre-stop") {
+      int timeout = 60;
+      if (argc - i == 3 && std::strcmp(argv[i + 1], "--timeout") == 0) {
+        char* end = nullptr;
+        long t = std::strtol(argv[i + 2], &end, 10);
+        if (*end || t < 1 || t > 86400) {
+          return usage_error("--timeout needs a number of seconds (1-86400)");
+        }
+        timeout = static_cast<int>(t);
+      } else if (argc - i != 1) {
+        return usage_error("--pre-stop takes only --timeout SECONDS");
+      }
+      return pre_stop(timeout);
     } else {
       return usage_error("unknown argument \"" + a + "\"");
     }

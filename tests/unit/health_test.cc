@@ -34,3 +34,113 @@ TEST_CASE("health: startup fails before start completes and names the first fail
   CHECK(r.http_status == 503);
   CHECK(r.body["reason"] == "tls-material");
 }
+
+namespace {
+
+Snapshot running(ReadyMode mode, uint32_t size, uint32_t alive, uint32_t discovered) {
+  Snapshot s;
+  s.started = true;
+  s.readiness.mode = mode;
+  s.readiness.mode_reason = "test";
+  s.readiness.cluster_size = size;
+  s.readiness.cluster_size_source = "ESK8S_CLUSTER_SIZE";
+  s.readiness.alive = alive;
+  s.readiness.discovered = discovered;
+  s.readiness.gossip_running = true;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("health: ready in quorum mode needs a majority of the cluster size alive") {
+  auto s = running(ReadyMode::kQuorum, 3, 1, 3);
+  auto r = ready_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["status"] == "not-ready");
+  CHECK(r.body["reason"] == "quorum");
+  CHECK(r.body["alive"] == 1);
+  CHECK(r.body["needed"] == 2);
+  CHECK(r.body["clusterSize"] == 3);
+  CHECK(r.body["mode"] == "quorum");
+  s.readiness.alive = 2;
+  r = ready_report(s);
+  CHECK(r.http_status == 200);
+  CHECK(r.body["status"] == "ready");
+  s = running(ReadyMode::kQuorum, 5, 2, 5);
+  CHECK(ready_report(s).http_status == 503);
+  s.readiness.alive = 3;
+  CHECK(ready_report(s).http_status == 200);
+}
+
+TEST_CASE("health: bootstrap-latch is ready alone until quorum was seen, then quorum-aware") {
+  auto s = running(ReadyMode::kBootstrapLatch, 3, 1, 1);
+  auto r = ready_report(s);
+  CHECK(r.http_status == 200);
+  CHECK(r.body["reason"] == "bootstrapping");
+  CHECK(r.body["mode"] == "bootstrap-latch");
+  // Quorum seen once; all pods exist; a majority is lost: not ready.
+  s = running(ReadyMode::kBootstrapLatch, 3, 1, 3);
+  s.readiness.quorum_seen = true;
+  r = ready_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["reason"] == "quorum");
+  // The missing members' pods do not exist (deleted): ready, or OrderedReady never recreates them.
+  s.readiness.discovered = 1;
+  r = ready_report(s);
+  CHECK(r.http_status == 200);
+  CHECK(r.body["reason"] == "pods-missing");
+  // With quorum it is plain ready.
+  s = running(ReadyMode::kBootstrapLatch, 3, 3, 3);
+  s.readiness.quorum_seen = true;
+  r = ready_report(s);
+  CHECK(r.http_status == 200);
+  CHECK_FALSE(r.body.contains("reason"));
+}
+
+TEST_CASE("health: ready fails first for starting, superseded, gossip down and host not ready") {
+  Snapshot s;
+  CHECK(ready_report(s).body["reason"] == "starting");
+  s = running(ReadyMode::kQuorum, 3, 3, 3);
+  s.readiness.superseded = true;
+  CHECK(ready_report(s).body["reason"] == "superseded");
+  s = running(ReadyMode::kBootstrapLatch, 3, 3, 3);
+  s.readiness.gossip_running = false;
+  CHECK(ready_report(s).body["reason"] == "gossip-not-running");
+  s = running(ReadyMode::kBootstrapLatch, 3, 3, 3);
+  s.readiness.host_ready = false;
+  auto r = ready_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["reason"] == "host-not-ready");
+  CHECK(r.body["hostReady"] == false);
+}
+
+TEST_CASE("health: ready without a known cluster size says so in quorum mode") {
+  auto s = running(ReadyMode::kQuorum, 0, 2, 2);
+  auto r = ready_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["reason"] == "cluster-size-unknown");
+}
+
+TEST_CASE("health: disruptable only when the others keep a majority without this node") {
+  auto s = running(ReadyMode::kQuorum, 3, 3, 3);
+  auto r = disruptable_report(s);
+  CHECK(r.http_status == 200);
+  CHECK(r.body["status"] == "disruptable");
+  s.readiness.alive = 2;
+  r = disruptable_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["status"] == "not-disruptable");
+  CHECK(r.body["reason"] == "would-lose-quorum");
+  CHECK(r.body["needed"] == 2);
+  s = running(ReadyMode::kQuorum, 5, 4, 5);
+  CHECK(disruptable_report(s).http_status == 200);
+  s.readiness.alive = 3;
+  CHECK(disruptable_report(s).http_status == 503);
+  s = running(ReadyMode::kQuorum, 1, 1, 1);
+  CHECK(disruptable_report(s).body["reason"] == "would-lose-quorum");
+  s = running(ReadyMode::kQuorum, 0, 3, 3);
+  CHECK(disruptable_report(s).body["reason"] == "cluster-size-unknown");
+  s = running(ReadyMode::kQuorum, 3, 3, 3);
+  s.readiness.gossip_running = false;
+  CHECK(disruptable_report(s).body["reason"] == "gossip-not-running");
+}

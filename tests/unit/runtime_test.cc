@@ -131,7 +131,7 @@ TEST_CASE("runtime: unknown endpoints and methods get a JSON error naming the en
   Reply r = get(rt.http_port(), "/health/nope");
   CHECK(r.status == 404);
   CHECK(r.body["reason"] == "unknown-endpoint");
-  CHECK(r.body["endpoints"].size() == 5);
+  CHECK(r.body["endpoints"].size() == 7);
 
   httplib::Client cli("127.0.0.1", rt.http_port());
   auto res = cli.Post("/health/live", "x", "text/plain");
