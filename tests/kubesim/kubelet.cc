@@ -421,7 +421,8 @@ void Kubelet::start_pod(const json& pod) {
       set(name, v);
     }
   }
-  // Volumes: secret, configMap and emptyDir volumes are materialised under the pod directory
+  // Volumes: secret, configMap and emptyDir volumes are materialised under the pod directory,
+  // persistentVolumeClaim volumes under DIR/claims/<namespace>/<claim> (kept across pods)
   // (pods are host processes and cannot mount), and every environment value, command word and
   // argument that names a mount path is rewritten to that directory. Files get the volume's
   // defaultMode (0644 unless set, as in Kubernetes).
@@ -437,6 +438,11 @@ void Kubelet::start_pod(const json& pod) {
       continue;
     }
     std::string local = p->dir + "/volumes" + mpath;
+    if (vol->contains("persistentVolumeClaim")) {
+      // A claim outlives its pods: one directory per claim under the state directory.
+      local = opts_.state_dir + "/claims/" + p->ns + "/" +
+              (*vol)["persistentVolumeClaim"].value("claimName", vname);
+    }
     std::filesystem::create_directories(local);
     mounts.emplace_back(mpath, local);
     const bool secret = vol->contains("secret");

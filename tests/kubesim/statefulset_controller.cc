@@ -56,6 +56,15 @@ json make_pod(const json& sts, int ordinal, const std::string& revision) {
   pod["spec"] = tmpl.value("spec", json::object());
   pod["spec"]["hostname"] = name;
   pod["spec"]["subdomain"] = sts["spec"].value("serviceName", "");
+  // As the real controller: each volumeClaimTemplate becomes a volume naming the pod's claim
+  // <template>-<pod> (the kubelet keeps its directory across pod recreations, like a PV).
+  for (const auto& vct : sts["spec"].value("volumeClaimTemplates", json::array())) {
+    std::string vname = vct.value("metadata", json::object()).value("name", "");
+    if (vname.empty()) continue;
+    json& vols = pod["spec"]["volumes"];
+    if (!vols.is_array()) vols = json::array();
+    vols.push_back({{"name", vname}, {"persistentVolumeClaim", {{"claimName", vname + "-" + name}}}});
+  }
   if (!pod["spec"].contains("restartPolicy")) pod["spec"]["restartPolicy"] = "Always";
   if (!pod["spec"].contains("terminationGracePeriodSeconds"))
     pod["spec"]["terminationGracePeriodSeconds"] = 30;
