@@ -13,7 +13,7 @@ Driver::Driver(boost::asio::io_context& io, DriverOptions options,
       transport_(
           io, options_.transport, std::move(tls), std::move(verifier),
           [this](Envelope e, const std::string& from) {
-            if (!stopped_ && core_) apply(core_->step(e, from, now()));
+            if (!stopped_ && !isolated_ && core_) apply(core_->step(e, from, now()));
           },
           log.with_component("gossip-transport")),
       timer_(io),
@@ -52,7 +52,9 @@ void Driver::leave() {
 void Driver::set_tls(std::shared_ptr<const TlsSnapshot> tls) { transport_.set_tls(std::move(tls)); }
 
 void Driver::apply(Ready ready) {
-  for (const auto& out : ready.messages) transport_.send(out);
+  if (!isolated_) {
+    for (const auto& out : ready.messages) transport_.send(out);
+  }
   if (!ready.events.empty() && on_events_) on_events_(ready.events);
   arm_timer();
 }

@@ -49,6 +49,10 @@ class Driver {
   // Graceful leave: announces kLeft to every alive member now.
   void leave();
   void set_tls(std::shared_ptr<const TlsSnapshot> tls);
+  // Fault injection (tests, ESK8S_FAULT_FILE): while isolated, received envelopes are dropped
+  // and nothing is sent, as if the network cut this node off. Connections stay up.
+  void set_isolated(bool isolated) { isolated_ = isolated; }
+  bool isolated() const { return isolated_; }
 
   // REQUIRES: start() succeeded.
   const Core& core() const { return *core_; }
@@ -66,6 +70,7 @@ class Driver {
   OnEvents on_events_;
   Logger log_;
   bool stopped_ = false;
+  bool isolated_ = false;
 };
 
 }  // namespace esk8s::gossip

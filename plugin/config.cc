@@ -129,6 +129,9 @@ const std::vector<KeySpec>& config_keys() {
        "Semantics of /health/ready (auto: bootstrap-latch under OrderedReady, quorum under "
        "Parallel)."},
       {"ESK8S_PRESET", "lan | local | wan", "lan", "Timing preset (probe intervals, deadlines)."},
+      {"ESK8S_FAULT_FILE", "path", "none",
+       "Testing only: while this file holds the word isolate, gossip traffic is dropped both "
+       "ways (a simulated partition)."},
   };
   return keys;
 }
@@ -302,6 +305,8 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       problems.bad_value("ESK8S_PRESET", *v);
     }
   }
+
+  if (auto v = get("ESK8S_FAULT_FILE")) c.fault_file = *v;
 
   // Names.
   c.service_account_dir =

@@ -79,6 +79,7 @@ struct Config {
   std::vector<std::string> allowed_peers;    // patterns; empty: this cluster's names
   ReadyMode ready_mode = ReadyMode::kAuto;
   Preset preset = Preset::kLan;
+  std::string fault_file;  // testing only: "isolate" in it partitions gossip (empty: off)
 
   // "<pod>.<service>.<namespace>.svc.<cluster-domain>".
   std::string identity() const;

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <future>
 #include <random>
 #include <set>
@@ -487,6 +488,7 @@ struct Runtime::Loop {
       return;
     }
     gossip = std::move(driver);
+    check_fault_file();  // before the first message goes out
     gossip->set_seeds(seeds());
     rt.log_.info("gossip started",
                  {{"identity", rt.config_.identity()},
@@ -508,11 +510,25 @@ struct Runtime::Loop {
   }
 
   // Proves to /health/live that the loop still runs handlers.
+  // ESK8S_FAULT_FILE (tests): "isolate" in the file cuts gossip off until it is gone.
+  void check_fault_file() {
+    if (rt.config_.fault_file.empty() || !gossip) return;
+    std::ifstream in(rt.config_.fault_file);
+    std::string word;
+    bool isolate = in && (in >> word) && word == "isolate";
+    if (isolate == gossip->isolated()) return;
+    gossip->set_isolated(isolate);
+    rt.log_.warn(isolate ? "fault injection: gossip isolated (ESK8S_FAULT_FILE)"
+                         : "fault injection: gossip isolation lifted",
+                 {{"file", rt.config_.fault_file}});
+  }
+
   void arm_heartbeat() {
     heartbeat.expires_after(rt.timings_.heartbeat_interval);
     heartbeat.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       rt.last_heartbeat_ns_.store(steady_now_ns(), std::memory_order_release);
+      check_fault_file();
       arm_heartbeat();
     });
   }

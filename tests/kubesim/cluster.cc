@@ -114,6 +114,7 @@ esk8s::Status Cluster::start() {
   ko.ca_pem = api_->ca_pem();
   ko.path = opts_.bin_path;
   ko.nodes = opts_.nodes;
+  ko.pod_network = opts_.pod_network;
   ko.token_ttl = opts_.token_ttl;
   kubelet_ = std::make_unique<Kubelet>(ko, store_, registry_, auth_);
   kubelet_->start();

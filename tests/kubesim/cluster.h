@@ -31,6 +31,7 @@ struct ClusterOptions {
   std::chrono::seconds token_ttl{3600};  // lifetime of pods' service-account tokens
   std::vector<std::string> bin_path;     // where pod commands are looked up first
   int nodes = 3;
+  int pod_network = 1;  // pod IPs from 127.<pod_network>.0.0/16 (1-254)
   size_t max_endpoints_per_slice = 100;
   size_t history = 1000;  // watch events kept per resource
   bool watch_gone_as_http_status = false;

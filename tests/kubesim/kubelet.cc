@@ -326,13 +326,14 @@ void Kubelet::start_pod(const json& pod) {
   }
   {
     std::lock_guard lock(mu_);
-    // 127.1.0.1 upwards, skipping host parts .0 and .255; never reused while kubesim runs.
+    // 127.<pod_network>.0.1 upwards, skipping host parts .0 and .255; never reused while
+    // kubesim runs (after 65k pods it moves on to the next /16).
     uint32_t n;
     do {
       n = ++next_ip_;
     } while ((n & 0xff) == 0 || (n & 0xff) == 255);
-    p->ip = "127." + std::to_string(1 + (n >> 16) % 254) + "." + std::to_string((n >> 8) & 0xff) +
-            "." + std::to_string(n & 0xff);
+    p->ip = "127." + std::to_string(1 + (opts_.pod_network - 1 + (n >> 16)) % 254) + "." +
+            std::to_string((n >> 8) & 0xff) + "." + std::to_string(n & 0xff);
   }
   p->dir = opts_.state_dir + "/pods/" + p->ns + "_" + p->name + "_" + p->uid;
   std::filesystem::create_directories(p->dir + "/serviceaccount");

@@ -39,6 +39,9 @@ struct KubeletOptions {
   std::vector<std::string> path;  // directories searched for a container command
   int nodes = 3;                  // simulated nodes kubesim-node-0..N-1 (zones a, b, c, ...)
   std::chrono::seconds token_ttl{3600};
+  // Pod IPs come from 127.<pod_network>.0.0/16 (1-254), so simulators running side by side
+  // (tests, the demo) never hand out the same address.
+  int pod_network = 1;
 };
 
 class Kubelet {

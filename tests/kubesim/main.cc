@@ -36,6 +36,8 @@ const char* kUsage =
     "  --bin-dir DIR                look up pod commands here first (repeatable; default: the\n"
     "                               directory of kubesim and of the esk8s-node it was built with)\n"
     "  --nodes N                    simulated nodes, zones a/b/c round-robin (default 3)\n"
+    "  --pod-network N              pod IPs from 127.N.0.0/16, 1-254 (default 1); give\n"
+    "                               simulators running side by side different networks\n"
     "  --max-endpoints-per-slice N  EndpointSlice size (default 100)\n"
     "  --history N                  watch events kept per resource; older resourceVersions get\n"
     "                               410 Gone (default 1000)\n"
@@ -116,6 +118,9 @@ int main(int argc, char** argv) {
     } else if (a == "--nodes") {
       if (!parse_number(v, 1, 1000, n)) return need("a count 1-1000");
       opts.nodes = static_cast<int>(n), ++i;
+    } else if (a == "--pod-network") {
+      if (!parse_number(v, 1, 254, n)) return need("a network number 1-254");
+      opts.pod_network = static_cast<int>(n), ++i;
     } else if (a == "--max-endpoints-per-slice") {
       if (!parse_number(v, 1, 1000, n)) return need("a count 1-1000");
       opts.max_endpoints_per_slice = static_cast<size_t>(n), ++i;

@@ -1,0 +1,164 @@
+#include "tests/scenario/harness.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <httplib.h>
+
+namespace esk8s::scenario {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+}  // namespace
+
+void replace_once(std::string& text, const std::string& from, const std::string& to) {
+  auto at = text.find(from);
+  REQUIRE_MESSAGE(at != std::string::npos, "manifest text not found: " << from);
+  text.replace(at, from.size(), to);
+}
+
+Sim::Sim(const std::function<void(std::string&)>& edit) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-scenario-XXXXXX").string();
+  dir_ = mkdtemp(tmpl.data());
+  kubesim::ClusterOptions o;
+  o.state_dir = dir_ + "/state";
+  o.bin_path = {ESK8S_NODE_DIR};
+  o.pod_network = 20;  // 127.20.0.0/16: apart from other simulators' pods
+  cluster_ = std::make_unique<kubesim::Cluster>(o);
+  REQUIRE(cluster_->start().is_ok());
+
+  int rc = 0;
+  std::string out = run(std::string(ESK8S_CLI) + " cert create-ca --out " + dir_ + "/ca", &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  std::string rendered = run("kubectl kustomize " + std::string(ESK8S_SOURCE_DIR) +
+                                 "/examples/kubernetes/overlays/single-namespace",
+                             &rc);
+  REQUIRE_MESSAGE(rc == 0, rendered);
+  // Tests only: a per-pod fault file on the data claim (see ESK8S_FAULT_FILE).
+  replace_once(rendered, "  ESK8S_PRESET: lan\n",
+               "  ESK8S_PRESET: lan\n  ESK8S_FAULT_FILE: /var/lib/esdb/fault\n");
+  if (edit) edit(rendered);
+  std::ofstream(dir_ + "/manifests.yaml") << rendered;
+  // The namespace first, then the CA Secret the pods mount, then everything.
+  REQUIRE(kubectl("create namespace esdb --dry-run=client -o yaml | kubectl --kubeconfig " +
+                      cluster_->kubeconfig_path() + " apply -f -",
+                  &out) == 0);
+  REQUIRE_MESSAGE(kubectl("-n esdb create secret generic esk8s-ca --from-file=" + dir_ +
+                              "/ca/ca.crt --from-file=" + dir_ +
+                              "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " +
+                              cluster_->kubeconfig_path() + " apply -f -",
+                          &out) == 0,
+                  out);
+  REQUIRE_MESSAGE(kubectl("apply -f " + dir_ + "/manifests.yaml", &out) == 0, out);
+}
+
+Sim::~Sim() {
+  cluster_->stop();
+  if (getenv("ESK8S_SCENARIO_KEEP")) {
+    MESSAGE("kept " << dir_);
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+int Sim::kubectl(const std::string& args, std::string* out) {
+  int rc = 0;
+  std::string o = run("kubectl --kubeconfig " + cluster_->kubeconfig_path() + " " + args, &rc);
+  if (out) *out = o;
+  return rc;
+}
+
+std::vector<PodView> Sim::pods() {
+  std::vector<PodView> v;
+  for (const auto& p : cluster_->store().all("pods")) {
+    const json& md = p["metadata"];
+    if (md.value("namespace", "") != "esdb") continue;
+    PodView pv;
+    pv.name = md.value("name", "");
+    pv.uid = md.value("uid", "");
+    pv.deleting = md.contains("deletionTimestamp");
+    pv.revision = md.value("labels", json::object()).value("controller-revision-hash", "");
+    const json st = p.value("status", json::object());
+    pv.ip = st.value("podIP", "");
+    for (const auto& c : st.value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready") pv.ready = c.value("status", "") == "True";
+    }
+    v.push_back(pv);
+  }
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return v;
+}
+
+HttpAnswer Sim::get(const std::string& ip, const std::string& path) {
+  HttpAnswer a;
+  if (ip.empty()) return a;
+  httplib::Client c(ip, 2115);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(1, 0);
+  auto r = c.Get(path);
+  if (!r) return a;
+  a.status = r->status;
+  a.body = json::parse(r->body, nullptr, false);
+  return a;
+}
+
+int Sim::alive_seen_by(const std::string& ip) {
+  auto a = get(ip, "/members");
+  if (a.status != 200 || !a.body.is_object()) return -1;
+  int alive = 0;
+  for (const auto& m : a.body.value("members", json::array())) {
+    if (m.value("state", "") == "alive") ++alive;
+  }
+  return alive;
+}
+
+bool Sim::wait_converged(size_t n, std::chrono::seconds limit) {
+  return eventually(
+      [&] {
+        auto ps = pods();
+        if (ps.size() != n) return false;
+        for (const auto& p : ps) {
+          if (!p.ready || p.deleting || alive_seen_by(p.ip) != static_cast<int>(n)) return false;
+        }
+        return true;
+      },
+      limit);
+}
+
+bool Sim::eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return pred();
+}
+
+std::string Sim::fault_file(const std::string& pod) const {
+  return dir_ + "/state/claims/esdb/data-" + pod + "/fault";
+}
+
+}  // namespace esk8s::scenario

@@ -1,0 +1,71 @@
+// Scenario harness: an embedded kubesim running real esk8s-node pods from the manifests users
+// apply (examples/kubernetes, rendered by the real `kubectl kustomize` and applied by the real
+// `kubectl`), plus what the scenarios observe: pods, their readiness, and each node's HTTP view.
+//
+// Everything waits with a deadline; nothing here sleeps unbounded.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/kubesim/cluster.h"
+
+namespace esk8s::scenario {
+
+struct PodView {
+  std::string name;
+  std::string uid;
+  std::string ip;
+  std::string revision;  // controller-revision-hash
+  bool ready = false;
+  bool deleting = false;
+};
+
+struct HttpAnswer {
+  int status = 0;  // 0: no answer
+  nlohmann::json body;
+};
+
+// One scenario's world. The namespace is "esdb" (the single-namespace overlay).
+class Sim {
+ public:
+  // Starts kubesim, creates the CA Secret and applies the single-namespace overlay after
+  // `edit` has rewritten the rendered YAML (e.g. the pod management policy).
+  explicit Sim(const std::function<void(std::string& rendered_yaml)>& edit = {});
+  ~Sim();
+
+  // Runs `kubectl --kubeconfig ... ARGS`; returns the exit code and fills `out` (stdout+stderr).
+  int kubectl(const std::string& args, std::string* out = nullptr);
+
+  std::vector<PodView> pods();  // sorted by name
+  // GET http://<ip>:2115<path>, 1 s timeout.
+  static HttpAnswer get(const std::string& ip, const std::string& path);
+  // Alive members in this node's /members view (self included); -1 when it does not answer.
+  static int alive_seen_by(const std::string& ip);
+
+  // All `n` pods exist, are Ready and each sees `n` members alive.
+  bool wait_converged(size_t n, std::chrono::seconds limit);
+  // Polls until pred() or the limit; true when pred() held.
+  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit);
+
+  // The file ESK8S_FAULT_FILE names for a pod (on its data claim, so it outlives the pod).
+  std::string fault_file(const std::string& pod) const;
+  std::string dir() const { return dir_; }
+  kubesim::Cluster& cluster() { return *cluster_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<kubesim::Cluster> cluster_;
+};
+
+// Text replacement that must hit: fails the test when `from` is not in `text`.
+void replace_once(std::string& text, const std::string& from, const std::string& to);
+
+}  // namespace esk8s::scenario

@@ -1,0 +1,331 @@
+// End-to-end scenarios: kubesim runs three real esk8s-node pods from examples/kubernetes (the
+// single-namespace overlay), discovering each other through the API, with certificates from a
+// local CA, converging over mutual TLS. Each scenario is bounded in time.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/scenario/harness.h"
+
+using namespace esk8s::scenario;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kConverge = 90s;
+
+void ordered_ready(std::string& yaml) {
+  replace_once(yaml, "podManagementPolicy: Parallel", "podManagementPolicy: OrderedReady");
+}
+
+std::set<std::string> uids(Sim& sim) {
+  std::set<std::string> s;
+  for (const auto& p : sim.pods()) s.insert(p.uid);
+  return s;
+}
+
+// Deletes every pod at once without grace (a power loss: SIGKILL, no preStop) and waits for the
+// cluster to come back with three new pods, all Ready, each seeing three members alive.
+void full_restart_comes_back(Sim& sim) {
+  REQUIRE(sim.wait_converged(3, kConverge));
+  auto before = uids(sim);
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl("-n esdb delete pods --all --grace-period=0 --force", &out) == 0,
+                  out);
+  CHECK(Sim::eventually(
+      [&] {
+        auto now = uids(sim);
+        return std::none_of(now.begin(), now.end(), [&](auto& u) { return before.count(u); });
+      },
+      30s));
+  REQUIRE(sim.wait_converged(3, kConverge));
+  for (const auto& p : sim.pods()) {
+    auto r = Sim::get(p.ip, "/health/ready");
+    CHECK(r.status == 200);
+    CHECK(r.body["alive"] == 3);
+  }
+}
+
+// Identities alive in each node's /members view, by node identity; nodes that do not answer
+// are absent.
+std::map<std::string, std::set<std::string>> views(Sim& sim) {
+  std::map<std::string, std::set<std::string>> v;
+  for (const auto& p : sim.pods()) {
+    auto a = Sim::get(p.ip, "/members");
+    if (a.status != 200 || !a.body.is_object()) continue;
+    std::set<std::string>& alive = v[a.body.value("self", "")];
+    for (const auto& m : a.body.value("members", json::array())) {
+      if (m.value("state", "") == "alive") alive.insert(m.value("identity", ""));
+    }
+  }
+  return v;
+}
+
+// Whether `need` nodes all report each other alive (a majority that agrees).
+bool majority_agrees(const std::map<std::string, std::set<std::string>>& v, size_t need) {
+  std::vector<std::string> nodes;
+  for (const auto& [id, _] : v) nodes.push_back(id);
+  const size_t n = nodes.size();
+  for (uint32_t mask = 0; mask < (1u << n); ++mask) {
+    std::vector<std::string> group;
+    for (size_t i = 0; i < n; ++i) {
+      if (mask & (1u << i)) group.push_back(nodes[i]);
+    }
+    if (group.size() < need) continue;
+    bool all = true;
+    for (const auto& a : group) {
+      for (const auto& b : group) all = all && v.at(a).count(b) == 1;
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+void rolling_update_keeps_majority(Sim& sim) {
+  REQUIRE(sim.wait_converged(3, kConverge));
+  const std::string old_rev = sim.pods().front().revision;
+  const auto old_uids = uids(sim);
+  std::atomic<bool> stop{false};
+  std::atomic<int> samples{0}, bad{0};
+  std::thread sampler([&] {
+    while (!stop) {
+      if (!majority_agrees(views(sim), 2)) ++bad;
+      ++samples;
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  std::string out;
+  int rc = sim.kubectl(
+      "-n esdb patch statefulset esdb -p "
+      "'{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"esk8s.io/revision\":\"2\"}}}}}'",
+      &out);
+  bool done = rc == 0 && Sim::eventually(
+                             [&] {
+                               auto ps = sim.pods();
+                               if (ps.size() != 3) return false;
+                               for (const auto& p : ps) {
+                                 if (p.revision == old_rev || !p.ready || p.deleting) return false;
+                               }
+                               return true;
+                             },
+                             180s);
+  bool converged = done && sim.wait_converged(3, kConverge);
+  stop = true;
+  sampler.join();
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(done);
+  CHECK(converged);
+  MESSAGE("rolling update: " << samples.load() << " samples, " << bad.load()
+                             << " without an agreeing majority");
+  CHECK(samples > 10);
+  CHECK(bad == 0);
+  for (const auto& u : uids(sim)) CHECK(old_uids.count(u) == 0);  // every pod was replaced
+}
+
+}  // namespace
+
+TEST_CASE("scenario: cold start with Parallel gives 3 Ready members listing 3 alive identities") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  for (const auto& p : sim.pods()) {
+    auto m = Sim::get(p.ip, "/members");
+    REQUIRE(m.status == 200);
+    CHECK(m.body["self"] == p.name + ".esdb.esdb.svc.cluster.local");
+    for (const auto& e : m.body["members"]) {
+      std::string id = e.value("identity", "");
+      CHECK(id.find(".esdb.esdb.svc.cluster.local") != std::string::npos);
+      CHECK(e["state"] == "alive");
+    }
+    auto r = Sim::get(p.ip, "/health/ready");
+    CHECK(r.body["mode"] == "quorum");  // auto under Parallel
+  }
+}
+
+TEST_CASE("scenario: cold start with OrderedReady and ready mode auto creates and readies 3 pods") {
+  Sim sim(ordered_ready);
+  REQUIRE(sim.wait_converged(3, kConverge));
+  auto r = Sim::get(sim.pods().front().ip, "/health/ready");
+  CHECK(r.body["mode"] == "bootstrap-latch");
+  CHECK(r.body["modeReason"].get<std::string>().find("OrderedReady") != std::string::npos);
+}
+
+TEST_CASE("scenario: full restart with Parallel comes back to 3 Ready members with quorum") {
+  Sim sim;
+  full_restart_comes_back(sim);
+}
+
+TEST_CASE("scenario: full restart with OrderedReady comes back to 3 Ready members with quorum") {
+  Sim sim(ordered_ready);
+  full_restart_comes_back(sim);
+}
+
+TEST_CASE("scenario: OrderedReady with quorum readiness deadlocks after a full restart") {
+  // Negative control: the same StatefulSet, only ESK8S_READY_MODE=quorum. pod-0 waits for a
+  // quorum that OrderedReady never creates (kubernetes#38418). Then auto gets it out.
+  Sim sim(ordered_ready);
+  REQUIRE(sim.wait_converged(3, kConverge));
+  std::string out;
+  REQUIRE(sim.kubectl("-n esdb patch configmap esk8s-config -p "
+                      "'{\"data\":{\"ESK8S_READY_MODE\":\"quorum\"}}'",
+                      &out) == 0);
+  REQUIRE(sim.kubectl("-n esdb delete pods --all --grace-period=0 --force", &out) == 0);
+  // Wait for the new pod-0 to run, then watch it stay alone and not Ready.
+  REQUIRE(Sim::eventually(
+      [&] {
+        auto ps = sim.pods();
+        return ps.size() == 1 && !ps[0].ip.empty() &&
+               Sim::get(ps[0].ip, "/health/ready").status == 503;
+      },
+      30s));
+  auto until = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto ps = sim.pods();
+    REQUIRE(ps.size() == 1);
+    CHECK_FALSE(ps[0].ready);
+    std::this_thread::sleep_for(500ms);
+  }
+  auto r = Sim::get(sim.pods()[0].ip, "/health/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body["reason"] == "quorum");
+  CHECK(r.body["alive"] == 1);
+  CHECK(r.body["needed"] == 2);
+  // The default (auto -> bootstrap-latch) avoids it: the same cluster comes back.
+  REQUIRE(sim.kubectl("-n esdb patch configmap esk8s-config -p "
+                      "'{\"data\":{\"ESK8S_READY_MODE\":\"auto\"}}'",
+                      &out) == 0);
+  REQUIRE(sim.kubectl("-n esdb delete pods --all --grace-period=0 --force", &out) == 0);
+  CHECK(sim.wait_converged(3, kConverge));
+}
+
+TEST_CASE("scenario: rolling update with Parallel keeps an agreeing majority throughout") {
+  Sim sim;
+  rolling_update_keeps_majority(sim);
+}
+
+TEST_CASE("scenario: rolling update with OrderedReady keeps an agreeing majority throughout") {
+  Sim sim(ordered_ready);
+  rolling_update_keeps_majority(sim);
+}
+
+TEST_CASE("scenario: a crashed pod is detected, quorum holds and it rejoins with a new IP") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  auto before = sim.pods();
+  const std::string old_ip = before[2].ip;
+  const std::string old_instance = [&] {
+    for (const auto& m : Sim::get(before[0].ip, "/members").body["members"]) {
+      if (m["identity"] == "esdb-2.esdb.esdb.svc.cluster.local") return m.value("instanceId", "");
+    }
+    return std::string();
+  }();
+  REQUIRE(Sim::get(before[0].ip, "/health/disruptable").status == 200);
+  // The replacement is held unreachable (its fault file, on the pod's claim, says isolate) so
+  // the outage lasts long enough to observe; then the pod is SIGKILLed and rescheduled.
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  std::string out;
+  REQUIRE(sim.kubectl("-n esdb delete pod esdb-2 --grace-period=0 --force", &out) == 0);
+  // Detected by both survivors; they keep quorum (Ready) but may not be disrupted.
+  CHECK(Sim::eventually(
+      [&] {
+        for (int i : {0, 1}) {
+          if (Sim::alive_seen_by(before[i].ip) != 2) return false;
+          if (Sim::get(before[i].ip, "/health/disruptable").status != 503) return false;
+        }
+        return true;
+      },
+      60s));
+  for (int i : {0, 1}) {
+    auto d = Sim::get(before[i].ip, "/health/disruptable");
+    CHECK(d.body["reason"] == "would-lose-quorum");
+    CHECK(Sim::get(before[i].ip, "/health/ready").status == 200);
+  }
+  // The replacement comes back under the same identity with a new IP and a new instance.
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+  REQUIRE(sim.wait_converged(3, kConverge));
+  auto after = sim.pods();
+  CHECK(after[2].ip != old_ip);
+  for (const auto& m : Sim::get(after[0].ip, "/members").body["members"]) {
+    if (m["identity"] != "esdb-2.esdb.esdb.svc.cluster.local") continue;
+    CHECK(m["address"] == after[2].ip);
+    CHECK(m["instanceId"] != old_instance);
+  }
+  for (int i : {0, 1}) CHECK(Sim::get(after[i].ip, "/health/disruptable").status == 200);
+}
+
+TEST_CASE("scenario: a partitioned node is not ready while the majority stays ready, then heals") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  auto ps = sim.pods();
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  CHECK(Sim::eventually(
+      [&] {
+        auto minority = Sim::get(ps[2].ip, "/health/ready");
+        return minority.status == 503 && minority.body["reason"] == "quorum" &&
+               Sim::get(ps[0].ip, "/health/ready").status == 200 &&
+               Sim::get(ps[1].ip, "/health/ready").status == 200 &&
+               Sim::alive_seen_by(ps[0].ip) == 2 && Sim::alive_seen_by(ps[1].ip) == 2;
+      },
+      60s));
+  CHECK(Sim::eventually([&] { return !sim.pods()[2].ready; }, 20s));  // the kubelet agrees
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+  CHECK(sim.wait_converged(3, kConverge));
+  for (const auto& p : sim.pods()) CHECK(Sim::get(p.ip, "/health/ready").status == 200);
+}
+
+TEST_CASE("scenario: probes answer within 100 ms while the node handles API and HTTP floods") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  const std::string ip = sim.pods()[0].ip;
+  std::atomic<bool> stop{false};
+  std::atomic<int> api_events{0}, http_requests{0};
+  // API flood: EndpointSlice updates, each a watch event every node decodes and diffs.
+  std::thread api([&] {
+    auto t = *sim.cluster().registry().find("discovery.k8s.io", "v1", "endpointslices");
+    for (int i = 0; i < 3000 && !stop; ++i) {
+      for (auto s : sim.cluster().store().all("endpointslices.discovery.k8s.io")) {
+        if (s["metadata"].value("namespace", "") != "esdb") continue;
+        s["metadata"]["annotations"]["flood"] = std::to_string(i);
+        std::string name = s["metadata"].value("name", "");
+        if (sim.cluster().store().update(t, "esdb", name, s).ok()) ++api_events;
+      }
+    }
+  });
+  // HTTP flood: the heavy endpoints, two clients in a loop.
+  std::vector<std::thread> http;
+  for (const char* path : {"/members", "/metrics"}) {
+    http.emplace_back([&, path] {
+      while (!stop) {
+        Sim::get(ip, path);
+        ++http_requests;
+      }
+    });
+  }
+  std::vector<double> ms;
+  for (int i = 0; i < 200; ++i) {
+    for (const char* path : {"/health/ready", "/health/live", "/health/disruptable"}) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto a = Sim::get(ip, path);
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      CHECK(a.status != 0);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  stop = true;
+  api.join();
+  for (auto& t : http) t.join();
+  std::sort(ms.begin(), ms.end());
+  double median = ms[ms.size() / 2], p99 = ms[ms.size() * 99 / 100], max = ms.back();
+  MESSAGE("probe latency under load: median " << median << " ms, p99 " << p99 << " ms, max " << max
+                                              << " ms; " << api_events.load() << " API events, "
+                                              << http_requests.load() << " flood requests");
+  CHECK(api_events > 100);
+  CHECK(p99 < 100.0);
+  CHECK(max < 1000.0);  // generous: a noisy machine; the precise figure is in the benchmarks
+}
