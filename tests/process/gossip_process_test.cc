@@ -337,3 +337,60 @@ TEST_CASE(
     CHECK_FALSE(v.contains(identity(9)));
   }
 }
+
+namespace {
+
+// Runs `esk8s-node --pre-stop --timeout S` against the node at `ip`; the exit code and seconds.
+std::pair<int, double> run_pre_stop(const std::string& ip, int timeout_s) {
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    std::string a = "ESK8S_BIND_ADDRESS=" + ip, p = "ESK8S_HTTP_PORT=" + std::to_string(kHttpPort);
+    char* envp[] = {a.data(), p.data(), nullptr};
+    std::string bin = ESK8S_NODE_BIN, t = std::to_string(timeout_s);
+    char pre[] = "--pre-stop", to[] = "--timeout";
+    char* argv[] = {bin.data(), pre, to, t.data(), nullptr};
+    execve(bin.c_str(), argv, envp);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, s};
+}
+
+}  // namespace
+
+TEST_CASE("gossip processes: pre-stop passes while a majority remains and times out when not") {
+  Cluster c(3, 37);
+  c.start_all();
+  REQUIRE_MESSAGE(c.eventually([&] { return c.all_see(all_alive(3)); }, 20s), c.logs());
+  auto ok = run_pre_stop(c.nodes()[0].ip, 10);
+  CHECK(ok.first == 0);
+  // One member down: stopping another would leave 1 of 3.
+  c.kill_node(c.nodes()[2], SIGKILL);
+  REQUIRE(c.eventually(
+      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "dead"; }, 20s));
+  auto blocked = run_pre_stop(c.nodes()[0].ip, 2);
+  CHECK(blocked.first == 1);
+  CHECK(blocked.second >= 2.0);
+}
+
+TEST_CASE("gossip processes: a SIGTERMed node leaves gracefully and peers see it left at once") {
+  Cluster c(3, 38);
+  c.start_all();
+  REQUIRE_MESSAGE(c.eventually([&] { return c.all_see(all_alive(3)); }, 20s), c.logs());
+  auto t0 = std::chrono::steady_clock::now();
+  c.kill_node(c.nodes()[2], SIGTERM);
+  // A crash ends as `dead` after suspicion; a graceful stop announces `left`.
+  REQUIRE(c.eventually(
+      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "left"; }, 10s));
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("left seen after " << s << " s");  // a crash would end as dead, not left
+  CHECK(Cluster::view(c.nodes()[1].ip)[identity(2)]["state"] == "left");
+}

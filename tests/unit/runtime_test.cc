@@ -30,13 +30,14 @@ class FakeHost : public Host {
   std::optional<esk8s_node_status> node_status() override {
     esk8s_node_status s{};
     s.struct_size = sizeof s;
-    s.host_ready = 1;
+    s.host_ready = host_ready.load();
     std::snprintf(s.state, sizeof s.state, "%s", state.load() == 0 ? "Follower" : "Leader");
     return s;
   }
   std::mutex mu;
   std::vector<std::vector<MemberView>> snapshots;
   std::atomic<int> state{0};
+  std::atomic<uint8_t> host_ready{1};
 };
 
 // A cluster CA (ca.crt, ca.key 0600) for local-ca mode, shared by the tests of this file.
@@ -335,5 +336,46 @@ TEST_CASE("runtime: /members and /gossip list this node with its identity and ho
   CHECK(m.body["members"][0]["state"] == "alive");
   CHECK(m.body["members"][0]["instanceId"].get<std::string>().size() == 36);
   CHECK(m.body["members"][1]["state"] == "discovered");  // known from discovery, never heard
+  rt.stop();
+}
+
+TEST_CASE("runtime: ready mode auto without an API is bootstrap-latch and follows host readiness") {
+  auto host = std::make_shared<FakeHost>();
+  Runtime rt(test_config(), Timings::local(), quiet_logger(), host);
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  // Alone (the static peer never answers) but not yet past quorum once: ready, bootstrapping.
+  REQUIRE(eventually([&] { return get(port, "/health/ready").status == 200; }));
+  Reply r = get(port, "/health/ready");
+  CHECK(r.body["reason"] == "bootstrapping");
+  CHECK(r.body["mode"] == "bootstrap-latch");
+  CHECK(r.body["modeReason"].get<std::string>().find("static") != std::string::npos);
+  CHECK(r.body["alive"] == 1);
+  CHECK(r.body["clusterSize"] == 2);
+  host->host_ready = 0;
+  REQUIRE(eventually([&] { return get(port, "/health/ready").status == 503; }));
+  CHECK(get(port, "/health/ready").body["reason"] == "host-not-ready");
+  host->host_ready = 1;
+  CHECK(eventually([&] { return get(port, "/health/ready").status == 200; }));
+  rt.stop();
+}
+
+TEST_CASE("runtime: quorum mode alone is neither ready nor disruptable and says why") {
+  Config c = test_config();
+  c.ready_mode = ReadyMode::kQuorum;
+  Runtime rt(c, Timings::local(), quiet_logger(), std::make_shared<FakeHost>());
+  REQUIRE(rt.start().is_ok());
+  uint16_t port = rt.http_port();
+  REQUIRE(
+      eventually([&] { return get(port, "/health/ready").body.value("reason", "") == "quorum"; }));
+  Reply r = get(port, "/health/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body["status"] == "not-ready");
+  CHECK(r.body["alive"] == 1);
+  CHECK(r.body["needed"] == 2);
+  CHECK(r.body["modeReason"] == "ESK8S_READY_MODE=quorum");
+  Reply d = get(port, "/health/disruptable");
+  CHECK(d.status == 503);
+  CHECK(d.body["reason"] == "would-lose-quorum");
   rt.stop();
 }
