@@ -1,6 +1,5 @@
 #include "tests/scenario/harness.h"
 
-#include <doctest/doctest.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -8,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <stdexcept>
 #include <thread>
 
 #include <httplib.h>
@@ -19,10 +20,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
 std::string run(const std::string& cmd, int* rc) {
   std::string out;
   FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
+  require(p != nullptr, "cannot run " + cmd);
   std::array<char, 4096> buf{};
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
@@ -35,11 +40,11 @@ std::string run(const std::string& cmd, int* rc) {
 
 void replace_once(std::string& text, const std::string& from, const std::string& to) {
   auto at = text.find(from);
-  REQUIRE_MESSAGE(at != std::string::npos, "manifest text not found: " << from);
+  require(at != std::string::npos, "manifest text not found: " + from);
   text.replace(at, from.size(), to);
 }
 
-Sim::Sim(const std::function<void(std::string&)>& edit) {
+Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-scenario-XXXXXX").string();
   dir_ = mkdtemp(tmpl.data());
   kubesim::ClusterOptions o;
@@ -47,37 +52,61 @@ Sim::Sim(const std::function<void(std::string&)>& edit) {
   o.bin_path = {ESK8S_NODE_DIR};
   o.pod_network = 20;  // 127.20.0.0/16: apart from other simulators' pods
   cluster_ = std::make_unique<kubesim::Cluster>(o);
-  REQUIRE(cluster_->start().is_ok());
+  auto started = cluster_->start();
+  require(started.is_ok(), "kubesim did not start: " + started.message());
 
   int rc = 0;
   std::string out = run(std::string(ESK8S_CLI) + " cert create-ca --out " + dir_ + "/ca", &rc);
-  REQUIRE_MESSAGE(rc == 0, out);
+  require(rc == 0, out);
   std::string rendered = run("kubectl kustomize " + std::string(ESK8S_SOURCE_DIR) +
                                  "/examples/kubernetes/overlays/single-namespace",
                              &rc);
-  REQUIRE_MESSAGE(rc == 0, rendered);
+  require(rc == 0, rendered);
   // Tests only: a per-pod fault file on the data claim (see ESK8S_FAULT_FILE).
   replace_once(rendered, "  ESK8S_PRESET: lan\n",
                "  ESK8S_PRESET: lan\n  ESK8S_FAULT_FILE: /var/lib/esdb/fault\n");
   if (edit) edit(rendered);
+  std::string statefulset;
+  if (defer_statefulset) {
+    // kubectl kustomize separates documents with "---\n"; move the StatefulSet's out.
+    std::string rest;
+    size_t at = 0;
+    while (at < rendered.size()) {
+      size_t next = rendered.find("\n---\n", at);
+      size_t end = next == std::string::npos ? rendered.size() : next + 1;
+      std::string doc = rendered.substr(at, end - at);
+      (doc.find("\nkind: StatefulSet\n") != std::string::npos ? statefulset : rest) +=
+          "---\n" + doc;
+      at = next == std::string::npos ? rendered.size() : next + 5;
+    }
+    require(!statefulset.empty(), "no StatefulSet in the rendered manifests");
+    rendered = rest;
+  }
   std::ofstream(dir_ + "/manifests.yaml") << rendered;
+  std::ofstream(dir_ + "/statefulset.yaml") << statefulset;
   // The namespace first, then the CA Secret the pods mount, then everything.
-  REQUIRE(kubectl("create namespace esdb --dry-run=client -o yaml | kubectl --kubeconfig " +
+  require(kubectl("create namespace esdb --dry-run=client -o yaml | kubectl --kubeconfig " +
                       cluster_->kubeconfig_path() + " apply -f -",
-                  &out) == 0);
-  REQUIRE_MESSAGE(kubectl("-n esdb create secret generic esk8s-ca --from-file=" + dir_ +
-                              "/ca/ca.crt --from-file=" + dir_ +
-                              "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " +
-                              cluster_->kubeconfig_path() + " apply -f -",
-                          &out) == 0,
-                  out);
-  REQUIRE_MESSAGE(kubectl("apply -f " + dir_ + "/manifests.yaml", &out) == 0, out);
+                  &out) == 0,
+          out);
+  require(kubectl("-n esdb create secret generic esk8s-ca --from-file=" + dir_ +
+                      "/ca/ca.crt --from-file=" + dir_ +
+                      "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " +
+                      cluster_->kubeconfig_path() + " apply -f -",
+                  &out) == 0,
+          out);
+  require(kubectl("apply -f " + dir_ + "/manifests.yaml", &out) == 0, out);
+}
+
+void Sim::apply_statefulset() {
+  std::string out;
+  require(kubectl("apply -f " + dir_ + "/statefulset.yaml", &out) == 0, out);
 }
 
 Sim::~Sim() {
   cluster_->stop();
   if (getenv("ESK8S_SCENARIO_KEEP")) {
-    MESSAGE("kept " << dir_);
+    std::cerr << "kept " << dir_ << "\n";
     return;
   }
   std::error_code ec;
@@ -135,7 +164,8 @@ int Sim::alive_seen_by(const std::string& ip) {
   return alive;
 }
 
-bool Sim::wait_converged(size_t n, std::chrono::seconds limit) {
+bool Sim::wait_converged(size_t n, std::chrono::milliseconds limit,
+                         std::chrono::milliseconds poll) {
   return eventually(
       [&] {
         auto ps = pods();
@@ -145,14 +175,15 @@ bool Sim::wait_converged(size_t n, std::chrono::seconds limit) {
         }
         return true;
       },
-      limit);
+      limit, poll);
 }
 
-bool Sim::eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+bool Sim::eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit,
+                     std::chrono::milliseconds poll) {
   auto end = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < end) {
     if (pred()) return true;
-    std::this_thread::sleep_for(200ms);
+    std::this_thread::sleep_for(poll);
   }
   return pred();
 }

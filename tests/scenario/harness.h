@@ -2,7 +2,8 @@
 // apply (examples/kubernetes, rendered by the real `kubectl kustomize` and applied by the real
 // `kubectl`), plus what the scenarios observe: pods, their readiness, and each node's HTTP view.
 //
-// Everything waits with a deadline; nothing here sleeps unbounded.
+// Everything waits with a deadline; nothing here sleeps unbounded. Setup failures throw
+// std::runtime_error (doctest reports them; the benchmark prints them).
 #pragma once
 
 #include <chrono>
@@ -38,7 +39,11 @@ class Sim {
  public:
   // Starts kubesim, creates the CA Secret and applies the single-namespace overlay after
   // `edit` has rewritten the rendered YAML (e.g. the pod management policy).
-  explicit Sim(const std::function<void(std::string& rendered_yaml)>& edit = {});
+  // With `defer_statefulset`, the StatefulSet is left out until apply_statefulset().
+  explicit Sim(const std::function<void(std::string& rendered_yaml)>& edit = {},
+               bool defer_statefulset = false);
+  // Applies the deferred StatefulSet (kubectl apply); returns when the API accepted it.
+  void apply_statefulset();
   ~Sim();
 
   // Runs `kubectl --kubeconfig ... ARGS`; returns the exit code and fills `out` (stdout+stderr).
@@ -51,9 +56,11 @@ class Sim {
   static int alive_seen_by(const std::string& ip);
 
   // All `n` pods exist, are Ready and each sees `n` members alive.
-  bool wait_converged(size_t n, std::chrono::seconds limit);
+  bool wait_converged(size_t n, std::chrono::milliseconds limit,
+                      std::chrono::milliseconds poll = std::chrono::milliseconds(200));
   // Polls until pred() or the limit; true when pred() held.
-  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit);
+  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit,
+                         std::chrono::milliseconds poll = std::chrono::milliseconds(200));
 
   // The file ESK8S_FAULT_FILE names for a pod (on its data claim, so it outlives the pod).
   std::string fault_file(const std::string& pod) const;
@@ -65,7 +72,7 @@ class Sim {
   std::unique_ptr<kubesim::Cluster> cluster_;
 };
 
-// Text replacement that must hit: fails the test when `from` is not in `text`.
+// Text replacement that must hit: throws when `from` is not in `text`.
 void replace_once(std::string& text, const std::string& from, const std::string& to);
 
 }  // namespace esk8s::scenario
