@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "cli/time_text.h"
 #include "plugin/config.h"
 #include "tls/files_source.h"
 #include "tls/issuer.h"
@@ -364,16 +365,6 @@ std::vector<std::string> ext_key_usages(const tls::CertInfo& c) {
   return v;
 }
 
-std::string describe_remaining(Clock::duration d) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  bool past = secs < 0;
-  if (past) secs = -secs;
-  std::string text = secs >= 86400  ? std::to_string(secs / 86400) + " days"
-                     : secs >= 3600 ? std::to_string(secs / 3600) + " hours"
-                                    : std::to_string(secs / 60) + " minutes";
-  return past ? text + " ago" : "in " + text;
-}
-
 void check_leaf(const tls::CertInfo& c, std::vector<Problem>* problems) {
   std::vector<std::string> wildcards, pod_addresses, ip_like;
   bool any_identity = false;
@@ -506,13 +497,13 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
   }
   if (now < c.not_before) {
     problems.push_back({"not_yet_valid", "not valid before " + tls::format_utc(c.not_before) +
-                                             " (" + describe_remaining(c.not_before - now) + ")"});
+                                             " (" + describe_time_left(c.not_before - now) + ")"});
   } else if (now >= c.not_after) {
     problems.push_back({"expired", "expired at " + tls::format_utc(c.not_after) + " (" +
-                                       describe_remaining(c.not_after - now) + ")"});
+                                       describe_time_left(c.not_after - now) + ")"});
   } else if (c.not_after - now < days(warn_days.value())) {
     problems.push_back({"expiring_soon", "expires at " + tls::format_utc(c.not_after) + " (" +
-                                             describe_remaining(c.not_after - now) + "), within " +
+                                             describe_time_left(c.not_after - now) + "), within " +
                                              std::to_string(warn_days.value()) + " days"});
   }
   if (ca_text) {
@@ -552,7 +543,7 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
         << "serial       " << c.serial_hex << "\n"
         << "key type     " << c.key_type << "\n"
         << "valid        " << tls::format_utc(c.not_before) << " to "
-        << tls::format_utc(c.not_after) << " (expires " << describe_remaining(c.not_after - now)
+        << tls::format_utc(c.not_after) << " (expires " << describe_time_left(c.not_after - now)
         << ")\n"
         << "key usage    " << joined(key_usages(c)) << "\n"
         << "ext key use  " << joined(ext_key_usages(c)) << "\n";

@@ -12,6 +12,77 @@ namespace esk8s::cli {
 
 using nlohmann::json;
 
+namespace {
+
+// A permission beyond discovery's EndpointSlice reads that the plugin uses under the given
+// configuration, and the sentence that names it when it is missing.
+struct ExtraPermission {
+  discovery::PermissionCheck check;
+  std::string needed_for;  // e.g. "ESK8S_TLS_MODE=kubernetes-csr"
+  std::string remedy;      // e.g. "apply rbac/csr.yaml"
+};
+
+// "pods" for the core group, "statefulsets.apps" otherwise: how kubectl and the 403 messages
+// name a resource.
+std::string resource_name(const discovery::PermissionCheck& c) {
+  return c.group.empty() ? c.resource : c.resource + "." + c.group;
+}
+
+std::string where(const discovery::PermissionCheck& c) {
+  return c.namespace_name.empty() ? "cluster-wide" : "in namespace \"" + c.namespace_name + "\"";
+}
+
+// One SelfSubjectAccessReview: may this client `verb` the resource in check.namespace_name
+// ("" for a cluster-scoped resource)? Fills check.allowed, or check.error when the review failed.
+void review(discovery::KubeClient& client, discovery::PermissionCheck& check) {
+  json attributes = {{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
+  if (!check.namespace_name.empty()) attributes["namespace"] = check.namespace_name;
+  json body = {{"apiVersion", "authorization.k8s.io/v1"},
+               {"kind", "SelfSubjectAccessReview"},
+               {"spec", {{"resourceAttributes", attributes}}}};
+  auto r = client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body.dump());
+  json answer = json::parse(r.body, nullptr, false);
+  if ((r.status == 201 || r.status == 200) && answer.is_object()) {
+    check.allowed = answer.value("status", json::object()).value("allowed", false);
+    return;
+  }
+  if (r.status == 0) {
+    check.error = r.error;
+  } else {
+    check.error = "HTTP " + std::to_string(r.status) + ": " +
+                  (answer.is_object() && answer.contains("message") && answer["message"].is_string()
+                       ? answer["message"].get<std::string>()
+                       : discovery::truncate_for_log(r.body));
+  }
+}
+
+// What the plugin reads besides EndpointSlices (plugin/runtime.cc): its own pod and StatefulSet
+// when ESK8S_READY_MODE=auto or ESK8S_CLUSTER_SIZE is unset, and CertificateSigningRequests in
+// kubernetes-csr mode.
+std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
+  std::vector<ExtraPermission> out;
+  if (c.ready_mode == plugin::ReadyMode::kAuto || !c.cluster_size) {
+    const std::string why = c.ready_mode == plugin::ReadyMode::kAuto && !c.cluster_size
+                                ? "ESK8S_READY_MODE=auto and the default ESK8S_CLUSTER_SIZE"
+                            : !c.cluster_size ? "the default ESK8S_CLUSTER_SIZE"
+                                              : "ESK8S_READY_MODE=auto";
+    const std::string remedy =
+        "apply rbac/role.yaml, or set ESK8S_READY_MODE and ESK8S_CLUSTER_SIZE explicitly";
+    out.push_back({{"get", "", "pods", c.namespace_name, false, ""}, why, remedy});
+    out.push_back({{"get", "apps", "statefulsets", c.namespace_name, false, ""}, why, remedy});
+  }
+  if (c.tls_mode == plugin::TlsMode::kKubernetesCsr) {
+    for (const char* verb : {"create", "get", "watch"}) {
+      out.push_back({{verb, "certificates.k8s.io", "certificatesigningrequests", "", false, ""},
+                     "ESK8S_TLS_MODE=kubernetes-csr",
+                     "apply rbac/csr.yaml"});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::ostream& out,
              std::ostream& err) {
   plugin::ConfigInput in = env;
@@ -62,11 +133,21 @@ int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::o
   report["user"] = user;
   auto checks = discovery::KubernetesSource::check_permissions(*client.value(), namespaces);
   auto missing = discovery::KubernetesSource::describe_missing(checks, user, namespaces.size() > 1);
+  const std::string who = user.empty() ? "this pod's service account" : user;
+  for (auto& extra : extra_permissions(c)) {
+    review(*client.value(), extra.check);
+    if (!extra.check.allowed && extra.check.error.empty()) {
+      missing.push_back("cannot " + extra.check.verb + " " + resource_name(extra.check) + " " +
+                        where(extra.check) + " as " + who + " (needed for " + extra.needed_for +
+                        "); " + extra.remedy);
+    }
+    checks.push_back(std::move(extra.check));
+  }
   bool ok = missing.empty();
   report["rbac"] = json::array();
   for (const auto& chk : checks) {
     report["rbac"].push_back({{"verb", chk.verb},
-                              {"resource", chk.resource + "." + chk.group},
+                              {"resource", resource_name(chk)},
                               {"namespace", chk.namespace_name},
                               {"allowed", chk.allowed},
                               {"error", chk.error}});
@@ -137,8 +218,9 @@ int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::o
         << (chk.allowed         ? "ok     "
             : chk.error.empty() ? "MISSING"
                                 : "ERROR  ")
-        << " " << chk.verb << " " << chk.resource << "." << chk.group << " in "
-        << chk.namespace_name << (chk.error.empty() ? "" : " (" + chk.error + ")") << "\n";
+        << " " << chk.verb << " " << resource_name(chk) << " "
+        << (chk.namespace_name.empty() ? "cluster-wide" : "in " + chk.namespace_name)
+        << (chk.error.empty() ? "" : " (" + chk.error + ")") << "\n";
   }
   out << "\nPEERS (" << peers.size() << ")\n";
   for (const auto& p : peers) {

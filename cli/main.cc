@@ -1,4 +1,6 @@
 // esk8s: the operator's command-line tool.
+#include <unistd.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -7,6 +9,7 @@
 #include "cli/cert_command.h"
 #include "cli/config_command.h"
 #include "cli/discover_command.h"
+#include "cli/doctor_command.h"
 
 namespace {
 
@@ -24,7 +27,9 @@ const char* kUsageTail =
     "  version        print the esk8s version\n"
     "  help           this text\n";
 
-std::string usage() { return std::string(kUsageHead) + esk8s::cli::kCertUsage + kUsageTail; }
+std::string usage() {
+  return std::string(kUsageHead) + esk8s::cli::kDoctorUsage + esk8s::cli::kCertUsage + kUsageTail;
+}
 
 }  // namespace
 
@@ -63,6 +68,21 @@ int main(int argc, char** argv) {
       }
     }
     return esk8s::cli::discover(esk8s::plugin::environment_config(), o, std::cout, std::cerr);
+  }
+  if (cmd == "doctor") {
+    std::vector<std::string> args(argv + 2, argv + argc);
+    if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+      std::cout << "usage:\n" << esk8s::cli::kDoctorUsage;
+      return 0;
+    }
+    auto o = esk8s::cli::parse_doctor_args(args);
+    if (!o) {
+      std::cerr << "esk8s doctor: " << o.status().message() << "\n\nusage:\n"
+                << esk8s::cli::kDoctorUsage;
+      return 2;
+    }
+    o->color = isatty(STDOUT_FILENO) == 1;
+    return esk8s::cli::doctor_command(o.value(), std::cout, std::cerr);
   }
   if (cmd == "cert") {
     std::vector<std::string> args(argv + 2, argv + argc);

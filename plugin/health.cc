@@ -76,6 +76,8 @@ HealthReport ready_report(const Snapshot& snapshot) {
   if (r.superseded) return not_ok(std::move(rep), "not-ready", "superseded");
   if (!r.gossip_running) return not_ok(std::move(rep), "not-ready", "gossip-not-running");
   if (!r.host_ready) return not_ok(std::move(rep), "not-ready", "host-not-ready");
+  // auto before the StatefulSet answered: the latch must not make a Parallel pod Ready alone.
+  if (r.mode_pending) return not_ok(std::move(rep), "not-ready", "resolving-ready-mode");
   gossip::QuorumView q{r.cluster_size, r.alive};
   bool quorum = r.cluster_size > 0 && q.has_quorum();
   if (r.mode == ReadyMode::kBootstrapLatch && !quorum) {

@@ -29,7 +29,8 @@ HealthReport live_report(std::chrono::steady_clock::time_point last_heartbeat,
 HealthReport startup_report(const Snapshot& snapshot);
 
 // /health/ready. Not ready while starting, when this process is superseded, while gossip is not
-// running, or when the host says it is not ready. Then by mode:
+// running, when the host says it is not ready, or while `auto` still waits for the StatefulSet
+// (one API read; a failed read resolves to bootstrap-latch). Then by mode:
 //   quorum           ready iff a majority of the cluster size is alive as seen from here;
 //   bootstrap-latch  ready until a majority has been seen once by this process (so an
 //                    OrderedReady StatefulSet goes on creating the pods that make the majority),

@@ -106,6 +106,7 @@ struct Runtime::Loop {
   uint32_t cluster_size = 0;  // 0: not known yet
   std::string cluster_size_source;
   bool quorum_seen = false;
+  bool mode_pending = false;  // auto: waiting for the StatefulSet read
   bool superseded = false;
   uint32_t most_members_seen = 1;
   std::thread statefulset_reader;  // kubernetes mode: reads the owning StatefulSet once
@@ -115,6 +116,7 @@ struct Runtime::Loop {
     ReadinessState r;
     r.mode = ready_mode;
     r.mode_reason = ready_mode_reason;
+    r.mode_pending = mode_pending;
     r.cluster_size = cluster_size;
     r.cluster_size_source = cluster_size_source;
     most_members_seen =
@@ -146,6 +148,7 @@ struct Runtime::Loop {
   // cluster size follow it.
   void on_statefulset(Result<StatefulSetInfo> info) {
     const Config& c = rt.config_;
+    mode_pending = false;
     if (!info) {
       if (c.ready_mode == ReadyMode::kAuto) {
         ready_mode_reason = "auto: cannot read the pod's StatefulSet (" + info.status().message() +
@@ -609,6 +612,7 @@ Status Runtime::start() {
     l->ready_mode_reason = "ESK8S_READY_MODE=" + std::string(to_string(config_.ready_mode));
   } else {
     l->ready_mode = ReadyMode::kBootstrapLatch;
+    l->mode_pending = sts_kube != nullptr;
     l->ready_mode_reason =
         sts_kube ? "auto: reading the pod's StatefulSet; bootstrap-latch until then"
                  : "auto: no Kubernetes API in " + std::string(to_string(config_.discovery)) +

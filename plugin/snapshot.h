@@ -44,6 +44,7 @@ struct StartupCheck {
 struct ReadinessState {
   ReadyMode mode = ReadyMode::kBootstrapLatch;  // resolved: never kAuto
   std::string mode_reason;                      // why this mode (auto's decision, or the key)
+  bool mode_pending = false;                    // auto: the StatefulSet read has not finished yet
   uint32_t cluster_size = 0;                    // voting members; 0 = not known yet
   std::string cluster_size_source;              // "ESK8S_CLUSTER_SIZE", "StatefulSet esdb", ...
   uint32_t alive = 0;       // members alive or suspect as seen here, self included

@@ -96,7 +96,10 @@ struct Env {
             {"rules",
              {{{"apiGroups", {"discovery.k8s.io"}},
                {"resources", {"endpointslices"}},
-               {"verbs", {"list", "watch"}}}}}});
+               {"verbs", {"list", "watch"}}},
+              // What ESK8S_READY_MODE=auto reads (rbac/role.yaml).
+              {{"apiGroups", {""}}, {"resources", {"pods"}}, {"verbs", {"get"}}},
+              {{"apiGroups", {"apps"}}, {"resources", {"statefulsets"}}, {"verbs", {"get"}}}}}});
     create("rbac.authorization.k8s.io", "rolebindings", ns,
            {{"metadata", {{"name", "esk8s"}}},
             {"roleRef",

@@ -144,3 +144,13 @@ TEST_CASE("health: disruptable only when the others keep a majority without this
   s.readiness.gossip_running = false;
   CHECK(disruptable_report(s).body["reason"] == "gossip-not-running");
 }
+
+TEST_CASE("health: ready waits while auto has not read the StatefulSet yet") {
+  auto s = running(ReadyMode::kBootstrapLatch, 3, 1, 1);
+  s.readiness.mode_pending = true;
+  auto r = ready_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["reason"] == "resolving-ready-mode");
+  s.readiness.mode_pending = false;
+  CHECK(ready_report(s).http_status == 200);
+}

@@ -1,0 +1,70 @@
+// The checks of `esk8s doctor`: pure functions from Kubernetes objects (and the answers of the
+// live probes) to findings. No I/O, no clock: the caller fetches everything and passes `now`, so
+// every pitfall can be tested from a fixture.
+//
+// What is checked, per esk8s StatefulSet (find_workloads):
+//   storage       volumeClaimTemplates present; the StorageClass exists and looks SSD-backed
+//   statefulset   OrderedReady + ESK8S_READY_MODE=quorum (deadlock), probes on /health/*,
+//                 required anti-affinity on kubernetes.io/hostname and pods actually spread,
+//                 resources, odd replicas equal to ESK8S_CLUSTER_SIZE, the --pre-stop hook
+//   service       the headless Service exists, is headless, publishes not-ready addresses,
+//                 names its ports and selects the pods
+//   pdb           a PodDisruptionBudget selects the pods and allows at most a minority down
+//   rbac          the SubjectAccessReview answers for needed_permissions()
+//   tls           certificates in mounted Secrets (files mode), the local-ca CA's expiry
+//   endpoints     not-ready endpoints of the headless Service
+//   members       the pods' /members views: agreement and quorum
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/doctor_model.h"
+
+namespace esk8s::cli::doctor {
+
+// The StatefulSets of `ns` whose pod template runs esk8s, with their ESK8S_* settings resolved
+// from the container's env values and envFrom ConfigMaps (ns.configmaps).
+std::vector<Workload> find_workloads(const NamespaceObjects& ns);
+
+// The error finding for a namespace without any esk8s StatefulSet.
+Finding no_workload_finding(const NamespaceObjects& ns);
+
+// Secret names the pod template's volumes mount (secret and projected volumes), deduplicated, in
+// volume order: the Secrets the command fetches for check_workload.
+std::vector<std::string> referenced_secrets(const Workload& w);
+
+// The permissions the members' service account needs for these settings:
+//   ESK8S_DISCOVERY=kubernetes (default): list+watch endpointslices.discovery.k8s.io in the own
+//     namespace and every ESK8S_PEER_NAMESPACES entry; get pods and get statefulsets.apps in the
+//     own namespace when ESK8S_READY_MODE is auto or ESK8S_CLUSTER_SIZE is unset (what the
+//     plugin reads them for);
+//   ESK8S_TLS_MODE=kubernetes-csr: create/get/watch certificatesigningrequests.certificates.k8s.io
+//     (cluster-scoped).
+std::vector<PermissionNeed> needed_permissions(const Workload& w);
+
+// "system:serviceaccount:NS:SA" for the pod template's service account.
+std::string service_account_user(const Workload& w);
+
+// The SubjectAccessReview body asking whether the service account may do `need`.
+nlohmann::json subject_access_review(const Workload& w, const PermissionNeed& need);
+
+// The /members URLs of the workload's running pods (those with a status.podIP), sorted by pod
+// name. Empty when ESK8S_HTTP_PORT is 0 or not a literal (the port cannot be known).
+std::vector<MemberTarget> member_targets(const Workload& w, const NamespaceObjects& ns);
+
+// Every check above for one workload, in a fixed order (not sorted by severity).
+std::vector<Finding> check_workload(const Workload& w, const NamespaceObjects& ns,
+                                    const Observations& obs);
+
+// Errors first, then warnings, then info; the order of the checks within a severity is kept.
+void sort_findings(std::vector<Finding>& findings);
+
+// 1 when any finding is an error, else 0.
+int exit_code(const std::vector<Finding>& findings);
+
+}  // namespace esk8s::cli::doctor

@@ -1,0 +1,620 @@
+// esk8s doctor's checks, one fixture per pitfall: each test starts from the good objects of
+// examples/kubernetes (overlays/single-namespace, rendered with kubectl kustomize and embedded
+// below) plus what a healthy cluster shows (three Ready pods on three nodes, agreeing /members
+// views, every permission granted), introduces exactly one pitfall and asserts exactly one new
+// finding with its severity and fix.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "cli/doctor_checks.h"
+#include "cli/doctor_report.h"
+#include "common/base64.h"
+#include "tls/x509.h"
+
+using namespace esk8s::cli::doctor;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// kubectl kustomize examples/kubernetes/overlays/single-namespace: the ConfigMap, the Services,
+// the StatefulSet and the PodDisruptionBudget (JSON).
+const char* const kGoodManifests = R"json(
+[{"apiVersion":"v1","data":{"ESK8S_CLIENT_SERVICES":"esdb-client","ESK8S_CLUSTER_SIZE":"3",
+"ESK8S_DISCOVERY":"kubernetes","ESK8S_PRESET":"lan","ESK8S_READY_MODE":"auto",
+"ESK8S_SERVICE":"esdb","ESK8S_TLS_CA_DIR":"/etc/esk8s/ca","ESK8S_TLS_MODE":"local-ca",
+"ESK8S_TLS_OUT_DIR":"/var/lib/esdb/tls"},"kind":"ConfigMap","metadata":{"name":"esk8s-config",
+"namespace":"esdb"}},{"apiVersion":"v1","kind":"Service","metadata":{"name":"esdb",
+"namespace":"esdb"},"spec":{"clusterIP":"None","ports":[{"name":"gossip","port":2114,
+"targetPort":"gossip"},{"name":"http","port":2115,"targetPort":"http"}],
+"publishNotReadyAddresses":true,"selector":{"app.kubernetes.io/name":"esdb"}}},
+{"apiVersion":"v1","kind":"Service","metadata":{"name":"esdb-client","namespace":"esdb"},
+"spec":{"ports":[{"name":"http","port":2115,"targetPort":"http"}],
+"selector":{"app.kubernetes.io/name":"esdb"}}},{"apiVersion":"apps/v1","kind":"StatefulSet",
+"metadata":{"labels":{"app.kubernetes.io/name":"esdb","app.kubernetes.io/part-of":"esk8s"},
+"name":"esdb","namespace":"esdb"},"spec":{"podManagementPolicy":"Parallel","replicas":3,
+"selector":{"matchLabels":{"app.kubernetes.io/name":"esdb"}},"serviceName":"esdb",
+"template":{"metadata":{"labels":{"app.kubernetes.io/name":"esdb"}},
+"spec":{"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app.kubernetes.io/name":"esdb"}},
+"topologyKey":"kubernetes.io/hostname"}]}},"containers":[{"command":["esk8s-node"],
+"env":[{"name":"ESK8S_POD_NAME","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}},
+{"name":"ESK8S_NAMESPACE","valueFrom":{"fieldRef":{"fieldPath":"metadata.namespace"}}},
+{"name":"ESK8S_BIND_ADDRESS","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}],
+"envFrom":[{"configMapRef":{"name":"esk8s-config"}}],"image":"esk8s/esk8s-node:dev",
+"lifecycle":{"preStop":{"exec":{"command":["esk8s-node","--pre-stop","--timeout","60"]}}},
+"livenessProbe":{"failureThreshold":3,"httpGet":{"path":"/health/live","port":"http"},
+"periodSeconds":5},"name":"node","ports":[{"containerPort":2114,"name":"gossip"},
+{"containerPort":2115,"name":"http"}],"readinessProbe":{"failureThreshold":2,
+"httpGet":{"path":"/health/ready","port":"http"},"periodSeconds":2},
+"resources":{"limits":{"memory":"1Gi"},"requests":{"cpu":"500m","memory":"1Gi"}},
+"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},
+"readOnlyRootFilesystem":true},"startupProbe":{"failureThreshold":30,
+"httpGet":{"path":"/health/startup","port":"http"},"periodSeconds":2},
+"volumeMounts":[{"mountPath":"/etc/esk8s/ca","name":"ca","readOnly":true},
+{"mountPath":"/var/lib/esdb","name":"data"}]}],"securityContext":{"fsGroup":10001,
+"runAsGroup":10001,"runAsNonRoot":true,"runAsUser":10001,
+"seccompProfile":{"type":"RuntimeDefault"}},"serviceAccountName":"esdb",
+"terminationGracePeriodSeconds":90,
+"topologySpreadConstraints":[{"labelSelector":{"matchLabels":{"app.kubernetes.io/name":"esdb"}},
+"maxSkew":1,"topologyKey":"topology.kubernetes.io/zone",
+"whenUnsatisfiable":"ScheduleAnyway"}],"volumes":[{"name":"ca","secret":{"defaultMode":288,
+"secretName":"esk8s-ca"}}]}},"updateStrategy":{"type":"RollingUpdate"},
+"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],
+"resources":{"requests":{"storage":"10Gi"}},"storageClassName":"fast-ssd"}}]}},
+{"apiVersion":"policy/v1","kind":"PodDisruptionBudget","metadata":{"name":"esdb",
+"namespace":"esdb"},"spec":{"maxUnavailable":1,
+"selector":{"matchLabels":{"app.kubernetes.io/name":"esdb"}}}}]
+)json";
+
+const auto kNow = std::chrono::system_clock::now();
+
+json by_kind(const std::string& kind, const std::string& name) {
+  for (const json& o : json::parse(kGoodManifests)) {
+    if (o["kind"] == kind && o["metadata"]["name"] == name) return o;
+  }
+  FAIL("fixture has no " << kind << " " << name);
+  return {};
+}
+
+json pod(int i, const std::string& node) {
+  std::string name = "esdb-" + std::to_string(i);
+  return {
+      {"metadata",
+       {{"name", name},
+        {"labels", {{"app.kubernetes.io/name", "esdb"}}},
+        {"ownerReferences", {{{"kind", "StatefulSet"}, {"name", "esdb"}, {"controller", true}}}}}},
+      {"spec", {{"nodeName", node}}},
+      {"status", {{"podIP", "10.0.0." + std::to_string(10 + i)}}}};
+}
+
+json endpoint(int i, bool ready) {
+  return {{"addresses", {"10.0.0." + std::to_string(10 + i)}},
+          {"hostname", "esdb-" + std::to_string(i)},
+          {"targetRef", {{"kind", "Pod"}, {"name", "esdb-" + std::to_string(i)}}},
+          {"conditions", {{"ready", ready}, {"serving", ready}, {"terminating", false}}}};
+}
+
+std::string identity(int i) { return "esdb-" + std::to_string(i) + ".esdb.esdb.svc.cluster.local"; }
+
+std::string members_json(const std::string& self, const std::vector<int>& alive) {
+  json j = {{"self", self}, {"members", json::array()}};
+  for (int i : {0, 1, 2}) {
+    bool up = std::find(alive.begin(), alive.end(), i) != alive.end();
+    j["members"].push_back({{"identity", identity(i)},
+                            {"state", up ? "alive" : "dead"},
+                            {"isSelf", identity(i) == self}});
+  }
+  return j.dump();
+}
+
+json secret(std::map<std::string, std::string> files) {
+  json data = json::object();
+  for (const auto& [k, v] : files) data[k] = esk8s::base64_encode(v);
+  return {{"metadata", {{"name", "x"}}}, {"data", data}};
+}
+
+esk8s::tls::CertAndKey test_ca(std::chrono::seconds validity = 3650 * 24h) {
+  auto ca =
+      esk8s::tls::make_self_signed_ca("doctor test CA", esk8s::tls::KeyType::kEcdsaP256, validity);
+  REQUIRE(ca.is_ok());
+  return ca.value();
+}
+
+// A healthy deployment: the good manifests, three Ready pods on three nodes, the CA Secret, an
+// SSD StorageClass, every permission granted and three agreeing /members views.
+struct Fixture {
+  NamespaceObjects ns;
+  Observations obs;
+
+  Fixture() {
+    ns.name = "esdb";
+    ns.configmaps = {by_kind("ConfigMap", "esk8s-config")};
+    ns.services = {by_kind("Service", "esdb"), by_kind("Service", "esdb-client")};
+    ns.statefulsets = {by_kind("StatefulSet", "esdb")};
+    ns.pdbs = {by_kind("PodDisruptionBudget", "esdb")};
+    ns.pods = {pod(0, "node-a"), pod(1, "node-b"), pod(2, "node-c")};
+    ns.endpointslices = {
+        {{"metadata", {{"name", "esdb-abc"}, {"labels", {{"kubernetes.io/service-name", "esdb"}}}}},
+         {"endpoints", {endpoint(0, true), endpoint(1, true), endpoint(2, true)}}}};
+    auto ca = test_ca();
+    ns.secrets["esk8s-ca"] = secret({{"ca.crt", ca.cert_pem}, {"ca.key", ca.key_pem}});
+    obs.now = kNow;
+    obs.storage_classes = {{{"metadata", {{"name", "fast-ssd"}}}, {"provisioner", "kubesim/ssd"}}};
+    obs.members = {fetch(0, {0, 1, 2}), fetch(1, {0, 1, 2}), fetch(2, {0, 1, 2})};
+    grant_all();
+  }
+  MemberFetch fetch(int i, const std::vector<int>& alive) {
+    MemberFetch f;
+    f.target = {"esdb-" + std::to_string(i),
+                "http://10.0.0." + std::to_string(10 + i) + ":2115/members"};
+    f.reachable = true;
+    f.status = 200;
+    f.body = members_json(identity(i), alive);
+    return f;
+  }
+  void grant_all() {
+    PermissionReport r;
+    r.user = service_account_user(workload());
+    for (const auto& need : needed_permissions(workload())) r.results.push_back({need, true, ""});
+    obs.permissions = r;
+  }
+  json& sts() { return ns.statefulsets[0]; }
+  json& container() { return sts()["spec"]["template"]["spec"]["containers"][0]; }
+  json& config() { return ns.configmaps[0]["data"]; }
+  json& headless() { return ns.services[0]; }
+  Workload workload() const {
+    auto w = find_workloads(ns);
+    REQUIRE(w.size() == 1);
+    return w[0];
+  }
+  std::vector<Finding> findings() const { return check_workload(workload(), ns, obs); }
+};
+
+std::string describe(const std::vector<Finding>& fs) {
+  std::string s;
+  for (const auto& f : fs) {
+    s += std::string(severity_name(f.severity)) + " " + f.check + " " + f.object + ": " +
+         f.message + "\n";
+  }
+  return s;
+}
+
+// The findings of `bad` that the good fixture does not have.
+std::vector<Finding> added(const Fixture& bad) {
+  const auto good = Fixture().findings();
+  std::vector<Finding> out;
+  for (const Finding& f : bad.findings()) {
+    bool known = std::any_of(good.begin(), good.end(), [&](const Finding& g) {
+      return g.check == f.check && g.object == f.object && g.message == f.message;
+    });
+    if (!known) out.push_back(f);
+  }
+  return out;
+}
+
+// Exactly one new finding, of `check` and `severity`, with a why and a fix.
+Finding only(const Fixture& bad, const std::string& check, Severity severity) {
+  auto fs = added(bad);
+  REQUIRE_MESSAGE(fs.size() == 1, describe(fs));
+  CHECK(fs[0].check == check);
+  CHECK(fs[0].severity == severity);
+  CHECK(!fs[0].why.empty());
+  CHECK(!fs[0].fix.empty());
+  return fs[0];
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("doctor: the example manifests of a healthy cluster give no finding at all") {
+  Fixture f;
+  auto w = f.workload();
+  CHECK(w.name == "esdb");
+  CHECK(w.setting("ESK8S_CLUSTER_SIZE") == "3");
+  CHECK(w.setting_sources.at("ESK8S_READY_MODE") == "ConfigMap esdb/esk8s-config");
+  auto fs = f.findings();
+  CHECK_MESSAGE(fs.empty(), describe(fs));
+  CHECK(exit_code(fs) == 0);
+}
+
+TEST_CASE("doctor: a namespace without an esk8s StatefulSet is an error finding") {
+  Fixture f;
+  f.container()["envFrom"] = json::array();
+  f.container()["env"] = json::array();
+  CHECK(find_workloads(f.ns).empty());
+  Finding nf = no_workload_finding(f.ns);
+  CHECK(nf.severity == Severity::kError);
+  CHECK(nf.object == "Namespace esdb");
+  CHECK(contains(nf.fix, "--namespace"));
+}
+
+TEST_CASE("doctor: an esk8s container is found by its env alone, and env overrides envFrom") {
+  Fixture f;
+  f.container()["envFrom"] = json::array();
+  f.container()["env"].push_back({{"name", "ESK8S_READY_MODE"}, {"value", "quorum"}});
+  auto w = f.workload();
+  CHECK(w.setting("ESK8S_READY_MODE") == "quorum");
+  CHECK(w.has_setting("ESK8S_POD_NAME"));  // from the downward API: set, value unknown
+  CHECK(w.setting("ESK8S_POD_NAME", "?") == "?");
+  Fixture g;
+  g.container()["env"].push_back({{"name", "ESK8S_CLUSTER_SIZE"}, {"value", "5"}});
+  CHECK(g.workload().setting("ESK8S_CLUSTER_SIZE") == "5");
+}
+
+TEST_CASE("doctor: an envFrom ConfigMap that does not exist is an error") {
+  Fixture f;
+  f.container()["envFrom"].push_back({{"configMapRef", {{"name", "gone"}}}});
+  Finding x = only(f, "config.configmap-missing", Severity::kError);
+  CHECK(x.object == "ConfigMap esdb/gone");
+}
+
+TEST_CASE("doctor: a StatefulSet without volumeClaimTemplates loses its data, an error") {
+  Fixture f;
+  f.sts()["spec"].erase("volumeClaimTemplates");
+  Finding x = only(f, "storage.no-volume-claim-templates", Severity::kError);
+  CHECK(x.object == "StatefulSet esdb/esdb");
+  CHECK(contains(x.why, "lost"));
+}
+
+TEST_CASE("doctor: a claim template without a class and no default StorageClass is a warning") {
+  Fixture f;
+  f.sts()["spec"]["volumeClaimTemplates"][0]["spec"].erase("storageClassName");
+  only(f, "storage.no-default-class", Severity::kWarning);
+}
+
+TEST_CASE("doctor: a claim template getting a default class that is not SSD-like is a warning") {
+  Fixture f;
+  f.sts()["spec"]["volumeClaimTemplates"][0]["spec"].erase("storageClassName");
+  f.obs.storage_classes.push_back(
+      {{"metadata",
+        {{"name", "standard"},
+         {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+       {"provisioner", "kubernetes.io/aws-ebs"},
+       {"parameters", {{"type", "st1"}}}});
+  Finding x = only(f, "storage.default-class-not-ssd", Severity::kWarning);
+  CHECK(contains(x.message, "StorageClass standard"));
+  // The same default class with gp3 disks is fine.
+  f.obs.storage_classes.back()["parameters"]["type"] = "gp3";
+  CHECK(added(f).empty());
+}
+
+TEST_CASE("doctor: OrderedReady with ESK8S_READY_MODE=quorum is the startup deadlock, an error") {
+  Fixture f;
+  f.sts()["spec"].erase("podManagementPolicy");  // the API default is OrderedReady
+  f.config()["ESK8S_READY_MODE"] = "quorum";
+  Finding x = only(f, "statefulset.ordered-ready-quorum", Severity::kError);
+  CHECK(contains(x.why, "38418"));
+  CHECK(contains(x.fix, "ConfigMap esdb/esk8s-config"));
+}
+
+TEST_CASE("doctor: OrderedReady with ESK8S_READY_MODE auto or bootstrap-latch is info at most") {
+  for (const char* mode : {"auto", "bootstrap-latch"}) {
+    Fixture f;
+    f.sts()["spec"]["podManagementPolicy"] = "OrderedReady";
+    f.config()["ESK8S_READY_MODE"] = mode;
+    only(f, "statefulset.ordered-ready", Severity::kInfo);
+  }
+}
+
+TEST_CASE("doctor: a readiness probe that is not /health/ready is a warning") {
+  Fixture f;
+  f.container()["readinessProbe"]["httpGet"]["path"] = "/health/startup";
+  Finding x = only(f, "probes.readinessProbe", Severity::kWarning);
+  CHECK(contains(x.message, "/health/startup"));
+}
+
+TEST_CASE("doctor: a missing startup probe is a warning") {
+  Fixture f;
+  f.container().erase("startupProbe");
+  only(f, "probes.startupProbe", Severity::kWarning);
+}
+
+TEST_CASE("doctor: a liveness probe on /health/ready is a warning") {
+  Fixture f;
+  f.container()["livenessProbe"]["httpGet"]["path"] = "/health/ready";
+  only(f, "probes.livenessProbe", Severity::kWarning);
+}
+
+TEST_CASE("doctor: no required anti-affinity on kubernetes.io/hostname is a warning") {
+  Fixture f;
+  f.sts()["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+         ["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"] =
+      "topology.kubernetes.io/zone";
+  only(f, "placement.anti-affinity", Severity::kWarning);
+}
+
+TEST_CASE("doctor: two members scheduled on the same node are an error") {
+  Fixture f;
+  f.ns.pods[2]["spec"]["nodeName"] = "node-a";
+  Finding x = only(f, "placement.same-node", Severity::kError);
+  CHECK(contains(x.message, "esdb-0, esdb-2"));
+  CHECK(contains(x.message, "node-a"));
+}
+
+TEST_CASE("doctor: a container without resource requests is a warning") {
+  Fixture f;
+  f.container().erase("resources");
+  Finding x = only(f, "resources", Severity::kWarning);
+  CHECK(contains(x.message, "requests.cpu"));
+}
+
+TEST_CASE("doctor: an even number of replicas is a warning") {
+  Fixture f;
+  f.sts()["spec"]["replicas"] = 4;
+  f.config()["ESK8S_CLUSTER_SIZE"] = "4";
+  // The three running pods still see a quorum of 4 (3), so nothing else changes.
+  Finding x = only(f, "replicas.even", Severity::kWarning);
+  CHECK(contains(x.fix, "odd"));
+}
+
+TEST_CASE("doctor: ESK8S_CLUSTER_SIZE different from replicas is an error") {
+  Fixture f;
+  f.config()["ESK8S_CLUSTER_SIZE"] = "5";
+  // The members' views (3 alive) still reach the quorum of 5 (3): only the mismatch is new.
+  Finding x = only(f, "replicas.cluster-size", Severity::kError);
+  CHECK(contains(x.message, "ESK8S_CLUSTER_SIZE=5"));
+  CHECK(contains(x.fix, "ESK8S_CLUSTER_SIZE=\"3\""));
+}
+
+TEST_CASE("doctor: no preStop hook with --pre-stop is a warning") {
+  Fixture f;
+  f.container().erase("lifecycle");
+  only(f, "lifecycle.pre-stop", Severity::kWarning);
+}
+
+TEST_CASE("doctor: a missing headless Service is an error") {
+  Fixture f;
+  f.ns.services.erase(f.ns.services.begin());
+  Finding x = only(f, "service.missing", Severity::kError);
+  CHECK(x.object == "Service esdb/esdb");
+}
+
+TEST_CASE("doctor: a governing Service with a cluster IP is an error") {
+  Fixture f;
+  f.headless()["spec"]["clusterIP"] = "10.96.0.12";
+  Finding x = only(f, "service.not-headless", Severity::kError);
+  CHECK(contains(x.message, "10.96.0.12"));
+}
+
+TEST_CASE("doctor: a headless Service without publishNotReadyAddresses is an error") {
+  Fixture f;
+  f.headless()["spec"].erase("publishNotReadyAddresses");
+  Finding x = only(f, "service.publish-not-ready", Severity::kError);
+  CHECK(x.why ==
+        "DNS and EndpointSlices list only Ready pods, so members cannot find each other to "
+        "become Ready");
+  CHECK(contains(x.fix, "publishNotReadyAddresses\":true"));
+}
+
+TEST_CASE("doctor: service ports without names are a warning") {
+  Fixture f;
+  f.headless()["spec"]["ports"] = json::array({{{"port", 2114}}});
+  only(f, "service.port-names", Severity::kWarning);
+}
+
+TEST_CASE("doctor: no PodDisruptionBudget selecting the pods is a warning") {
+  Fixture f;
+  f.ns.pdbs.clear();
+  only(f, "pdb.missing", Severity::kWarning);
+}
+
+TEST_CASE("doctor: a PodDisruptionBudget letting a majority go is an error") {
+  Fixture f;
+  f.ns.pdbs[0]["spec"]["maxUnavailable"] = 2;
+  Finding x = only(f, "pdb.too-permissive", Severity::kError);
+  CHECK(x.object == "PodDisruptionBudget esdb/esdb");
+  CHECK(contains(x.fix, "maxUnavailable: 1"));
+  Fixture g;
+  g.ns.pdbs[0]["spec"].erase("maxUnavailable");
+  g.ns.pdbs[0]["spec"]["minAvailable"] = 1;
+  only(g, "pdb.too-permissive", Severity::kError);
+  Fixture h;
+  h.ns.pdbs[0]["spec"]["maxUnavailable"] = "50%";  // ceil(1.5) = 2 of 3
+  only(h, "pdb.too-permissive", Severity::kError);
+}
+
+TEST_CASE("doctor: the needed permissions follow discovery, peer namespaces and the TLS mode") {
+  Fixture f;
+  auto base = needed_permissions(f.workload());
+  REQUIRE(base.size() == 4);  // list+watch endpointslices, get pods, get statefulsets
+  CHECK(base[0].verb == "list");
+  CHECK(base[0].namespace_name == "esdb");
+  CHECK(base[0].rbac_file == "rbac/role.yaml");
+  f.config()["ESK8S_PEER_NAMESPACES"] = "dr";
+  f.config()["ESK8S_TLS_MODE"] = "kubernetes-csr";
+  f.config()["ESK8S_READY_MODE"] = "quorum";  // with ESK8S_CLUSTER_SIZE: no pod/sts reads
+  auto more = needed_permissions(f.workload());
+  REQUIRE(more.size() == 7);
+  CHECK(more[2].namespace_name == "dr");
+  CHECK(contains(more[2].rbac_file, "rbac/rolebinding-per-namespace.yaml"));
+  CHECK(more[4].resource == "certificatesigningrequests");
+  CHECK(more[4].namespace_name.empty());
+  CHECK(more[4].rbac_file == "rbac/csr.yaml");
+  json sar = subject_access_review(f.workload(), more[0]);
+  CHECK(sar["spec"]["user"] == "system:serviceaccount:esdb:esdb");
+  CHECK(sar["spec"]["groups"][1] == "system:serviceaccounts:esdb");
+  CHECK(sar["spec"]["resourceAttributes"]["group"] == "discovery.k8s.io");
+}
+
+TEST_CASE("doctor: a missing permission is one error naming verb, resource, namespace and file") {
+  Fixture f;
+  for (auto& r : f.obs.permissions->results) {
+    if (r.need.verb == "watch" && r.need.resource == "endpointslices") r.allowed = false;
+  }
+  Finding x = only(f, "rbac.missing", Severity::kError);
+  CHECK(x.message ==
+        "system:serviceaccount:esdb:esdb cannot watch endpointslices.discovery.k8s.io in "
+        "namespace \"esdb\"");
+  CHECK(contains(x.fix, "rbac/role.yaml"));
+}
+
+TEST_CASE("doctor: RBAC that cannot be reviewed is a warning saying the check was skipped") {
+  Fixture f;
+  f.obs.permissions->results.clear();
+  f.obs.permissions->skipped = "the doctor's user may not create subjectaccessreviews";
+  Finding x = only(f, "rbac.skipped", Severity::kWarning);
+  CHECK(contains(x.message, "not checked"));
+}
+
+// files mode: the members' certificate in a mounted Secret.
+struct FilesFixture : Fixture {
+  esk8s::tls::CertAndKey ca = test_ca();
+  FilesFixture() {
+    config()["ESK8S_TLS_MODE"] = "files";
+    config()["ESK8S_TLS_DIR"] = "/etc/esk8s/tls";
+    auto& spec = sts()["spec"]["template"]["spec"];
+    spec["volumes"].push_back({{"name", "tls"}, {"secret", {{"secretName", "esdb-tls"}}}});
+    use({identity(0), identity(1), identity(2)}, {}, 30 * 24h);
+  }
+  void use(std::vector<std::string> dns, std::vector<std::string> ips,
+           std::chrono::seconds validity) {
+    esk8s::tls::CertSpec spec;
+    spec.common_name = dns.empty() ? "x" : dns.front();
+    spec.dns_names = std::move(dns);
+    spec.ip_addresses = std::move(ips);
+    spec.validity = validity;
+    auto leaf = esk8s::tls::issue(spec, ca);
+    REQUIRE(leaf.is_ok());
+    ns.secrets["esdb-tls"] =
+        secret({{"tls.crt", leaf->cert_pem}, {"tls.key", leaf->key_pem}, {"ca.crt", ca.cert_pem}});
+  }
+};
+
+TEST_CASE("doctor: files mode with a good certificate gives no finding") {
+  FilesFixture f;
+  auto fs = f.findings();
+  CHECK_MESSAGE(fs.empty(), describe(fs));
+}
+
+TEST_CASE("doctor: a certificate with a pod IP SAN is an error") {
+  FilesFixture f;
+  f.use({identity(0), identity(1), identity(2)}, {"10.0.0.10"}, 30 * 24h);
+  Finding x = only(f, "tls.ip-san", Severity::kError);
+  CHECK(x.object == "Secret esdb/esdb-tls");
+  CHECK(contains(x.message, "10.0.0.10"));
+}
+
+TEST_CASE("doctor: a certificate missing a pod's identity SAN is an error") {
+  FilesFixture f;
+  f.use({identity(0), identity(1)}, {}, 30 * 24h);
+  Finding x = only(f, "tls.identity-san", Severity::kError);
+  CHECK(contains(x.message, identity(2)));
+}
+
+TEST_CASE("doctor: a certificate naming the pods only by wildcard is an error") {
+  FilesFixture f;
+  f.use({"*.esdb.esdb.svc.cluster.local"}, {}, 30 * 24h);
+  Finding x = only(f, "tls.wildcard-identity", Severity::kError);
+  CHECK(contains(x.why, "wildcard"));
+}
+
+TEST_CASE("doctor: a certificate expiring within 7 days is a warning, an expired one an error") {
+  FilesFixture f;
+  f.obs.now = kNow + 25 * 24h;
+  only(f, "tls.expiring", Severity::kWarning);
+  f.obs.now = kNow + 31 * 24h;
+  only(f, "tls.expired", Severity::kError);
+}
+
+TEST_CASE("doctor: a CA certificate in a files-mode tls.crt is checked as a CA, not a member") {
+  FilesFixture f;
+  f.ns.secrets["esdb-tls"] = secret({{"tls.crt", f.ca.cert_pem}, {"tls.key", f.ca.key_pem}});
+  CHECK_MESSAGE(added(f).empty(), describe(added(f)));
+}
+
+TEST_CASE("doctor: the local-ca CA is checked for expiry only") {
+  Fixture f;
+  auto ca = test_ca(10 * 24h);
+  f.ns.secrets["esk8s-ca"] = secret({{"ca.crt", ca.cert_pem}, {"ca.key", ca.key_pem}});
+  Finding x = only(f, "tls.ca-expiring", Severity::kWarning);
+  CHECK(x.object == "Secret esdb/esk8s-ca");
+}
+
+TEST_CASE("doctor: a missing CA Secret keeps the pods from starting, an error") {
+  Fixture f;
+  f.ns.secrets.clear();
+  f.ns.missing_secrets.insert("esk8s-ca");
+  Finding x = only(f, "volumes.secret-missing", Severity::kError);
+  CHECK(contains(x.fix, "esk8s cert create-ca"));
+}
+
+TEST_CASE("doctor: endpoints that are not ready are a warning naming them") {
+  Fixture f;
+  f.ns.endpointslices[0]["endpoints"][1] = endpoint(1, false);
+  Finding x = only(f, "endpoints.not-ready", Severity::kWarning);
+  CHECK(contains(x.message, "1 of 3"));
+  CHECK(contains(x.message, "esdb-1"));
+}
+
+TEST_CASE("doctor: members whose views disagree are a warning") {
+  Fixture f;
+  f.obs.members[2] = f.fetch(2, {0, 2});  // esdb-2 misses esdb-1 but still has a quorum
+  Finding x = only(f, "members.views-disagree", Severity::kWarning);
+  CHECK(contains(x.message, "esdb-2 sees {esdb-0, esdb-2}"));
+}
+
+TEST_CASE("doctor: a member that sees no quorum is an error") {
+  Fixture f;
+  f.obs.members = {f.fetch(0, {0}), f.fetch(1, {0, 1, 2}), f.fetch(2, {0, 1, 2})};
+  auto fs = added(f);
+  REQUIRE_MESSAGE(fs.size() == 2, describe(fs));  // no quorum, and so the views disagree
+  CHECK(fs[0].check == "members.no-quorum");
+  CHECK(fs[0].severity == Severity::kError);
+  CHECK(fs[0].object == "Pod esdb/esdb-0");
+  CHECK(contains(fs[0].message, "sees 1 of 3 members alive"));
+  CHECK(fs[1].check == "members.views-disagree");
+}
+
+TEST_CASE("doctor: pods not reachable from the doctor are info, never an error") {
+  Fixture f;
+  for (auto& m : f.obs.members) {
+    m.reachable = false;
+    m.body.clear();
+    m.error = "Connection timed out";
+  }
+  Finding x = only(f, "members.unreachable", Severity::kInfo);
+  CHECK(contains(x.message, "not reachable from here"));
+  CHECK(contains(x.fix, "run doctor in the cluster"));
+  CHECK(exit_code(f.findings()) == 0);
+}
+
+TEST_CASE("doctor: member targets are the pods' IPs on ESK8S_HTTP_PORT") {
+  Fixture f;
+  auto t = member_targets(f.workload(), f.ns);
+  REQUIRE(t.size() == 3);
+  CHECK(t[0].pod == "esdb-0");
+  CHECK(t[0].url == "http://10.0.0.10:2115/members");
+  f.config()["ESK8S_HTTP_PORT"] = "8080";
+  f.ns.pods[1]["status"].erase("podIP");
+  t = member_targets(f.workload(), f.ns);
+  REQUIRE(t.size() == 2);
+  CHECK(t[1].url == "http://10.0.0.12:8080/members");
+}
+
+TEST_CASE("doctor: the JSON report has findings with every field and a summary, errors first") {
+  Fixture f;
+  f.ns.pdbs.clear();
+  f.headless()["spec"].erase("publishNotReadyAddresses");
+  auto fs = f.findings();
+  sort_findings(fs);
+  json j = render_json(fs, {{"esdb"}, {"esdb/esdb"}});
+  REQUIRE(j["findings"].size() == 2);
+  CHECK(j["findings"][0]["severity"] == "error");
+  CHECK(j["findings"][0]["check"] == "service.publish-not-ready");
+  for (const char* k : {"severity", "check", "object", "message", "why", "fix"}) {
+    CHECK(j["findings"][1].contains(k));
+  }
+  CHECK(j["summary"]["errors"] == 1);
+  CHECK(j["summary"]["warnings"] == 1);
+  CHECK(j["summary"]["exit_code"] == 1);
+  std::ostringstream table;
+  render_table(fs, {{"esdb"}, {"esdb/esdb"}}, false, table);
+  CHECK(contains(table.str(), "ERROR    service.publish-not-ready"));
+  CHECK(contains(table.str(), "1 error, 1 warning, 0 info"));
+  CHECK(!contains(table.str(), "\033["));
+}
