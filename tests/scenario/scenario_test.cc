@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/scenario/gossip_flood.h"
 #include "tests/scenario/harness.h"
 
 using namespace esk8s::scenario;
@@ -278,10 +279,16 @@ TEST_CASE("scenario: a partitioned node is not ready while the majority stays re
   for (const auto& p : sim.pods()) CHECK(Sim::get(p.ip, "/health/ready").status == 200);
 }
 
-TEST_CASE("scenario: probes answer within 100 ms while the node handles API and HTTP floods") {
+TEST_CASE("scenario: probes answer within 100 ms during gossip, API and HTTP floods") {
   Sim sim;
   REQUIRE(sim.wait_converged(3, kConverge));
   const std::string ip = sim.pods()[0].ip;
+  // Gossip flood: a fourth member (certificate from the cluster CA) pinging esdb-0 flat out.
+  GossipFlood gossip(sim.dir() + "/ca", "flood-0.esdb.esdb.svc.cluster.local",
+                     {"esdb-0.esdb.esdb.svc.cluster.local", ip, 2114, "esdb.esdb"});
+  gossip.start();
+  REQUIRE_MESSAGE(Sim::eventually([&] { return gossip.acks_received() > 0; }, 10s, 10ms),
+                  gossip.error());
   std::atomic<bool> stop{false};
   std::atomic<int> api_events{0}, http_requests{0};
   // API flood: EndpointSlice updates, each a watch event every node decodes and diffs.
@@ -320,12 +327,16 @@ TEST_CASE("scenario: probes answer within 100 ms while the node handles API and 
   stop = true;
   api.join();
   for (auto& t : http) t.join();
+  gossip.stop();
+  REQUIRE_MESSAGE(gossip.error().empty(), gossip.error());
   std::sort(ms.begin(), ms.end());
   double median = ms[ms.size() / 2], p99 = ms[ms.size() * 99 / 100], max = ms.back();
-  MESSAGE("probe latency under load: median " << median << " ms, p99 " << p99 << " ms, max " << max
-                                              << " ms; " << api_events.load() << " API events, "
-                                              << http_requests.load() << " flood requests");
+  MESSAGE("probe latency under load: median "
+          << median << " ms, p99 " << p99 << " ms, max " << max << " ms; " << api_events.load()
+          << " API events, " << http_requests.load() << " HTTP requests, " << gossip.pings_sent()
+          << " gossip pings, " << gossip.acks_received() << " acks");
   CHECK(api_events > 100);
+  CHECK(gossip.acks_received() > 1000);  // the flood reached the core, which answered
   CHECK(p99 < 100.0);
   CHECK(max < 1000.0);  // generous: a noisy machine; the precise figure is in the benchmarks
 }
