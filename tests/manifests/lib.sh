@@ -7,7 +7,7 @@ readonly kSkip=77
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# kubectl is not installed by scripts/setup: without it these tests are skipped, not failed.
+# scripts/setup stops without kubectl; run on their own, these tests skip (not fail) without it.
 require_kubectl() { command -v kubectl >/dev/null || { echo "kubectl is not installed"; exit $kSkip; }; }
 
 # The overlay directories, one per line.
