@@ -238,11 +238,11 @@ struct Runtime::Loop {
     snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
     snap->members_json = gossip::render_members_json(view, rt.config_.identity());
     snap->readiness = readiness();
-    snap->metrics = collect_metrics();
+    snap->metrics = collect_metrics(snap->readiness);
     rt.snapshots_.store(std::move(snap));
   }
 
-  void add_gossip_metrics(std::vector<Metric>& m) const {
+  void add_gossip_metrics(std::vector<Metric>& m, const ReadinessState& r) const {
     if (!gossip) return;
     const auto& cs = gossip->core().stats();
     auto counter = [&](const char* name, const char* help, uint64_t v,
@@ -296,8 +296,7 @@ struct Runtime::Loop {
       counter("esk8s_gossip_tls_rejections_total",
               "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
     }
-    uint32_t size = cluster_size ? cluster_size : most_members_seen;
-    gossip::QuorumView q{size, gossip->core().alive_count()};
+    gossip::QuorumView q{r.cluster_size, r.alive};
     m.push_back({"esk8s_quorum",
                  "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",
                  "gauge",
@@ -333,7 +332,7 @@ struct Runtime::Loop {
                  static_cast<double>(t.warnings.size())});
   }
 
-  std::vector<Metric> collect_metrics() const {
+  std::vector<Metric> collect_metrics(const ReadinessState& readiness) const {
     std::vector<Metric> m;
     const char* states[] = {"discovered", "alive", "suspect", "dead", "left"};
     for (int i = 0; i < 5; ++i) {
@@ -345,7 +344,7 @@ struct Runtime::Loop {
                    {{"state", states[i]}},
                    n});
     }
-    add_gossip_metrics(m);
+    add_gossip_metrics(m, readiness);
     add_tls_metrics(m);
     if (!source) return m;
     auto st = source->stats();

@@ -133,15 +133,7 @@ int latency() {
     std::atomic<bool> stop{false};
     std::atomic<int> events{0};
     std::thread api([&] {
-      auto t = *sim.cluster().registry().find("discovery.k8s.io", "v1", "endpointslices");
-      for (int i = 0; !stop; ++i) {
-        for (auto s : sim.cluster().store().all("endpointslices.discovery.k8s.io")) {
-          if (s["metadata"].value("namespace", "") != "esdb") continue;
-          s["metadata"]["annotations"]["flood"] = std::to_string(i);
-          std::string name = s["metadata"].value("name", "");
-          if (sim.cluster().store().update(t, "esdb", name, s).ok()) ++events;
-        }
-      }
+      for (int i = 0; !stop; ++i) events += sim.touch_endpointslices(i);
     });
     GossipFlood gossip(sim.dir() + "/ca", "flood-0.esdb.esdb.svc.cluster.local",
                        {"esdb-0.esdb.esdb.svc.cluster.local", ip, 2114, "esdb.esdb"});

@@ -13,6 +13,7 @@
 #include "discovery/kube_config.h"
 #include "discovery/kubernetes_source.h"
 #include "tests/kubesim/cluster.h"
+#include "tests/unit/test_util.h"
 
 using namespace kubesim;
 using namespace std::chrono_literals;
@@ -362,26 +363,19 @@ TEST_CASE(
         return !s.empty() && s[0]["endpoints"].is_array() && s[0]["endpoints"].size() == 2;
       },
       15s));
-  auto run = [](const std::string& cmd) {
-    std::string out;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    return std::make_pair(WEXITSTATUS(st), out);
-  };
-  auto [rc, out] = run(std::string(ESK8S_CLI) +
-                       " discover --service esdb --namespace prod --kubeconfig " + kubeconfig);
+  auto [rc, out] = esk8s::test::run_command(
+      std::string(ESK8S_CLI) + " discover --service esdb --namespace prod --kubeconfig " +
+      kubeconfig);
   CHECK_MESSAGE(rc == 0, out);
   CHECK(out.find("system:serviceaccount:prod:esdb") != std::string::npos);
   CHECK(out.find("ok      watch endpointslices.discovery.k8s.io in prod") != std::string::npos);
   CHECK(out.find("esdb-0.esdb.prod.svc.cluster.local") != std::string::npos);
   CHECK(out.find("PEERS (2)") != std::string::npos);
 
-  auto [rc2, out2] = run(std::string(ESK8S_CLI) +
-                         " discover --service esdb --namespace prod --namespace dr --kubeconfig " +
-                         kubeconfig + " --json");
+  auto [rc2, out2] = esk8s::test::run_command(
+      std::string(ESK8S_CLI) +
+      " discover --service esdb --namespace prod --namespace dr --kubeconfig " + kubeconfig +
+      " --json");
   CHECK(rc2 == 1);
   json report = json::parse(out2, nullptr, false);
   REQUIRE_MESSAGE(report.is_object(), out2);

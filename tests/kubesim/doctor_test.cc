@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/kubesim/cluster.h"
+#include "tests/unit/test_util.h"
 
 using namespace kubesim;
 using nlohmann::json;
@@ -23,22 +24,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Cmd {
-  int rc = -1;
-  std::string out;
-};
+using Cmd = esk8s::test::CommandResult;
 
 // Runs `cmd` with a time bound; stdout (and stderr when `merge_stderr`) in `out`.
 Cmd run(const std::string& cmd, bool merge_stderr = true) {
-  Cmd c;
-  FILE* p = popen(("timeout 60 " + cmd + (merge_stderr ? " 2>&1" : "")).c_str(), "r");
-  if (!p) return c;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
-  int st = pclose(p);
-  c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return c;
+  return esk8s::test::run_command("timeout 60 " + cmd, merge_stderr);
 }
 
 bool have_kubectl() { return run("kubectl version --client").rc == 0; }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/kubesim/cluster.h"
+#include "tests/unit/test_util.h"
 #include "tls/x509.h"
 
 using namespace kubesim;
@@ -25,22 +26,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Cmd {
-  int rc = -1;
-  std::string out;
-};
-
-Cmd run(const std::string& cmd) {
-  Cmd c;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return c;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
-  int st = pclose(p);
-  c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return c;
-}
+using Cmd = esk8s::test::CommandResult;
+Cmd run(const std::string& cmd) { return esk8s::test::run_command(cmd); }
 
 bool have_kubectl() { return run("kubectl version --client").rc == 0; }
 

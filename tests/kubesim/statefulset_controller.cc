@@ -63,7 +63,8 @@ json make_pod(const json& sts, int ordinal, const std::string& revision) {
     if (vname.empty()) continue;
     json& vols = pod["spec"]["volumes"];
     if (!vols.is_array()) vols = json::array();
-    vols.push_back({{"name", vname}, {"persistentVolumeClaim", {{"claimName", vname + "-" + name}}}});
+    vols.push_back(
+        {{"name", vname}, {"persistentVolumeClaim", {{"claimName", vname + "-" + name}}}});
   }
   if (!pod["spec"].contains("restartPolicy")) pod["spec"]["restartPolicy"] = "Always";
   if (!pod["spec"].contains("terminationGracePeriodSeconds"))

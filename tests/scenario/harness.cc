@@ -13,6 +13,8 @@
 
 #include <httplib.h>
 
+#include "tests/unit/test_util.h"
+
 namespace esk8s::scenario {
 
 using nlohmann::json;
@@ -25,15 +27,9 @@ void require(bool ok, const std::string& what) {
 }
 
 std::string run(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  require(p != nullptr, "cannot run " + cmd);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  auto r = test::run_command(cmd);
+  *rc = r.rc;
+  return r.out;
 }
 
 }  // namespace
@@ -186,6 +182,18 @@ bool Sim::eventually(const std::function<bool()>& pred, std::chrono::millisecond
     std::this_thread::sleep_for(poll);
   }
   return pred();
+}
+
+int Sim::touch_endpointslices(int round) {
+  auto t = *cluster_->registry().find("discovery.k8s.io", "v1", "endpointslices");
+  int n = 0;
+  for (auto s : cluster_->store().all("endpointslices.discovery.k8s.io")) {
+    if (s["metadata"].value("namespace", "") != "esdb") continue;
+    s["metadata"]["annotations"]["flood"] = std::to_string(round);
+    std::string name = s["metadata"].value("name", "");
+    if (cluster_->store().update(t, "esdb", name, s).ok()) ++n;
+  }
+  return n;
 }
 
 std::string Sim::fault_file(const std::string& pod) const {

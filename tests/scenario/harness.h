@@ -62,6 +62,10 @@ class Sim {
   static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit,
                          std::chrono::milliseconds poll = std::chrono::milliseconds(200));
 
+  // Rewrites every EndpointSlice in "esdb" once (annotation flood=<round>): a watch event that
+  // every node decodes and diffs. Returns how many updates the store accepted.
+  int touch_endpointslices(int round);
+
   // The file ESK8S_FAULT_FILE names for a pod (on its data claim, so it outlives the pod).
   std::string fault_file(const std::string& pod) const;
   std::string dir() const { return dir_; }

@@ -293,15 +293,7 @@ TEST_CASE("scenario: probes answer within 100 ms during gossip, API and HTTP flo
   std::atomic<int> api_events{0}, http_requests{0};
   // API flood: EndpointSlice updates, each a watch event every node decodes and diffs.
   std::thread api([&] {
-    auto t = *sim.cluster().registry().find("discovery.k8s.io", "v1", "endpointslices");
-    for (int i = 0; i < 3000 && !stop; ++i) {
-      for (auto s : sim.cluster().store().all("endpointslices.discovery.k8s.io")) {
-        if (s["metadata"].value("namespace", "") != "esdb") continue;
-        s["metadata"]["annotations"]["flood"] = std::to_string(i);
-        std::string name = s["metadata"].value("name", "");
-        if (sim.cluster().store().update(t, "esdb", name, s).ok()) ++api_events;
-      }
-    }
+    for (int i = 0; i < 3000 && !stop; ++i) api_events += sim.touch_endpointslices(i);
   });
   // HTTP flood: the heavy endpoints, two clients in a loop.
   std::vector<std::thread> http;

@@ -1,8 +1,10 @@
-// Helpers shared by the unit suites.
+// Helpers shared by the test suites.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,5 +34,23 @@ class TempDir {
  private:
   std::string path_;
 };
+
+struct CommandResult {
+  int rc = -1;  // exit status; -1 when it could not run or did not exit normally
+  std::string out;
+};
+
+// Runs `cmd` through /bin/sh and collects its stdout (and stderr when `merge_stderr`).
+inline CommandResult run_command(const std::string& cmd, bool merge_stderr = true) {
+  CommandResult c;
+  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : "")).c_str(), "r");
+  if (!p) return c;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) c.out.append(buf, n);
+  int st = pclose(p);
+  c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return c;
+}
 
 }  // namespace esk8s::test
