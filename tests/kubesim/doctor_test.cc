@@ -104,9 +104,10 @@ struct DoctorSim {
     json list = json::parse(kubectl("-n esdb get pods -o json").out, nullptr, false);
     int n = 0;
     if (!list.is_object()) return 0;
-    for (const auto& p : list["items"]) {
-      for (const auto& c : p["status"].value("conditions", json::array())) {
-        n += c["type"] == "Ready" && c["status"] == "True";
+    for (const auto& p : list.value("items", json::array())) {
+      // A pod the kubelet has not seen yet has no status at all.
+      for (const auto& c : p.value("status", json::object()).value("conditions", json::array())) {
+        n += c.value("type", "") == "Ready" && c.value("status", "") == "True";
       }
     }
     return n;

@@ -120,13 +120,15 @@ struct Sim {
     std::vector<std::string> out;
     json list = json::parse(c.out, nullptr, false);
     if (!list.is_object()) return out;
-    for (const auto& p : list["items"]) {
+    for (const auto& p : list.value("items", json::array())) {
+      // A pod the kubelet has not seen yet has no status at all.
+      const json status = p.value("status", json::object());
       std::string ready = "False";
-      for (const auto& cond : p["status"].value("conditions", json::array())) {
-        if (cond["type"] == "Ready") ready = cond["status"];
+      for (const auto& cond : status.value("conditions", json::array())) {
+        if (cond.value("type", "") == "Ready") ready = cond.value("status", "False");
       }
-      out.push_back(p["metadata"]["name"].get<std::string>() + " " +
-                    p["status"].value("podIP", "") + " " + ready);
+      out.push_back(p.value("metadata", json::object()).value("name", "") + " " +
+                    status.value("podIP", "") + " " + ready);
     }
     std::sort(out.begin(), out.end());
     return out;
