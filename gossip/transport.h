@@ -9,10 +9,23 @@
 //   identities the certificate may claim, and every envelope's `from` must be one of them.
 //   A refused peer is disconnected and counted by reason; nothing it sent reaches the core.
 // - Frames: 4-byte big-endian length + CBOR envelope (wire.h), at most kMaxFrameBytes. A bad
-//   frame closes the connection (counted).
-// - Per-operation deadlines: connect + handshake, each write, and the body of a frame whose header
-//   has arrived. Bounded send queues per connection (frames and bytes): overflow drops the new
-//   frame (counted), so a slow peer cannot grow memory without bound.
+//   frame closes the connection (counted). A frame's body is read in bounded chunks and its
+//   buffer grows with the bytes that actually arrived, never to the declared length up front; the
+//   bytes of all partially received frames share one per-node budget (frame_memory_budget).
+// - Deadlines: connect + handshake (both sides: a client that connects and never speaks is closed
+//   after connect_timeout), each write, a frame from its first header byte to the end of its body
+//   (io_timeout), and an idle deadline for established connections that carry no frame in either
+//   direction (idle_timeout); an idle outgoing connection reopens on the next send.
+// - Limits on the accepting side: max_incoming_connections in all, max_handshakes_per_address
+//   not-yet-authenticated connections per source address, and max_connections_per_peer
+//   authenticated connections per certificate identity (a new one closes that peer's oldest, so
+//   a restarted member is never locked out by its own half-open connections).
+// - Every connection the transport refuses or closes on its own is counted by reason
+//   (TransportStats::connections_closed, every reason of kCloseReasons present from the start).
+//   Refusals are logged at warn with the remote address, at most one line per reason per
+//   refusal_log_interval (the line carries how many were suppressed since the last one).
+// - Bounded send queues per connection (frames and bytes): overflow drops the new frame
+//   (counted), so a slow peer cannot grow memory without bound.
 // - stop() closes the listener and every connection and cancels every timer.
 //
 // Thread-safety: not thread-safe; use from the io_context's thread only.
@@ -53,16 +66,55 @@ using PeerVerifier = std::function<PeerCheck(const std::string& chain_pem,
 struct TransportOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t port = 0;                                // 0: any free port (tests)
-  std::chrono::milliseconds connect_timeout{2000};  // TCP connect + TLS handshake
-  std::chrono::milliseconds io_timeout{2000};       // one write, or a frame body once started
-  std::chrono::milliseconds backoff_min{100};       // first reconnect delay after a failure
-  std::chrono::milliseconds backoff_max{5000};      // doubling stops here
-  size_t max_queue_frames = 256;                    // per connection
-  size_t max_queue_bytes = 4u << 20;                // per connection
+  std::chrono::milliseconds connect_timeout{2000};  // TCP connect + TLS handshake, both sides
+  // One write; or one frame from its first header byte to its last body byte. A peer must be able
+  // to send kMaxFrameBytes within it.
+  std::chrono::milliseconds io_timeout{2000};
+  // An established connection that carried no frame either way for this long is closed (an
+  // outgoing one reopens on the next send, with a resumed handshake). Default 5 min: a member
+  // probes every other member once per round of N × probe_interval (lan: N seconds), so in
+  // clusters up to ~300 members connections between members stay open; in larger ones a pair
+  // reconnects about once per round, a small cost. Hostile idle connections are gone in 5 min.
+  // 0: no idle limit.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds backoff_min{100};  // first reconnect delay after a failure
+  std::chrono::milliseconds backoff_max{5000};  // doubling stops here
+  size_t max_queue_frames = 256;                // per connection
+  size_t max_queue_bytes = 4u << 20;            // per connection
   size_t max_incoming_connections = 1024;
+  // Authenticated incoming connections per certificate identity; one more closes the oldest. A
+  // member needs one (its outgoing connection to us), more only briefly around a restart.
+  size_t max_connections_per_peer = 4;
+  // Incoming connections still in the TLS handshake per source IP address; more are refused at
+  // accept. Members behind one NAT address share it.
+  size_t max_handshakes_per_address = 8;
+  // Bytes allocated for partially received frames across all connections. A connection whose
+  // next chunk would exceed it is closed (memory_budget). Default 64 MiB = 8 frames of
+  // kMaxFrameBytes in flight at once; gossip frames are normally a few KiB.
+  size_t frame_memory_budget = 64u << 20;
+  // At most one warn line per refusal reason per interval.
+  std::chrono::milliseconds refusal_log_interval{10000};
+};
+
+// Why the transport refused or closed a connection on its own (stable metric labels). Peer
+// certificate refusals are counted separately (TransportStats::peers_refused).
+inline constexpr const char* kCloseReasons[] = {
+    "incoming_cap",           // over max_incoming_connections at accept
+    "per_address_cap",        // over max_handshakes_per_address at accept
+    "per_peer_cap",           // oldest connection of a peer over max_connections_per_peer
+    "handshake_timeout",      // accepting side: no TLS handshake within connect_timeout
+    "no_client_certificate",  // accepting side: the client presented no certificate
+    "handshake_failed",       // accepting side: any other TLS handshake failure
+    "partial_frame_timeout",  // a frame not complete within io_timeout of its first byte
+    "write_timeout",          // a write not complete within io_timeout
+    "idle_timeout",           // no frame either way for idle_timeout
+    "memory_budget",          // the next chunk would exceed frame_memory_budget
+    "frame_too_large",        // declared length above kMaxFrameBytes
+    "bad_frame",              // zero length or undecodable envelope
 };
 
 struct TransportStats {
+  TransportStats();
   uint64_t connections_opened = 0, connections_accepted = 0, connect_failures = 0;
   uint64_t frames_sent = 0, frames_received = 0, bytes_sent = 0, bytes_received = 0;
   uint64_t dropped_queue_full = 0, dropped_backoff = 0, dropped_no_route = 0;
@@ -71,6 +123,12 @@ struct TransportStats {
   uint64_t incoming_refused = 0;                  // over max_incoming_connections
   uint64_t handshakes_resumed = 0;                // connecting side: TLS session resumed
   std::map<std::string, uint64_t> peers_refused;  // by PeerCheck reason
+  // By kCloseReasons label; every label is present (0 until it happens).
+  std::map<std::string, uint64_t> connections_closed;
+  // Gauges: open incoming connections (handshaking or established) and bytes allocated for
+  // partially received frames now, and the most ever allocated at once.
+  uint64_t incoming_open = 0;
+  uint64_t frame_bytes_in_flight = 0, frame_bytes_in_flight_peak = 0;
 };
 
 class Transport {
