@@ -64,11 +64,8 @@ bool iequals(const std::string& a, const std::string& b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// Frame bodies are read at most this much per read, into a buffer that grows by at most
-// kMaxGrowthBytes (and at least kFirstChunkBytes, one TLS record) at a time, doubling in between:
-// what is allocated stays within twice what arrived plus one step.
-constexpr size_t kReadChunkBytes = 64u << 10;
-constexpr size_t kFirstChunkBytes = 16u << 10;
+// A frame buffer grows by at least kFrameFirstChunkBytes and at most kMaxGrowthBytes a step,
+// doubling in between: what is allocated stays within twice what arrived plus one step.
 constexpr size_t kMaxGrowthBytes = 1u << 20;
 
 // The accepting side's label for a failed TLS handshake.
@@ -236,8 +233,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   void close_for(const std::shared_ptr<Conn>& c, const std::string& reason,
                  std::string_view message, std::vector<LogField> fields = {}) {
     if (c->closed) return;
-    fields.insert(fields.begin(), {"peer", describe(c)});
-    if (!c->outgoing && !c->identities.empty()) fields.emplace_back("address", c->address);
+    fields.insert(fields.begin(), {"address", c->address});
+    if (c->outgoing || !c->identities.empty()) fields.insert(fields.begin(), {"peer", describe(c)});
     fields.emplace_back("direction", c->outgoing ? "outgoing" : "incoming");
     count_refusal(reason, message, std::move(fields));
     close(c);
@@ -437,7 +434,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       return;
     }
     if (c->body.capacity() == have) {
-      size_t step = std::clamp(have, kFirstChunkBytes, kMaxGrowthBytes);
+      size_t step = std::clamp(have, kFrameFirstChunkBytes, kMaxGrowthBytes);
       size_t want_capacity = std::min<size_t>(c->frame_len, have + step);
       if (stats.frame_bytes_in_flight - c->charged + want_capacity > opt.frame_memory_budget) {
         close_for(c, "memory_budget",
@@ -450,7 +447,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       c->body.reserve(want_capacity);
       charge(c, c->body.capacity());
     }
-    size_t chunk = std::min({c->frame_len - have, c->body.capacity() - have, kReadChunkBytes});
+    size_t chunk = std::min({c->frame_len - have, c->body.capacity() - have, kFrameReadChunkBytes});
     c->body.resize(have + chunk);
     c->stream.async_read_some(asio::buffer(c->body.data() + have, chunk),
                               [w = weak_from_this(), c, have](const error_code& ec, size_t n) {

@@ -96,6 +96,12 @@ struct TransportOptions {
   std::chrono::milliseconds refusal_log_interval{10000};
 };
 
+// Frame bodies are read at most kFrameReadChunkBytes at a time into a buffer that starts at
+// kFrameFirstChunkBytes (one TLS record) and grows with the bytes received (doubling, by at most
+// 1 MiB a step, never past the declared length): a header alone costs kFrameFirstChunkBytes.
+inline constexpr size_t kFrameReadChunkBytes = 64u << 10;
+inline constexpr size_t kFrameFirstChunkBytes = 16u << 10;
+
 // Why the transport refused or closed a connection on its own (stable metric labels). Peer
 // certificate refusals are counted separately (TransportStats::peers_refused).
 inline constexpr const char* kCloseReasons[] = {
