@@ -5,6 +5,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "common/escape.h"
+
 namespace esk8s {
 
 std::string_view to_string(LogLevel level) {
@@ -25,31 +27,40 @@ std::string_view to_string(LogLevel level) {
 
 namespace {
 
+// After escaping there are no control characters left; what remains to quote is what would make
+// "key=value" ambiguous.
 bool needs_quotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') return true;
+    if (c == ' ' || c == '"' || c == '=') return true;
   }
   return false;
 }
 
-void append_value(std::string& out, std::string_view v) {
+// `s`, or its escaped copy in `storage` when it needs one.
+std::string_view safe_text(std::string_view s, std::string& storage) {
+  if (!needs_escaping(s)) return s;
+  storage = escape_untrusted(s);
+  return storage;
+}
+
+void append_value(std::string& out, std::string_view raw) {
+  std::string storage;
+  std::string_view v = safe_text(raw, storage);
   if (!needs_quotes(v)) {
     out.append(v);
     return;
   }
   out.push_back('"');
   for (char c : v) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out.append("\\n");
-    } else {
-      out.push_back(c);
-    }
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
   }
   out.push_back('"');
+}
+
+bool within(std::string_view s, size_t max_bytes) {
+  return s.size() <= max_bytes && !needs_escaping(s);
 }
 
 }  // namespace
@@ -60,12 +71,13 @@ std::string format_record(LogLevel level, std::string_view component, std::strin
   line.reserve(64 + message.size());
   line.append(to_string(level));
   line.push_back(' ');
-  line.append(component);
+  std::string storage;
+  line.append(safe_text(component, storage));
   line.append(": ");
-  line.append(message);
+  line.append(safe_text(message, storage));
   for (const auto& [k, v] : fields) {
     line.push_back(' ');
-    line.append(k);
+    line.append(safe_text(k, storage));
     line.push_back('=');
     append_value(line, v);
   }
@@ -90,17 +102,35 @@ void StderrSink::write(LogLevel level, std::string_view component, std::string_v
   (void)ignored;
 }
 
+void Logger::write_escaped(LogLevel level, std::string_view message,
+                           std::span<const LogField> fields) const {
+  bool clean = within(component_, kMaxLogFieldBytes) && within(message, kMaxLogMessageBytes);
+  for (const auto& [k, v] : fields) {
+    clean = clean && within(k, kMaxLogFieldBytes) && within(v, kMaxLogFieldBytes);
+  }
+  if (clean) {  // the common case: no copies
+    sink_->write(level, component_, message, fields);
+    return;
+  }
+  std::vector<LogField> safe;
+  safe.reserve(fields.size());
+  for (const auto& [k, v] : fields) {
+    safe.emplace_back(escape_untrusted(k, kMaxLogFieldBytes), escape_untrusted(v, kMaxLogFieldBytes));
+  }
+  sink_->write(level, escape_untrusted(component_, kMaxLogFieldBytes),
+               escape_untrusted(message, kMaxLogMessageBytes), safe);
+}
+
 void Logger::log(LogLevel level, std::string_view message,
                  std::initializer_list<LogField> fields) const {
   if (!enabled(level)) return;
-  sink_->write(level, component_, message,
-               std::span<const LogField>(fields.begin(), fields.size()));
+  write_escaped(level, message, std::span<const LogField>(fields.begin(), fields.size()));
 }
 
 void Logger::log(LogLevel level, std::string_view message,
                  const std::vector<LogField>& fields) const {
   if (!enabled(level)) return;
-  sink_->write(level, component_, message, fields);
+  write_escaped(level, message, fields);
 }
 
 }  // namespace esk8s

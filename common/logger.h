@@ -3,10 +3,19 @@
 // capture. Records are (level, component, message, fields); messages are sentences for humans,
 // fields are key/value pairs for machines.
 //
+// Records carry text from outside (identities from gossip, configuration values, file contents),
+// so Logger escapes every record before any sink sees it, the host's log callback included: the
+// message, the component and every field key and value go through escape_untrusted
+// (common/escape.h: control characters, invalid UTF-8), so no record can span two lines or carry
+// a terminal escape sequence; field keys and values are cut at kMaxLogFieldBytes and messages at
+// kMaxLogMessageBytes, with a marker saying how much was left out. Sinks therefore receive text
+// that is safe to print as is.
+//
 // Thread-safety: Logger is immutable and may be shared between threads; a LogSink must accept
 // concurrent calls.
 #pragma once
 
+#include <cstddef>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -16,6 +25,12 @@
 #include <vector>
 
 namespace esk8s {
+
+// Longest field key or value a sink receives (escaped); longer ones are cut with a marker.
+inline constexpr size_t kMaxLogFieldBytes = 1024;
+// Longest message a sink receives (escaped). Larger than a field: a configuration error lists
+// every problem in its message.
+inline constexpr size_t kMaxLogMessageBytes = 16 * 1024;
 
 enum class LogLevel { kTrace = 0, kDebug = 1, kInfo = 2, kWarn = 3, kError = 4 };
 
@@ -45,8 +60,10 @@ class StderrSink : public LogSink {
   LogLevel min_level_;
 };
 
-// Formats a record as one line (without time and newline); values containing spaces or quotes
-// are quoted. Used by StderrSink and by hosts that print records.
+// Formats a record as one line (without time and newline): text is escaped as Logger does (so a
+// record handed over without Logger still cannot span lines), and values that are empty or
+// contain a space, '"' or '=' are quoted, with '"' and '\' inside the quotes backslash-escaped.
+// Used by StderrSink and by hosts that print records.
 std::string format_record(LogLevel level, std::string_view component, std::string_view message,
                           std::span<const LogField> fields);
 
@@ -80,6 +97,11 @@ class Logger {
   }
 
  private:
+  // Escapes and bounds the record (see the header comment), then hands it to the sink.
+  // REQUIRES: enabled(level).
+  void write_escaped(LogLevel level, std::string_view message,
+                     std::span<const LogField> fields) const;
+
   std::shared_ptr<LogSink> sink_;
   std::string component_;
 };

@@ -2,24 +2,16 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/file.h"
+
 namespace esk8s::discovery {
 
 namespace {
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string signature(const std::string& path) {
   struct stat st {};
@@ -40,6 +32,13 @@ X509_STORE* store_from_pem(const std::string& pem, int& count) {
   BIO_free(bio);
   ERR_clear_error();
   return store;
+}
+
+// The file's content, or empty when it cannot be read (the TLS setup then reports the missing
+// credential).
+std::string content_or_empty(const std::string& path, std::string_view what) {
+  auto text = read_regular_file(path, kMaxSmallFileBytes, what);
+  return text ? std::move(text).value() : std::string();
 }
 
 std::string trim(std::string s) {
@@ -98,14 +97,14 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
     if (!config_.ca_file.empty()) {
       std::string sig = signature(config_.ca_file);
       if (sig != ca_signature_) {
-        auto text = read_file(config_.ca_file);
+        auto text = read_regular_file(config_.ca_file, kMaxSmallFileBytes, "API server CA file");
         if (!text) {
-          error = "cannot read the API server CA file " + config_.ca_file;
+          error = text.status().message();
           return nullptr;
         }
         if (!ca_signature_.empty())
           log_.info("API server CA bundle changed; reloaded", {{"file", config_.ca_file}});
-        ca_pem_ = *text;
+        ca_pem_ = std::move(text).value();
         ca_signature_ = sig;
       }
     }
@@ -114,9 +113,9 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
   std::shared_ptr<httplib::SSLClient> cli;
   std::string cert_pem = config_.client_cert_pem, key_pem = config_.client_key_pem;
   if (cert_pem.empty() && !config_.client_cert_file.empty())
-    cert_pem = read_file(config_.client_cert_file).value_or("");
+    cert_pem = content_or_empty(config_.client_cert_file, "client certificate");
   if (key_pem.empty() && !config_.client_key_file.empty())
-    key_pem = read_file(config_.client_key_file).value_or("");
+    key_pem = content_or_empty(config_.client_key_file, "client key");
   if (!cert_pem.empty()) {
     BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
     BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
@@ -170,15 +169,15 @@ std::string KubeClient::current_token(bool force_reload) {
   auto now = std::chrono::steady_clock::now();
   if (force_reload || token_.empty() || now - token_read_ >= options_.token_reload) {
     // Re-open by path every time: the kubelet swaps the file through a symlink.
-    if (auto t = read_file(config_.token_file)) {
-      std::string fresh = trim(*t);
+    if (auto t = read_regular_file(config_.token_file, kMaxSmallFileBytes, "token file")) {
+      std::string fresh = trim(t.value());
       if (!token_.empty() && fresh != token_)
         log_.info("service-account token changed; using the new one",
                   {{"file", config_.token_file}});
       token_ = fresh;
     } else {
       log_.warn("cannot read the token file; keeping the previous token",
-                {{"file", config_.token_file}});
+                {{"file", config_.token_file}, {"error", t.status().message()}});
     }
     token_read_ = now;
   }

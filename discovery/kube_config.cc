@@ -9,13 +9,12 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
+#include "common/file.h"
 #include "discovery/yaml_subset.h"
 
 namespace esk8s::discovery {
@@ -385,26 +384,6 @@ class KubeconfigReader {
   std::string source_;
 };
 
-// Reads a whole small file; false with errno-style text in `why` when it cannot.
-bool read_small_file(const std::string& path, std::string& out, std::string& why) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    why = "it is a directory";
-    return false;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = std::strerror(errno);
-    return false;
-  }
-  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    why = "read error";
-    return false;
-  }
-  return true;
-}
-
 std::string_view trim_space(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -427,21 +406,17 @@ Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& ba
 
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& context_override) {
   if (path.empty()) return Status::config("kubeconfig path is empty");
+  auto text = read_regular_file(path, kYamlMaxInputBytes, "kubeconfig");
+  if (!text) {
+    // A missing kubeconfig stays an I/O error, as callers have always seen it.
+    const Status& s = text.status();
+    return s.code() == Status::Code::kNotFound ? Status::io(s.message()) : s;
+  }
   std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return Status::io("kubeconfig " + path + ": cannot read it: " + ec.message());
-  if (size > kYamlMaxInputBytes) {
-    return Status::config("kubeconfig " + path + " is " + std::to_string(size) +
-                          " bytes; the limit is 1 MiB");
-  }
-  std::string text, why;
-  if (!read_small_file(path, text, why)) {
-    return Status::io("kubeconfig " + path + ": cannot read it: " + why);
-  }
   fs::path abs = fs::absolute(fs::path(path), ec);
   const std::string base_dir =
       ec ? fs::path(path).parent_path().string() : abs.lexically_normal().parent_path().string();
-  return parse_kubeconfig(text, base_dir, path, context_override);
+  return parse_kubeconfig(text.value(), base_dir, path, context_override);
 }
 
 Result<KubeConfig> in_cluster_config(const std::string& host, const std::string& port,
@@ -484,20 +459,17 @@ Result<KubeConfig> in_cluster_config(const std::string& host, const std::string&
   out.server = "https://" + authority + ":" + std::to_string(port_number);
   out.token_file = resolve_path("", (fs::path(sa_dir) / "token").string());
   out.ca_file = resolve_path("", (fs::path(sa_dir) / "ca.crt").string());
-  std::string content, why;
-  if (!read_small_file(out.token_file, content, why)) {
-    return error("service account token " + out.token_file + " cannot be read (" + why + "); " +
-                 mount_hint);
-  }
-  if (trim_space(content).empty()) {
+  auto token = read_regular_file(out.token_file, kMaxSmallFileBytes, "service account token");
+  if (!token) return error(token.status().message() + "; " + mount_hint);
+  if (trim_space(token.value()).empty()) {
     return error("service account token " + out.token_file + " is empty; " + mount_hint);
   }
-  if (!read_small_file(out.ca_file, content, why)) {
-    return error("service account CA certificate " + out.ca_file + " cannot be read (" + why +
-                 "); " + mount_hint);
-  }
+  auto ca = read_regular_file(out.ca_file, kMaxSmallFileBytes, "service account CA certificate");
+  if (!ca) return error(ca.status().message() + "; " + mount_hint);
   const std::string ns_file = resolve_path("", (fs::path(sa_dir) / "namespace").string());
-  if (read_small_file(ns_file, content, why)) out.namespace_name = trim_space(content);
+  if (auto ns = read_regular_file(ns_file, kMaxSmallFileBytes, "namespace file")) {
+    out.namespace_name = trim_space(ns.value());
+  }
   out.source = "in-cluster (" + resolve_path("", sa_dir) + ")";
   return out;
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "common/escape.h"
 #include "discovery/identity.h"
 
 namespace esk8s::discovery {
@@ -36,11 +37,15 @@ bool parse_port(std::string_view s, uint16_t& out) {
   return true;
 }
 
+constexpr std::string_view kExpected =
+    "expected identity=address[:port], e.g. esdb-0.esdb.prod.svc.cluster.local=10.0.0.5:2114";
+
+// Entries are echoed escaped and cut (common/escape.h): they may come from anywhere.
+constexpr size_t kMaxEchoedBytes = 200;
+
 Status entry_error(std::string_view entry, std::string_view why) {
-  return Status::config("ESK8S_STATIC_PEERS entry \"" + std::string(entry) + "\" " +
-                        std::string(why) +
-                        "; expected identity=address[:port], e.g. "
-                        "esdb-0.esdb.prod.svc.cluster.local=10.0.0.5:2114");
+  return Status::config("ESK8S_STATIC_PEERS entry \"" + escape_untrusted(entry, kMaxEchoedBytes) +
+                        "\" " + std::string(why) + "; " + std::string(kExpected));
 }
 
 }  // namespace
@@ -99,6 +104,12 @@ Result<PeerSet> parse_static_peers(std::string_view text, uint16_t default_port)
       return entry_error(entry, "has a port that is not 1-65535");
     }
     peers.push_back(std::move(peer));
+  }
+  if (peers.empty()) {
+    // "," or " , " would otherwise start a cluster of one that is ready on its own.
+    return Status::config("ESK8S_STATIC_PEERS=\"" + escape_untrusted(text, kMaxEchoedBytes) +
+                          "\" lists no peer; " + std::string(kExpected) +
+                          ", entries separated by commas");
   }
   return peers;
 }

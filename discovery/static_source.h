@@ -14,7 +14,9 @@ namespace esk8s::discovery {
 //   "esdb-0.esdb.demo.svc.cluster.local=127.0.10.1:2114,esdb-1.esdb.demo.svc.cluster.local=[::1]"
 // The identity must be a DNS subdomain; the address an IPv4 literal, a bracketed IPv6 literal or
 // a DNS name; the port 1-65535 (default `default_port`). Identities must be unique. Whitespace
-// around entries is ignored; empty input yields an empty list. Errors name the offending entry.
+// around entries is ignored, and so are empty entries, but a list without any entry ("", ",",
+// " , ") is an error: it would make a node a ready cluster of one. Errors name the offending
+// entry (escaped and cut at 200 bytes) and the expected format.
 Result<PeerSet> parse_static_peers(std::string_view text, uint16_t default_port);
 
 }  // namespace esk8s::discovery

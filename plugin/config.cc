@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <map>
 #include <sstream>
 
+#include "common/escape.h"
+#include "common/file.h"
 #include "discovery/identity.h"
 #include "discovery/static_source.h"
 #include "plugin/csr_request.h"
@@ -181,22 +182,13 @@ std::string detect_cluster_domain(std::string_view resolv_conf) {
 
 namespace {
 
+// The first line of a small file, trailing blanks removed; nullopt when it cannot be read.
 std::optional<std::string> read_first_line(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return std::nullopt;
-  std::string line;
-  std::getline(f, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n'))
-    line.pop_back();
+  auto text = read_regular_file(path, kMaxSmallFileBytes);
+  if (!text) return std::nullopt;
+  std::string line = text.value().substr(0, text.value().find('\n'));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   return line;
-}
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return std::nullopt;
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 const KeySpec* find_key(std::string_view key) {
@@ -206,13 +198,20 @@ const KeySpec* find_key(std::string_view key) {
   return nullptr;
 }
 
+// Values echoed in problems and warnings are escaped and cut (common/escape.h): they may hold a
+// newline that would forge a log line when the error is logged, or megabytes.
+constexpr size_t kMaxEchoedValueBytes = 200;
+
+std::string shown(std::string_view value) { return escape_untrusted(value, kMaxEchoedValueBytes); }
+
 // Collects problems; each names the key, the value and what the key accepts.
 class Problems {
  public:
   void bad_value(std::string_view key, std::string_view value, std::string_view why = "") {
     const KeySpec* spec = find_key(key);
-    std::string msg = std::string(key) + "=\"" + std::string(value) + "\" is invalid";
-    if (!why.empty()) msg += " (" + std::string(why) + ")";
+    std::string msg = std::string(key) + "=\"" + shown(value) + "\" is invalid";
+    // `why` may quote part of the value.
+    if (!why.empty()) msg += " (" + escape_untrusted(why, 2 * kMaxEchoedValueBytes) + ")";
     if (spec) msg += "; accepted: " + std::string(spec->accepted);
     errors.push_back(std::move(msg));
   }
@@ -257,19 +256,19 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   for (const auto& [key, value] : input.entries) {
     if (!find_key(key)) {
       if (input.origin == ConfigOrigin::kEnvironment) {
-        parsed.warnings.push_back("environment variable " + key +
+        parsed.warnings.push_back("environment variable " + shown(key) +
                                   " is not an esk8s setting and is ignored (Kubernetes service "
                                   "links inject <SERVICE>_PORT-style variables; a typo would also "
                                   "land here)");
       } else {
-        problems.error("unknown configuration key \"" + key +
+        problems.error("unknown configuration key \"" + shown(key) +
                        "\"; accepted keys are listed by `esk8s config keys` and in the README");
       }
       continue;
     }
     if (values.contains(key)) {
-      problems.error("configuration key " + key + " is given twice (\"" + values[key] +
-                     "\" and \"" + value + "\"); give it once");
+      problems.error("configuration key " + key + " is given twice (\"" + shown(values[key]) +
+                     "\" and \"" + shown(value) + "\"); give it once");
       continue;
     }
     // An empty value means "unset": ConfigMaps often carry empty optional keys.
@@ -331,7 +330,8 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   } else if (facts.hostname && discovery::is_dns1123_label(*facts.hostname)) {
     c.pod_name = *facts.hostname;
   } else {
-    problems.error("ESK8S_POD_NAME is not set and the host name \"" + facts.hostname.value_or("") +
+    problems.error("ESK8S_POD_NAME is not set and the host name \"" +
+                   shown(facts.hostname.value_or("")) +
                    "\" is not a DNS-1123 label; set ESK8S_POD_NAME from the downward API "
                    "(fieldRef: metadata.name)");
   }
@@ -385,7 +385,9 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     }
   } else {
     std::string detected;
-    if (auto text = read_file(facts.resolv_conf_path)) detected = detect_cluster_domain(*text);
+    if (auto text = read_regular_file(facts.resolv_conf_path, kMaxSmallFileBytes)) {
+      detected = detect_cluster_domain(text.value());
+    }
     if (!detected.empty()) {
       c.cluster_domain = detected;
       c.cluster_domain_source = facts.resolv_conf_path;

@@ -1,5 +1,4 @@
 #include "tls/key_file.h"
-#include "common/unique_fd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +8,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "common/file.h"
+#include "common/unique_fd.h"
 
 namespace esk8s::tls {
 
@@ -95,59 +97,24 @@ Status write_certificate_file(const std::string& path, std::string_view cert_pem
 
 namespace {
 
-// Reads an open regular file of at most kMaxPemFileBytes.
-Result<std::string> read_open_file(int fd, const struct stat& st, const std::string& path,
-                                   std::string_view what) {
-  if (!S_ISREG(st.st_mode)) {
-    return Status::invalid_argument(std::string(what) + " " + path + " is not a regular file");
-  }
-  if (static_cast<unsigned long long>(st.st_size) > kMaxPemFileBytes) {
-    return Status::invalid_argument(std::string(what) + " " + path + " is larger than " +
-                                    std::to_string(kMaxPemFileBytes) + " bytes");
-  }
-  std::string out;
-  char buf[8192];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      return Status::io("cannot read " + std::string(what) + " " + path + ": " + errno_text(errno));
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxPemFileBytes) {
-      return Status::invalid_argument(std::string(what) + " " + path + " is larger than " +
-                                      std::to_string(kMaxPemFileBytes) + " bytes");
-    }
-  }
-  return out;
-}
-
 Result<std::string> read_checked(const std::string& path, std::string_view what, bool private_key) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int err = errno;
-    if (err == ENOENT) return Status::not_found(std::string(what) + " " + path + " does not exist");
-    return Status::io("cannot open " + std::string(what) + " " + path + ": " + errno_text(err));
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return Status::io("cannot stat " + std::string(what) + " " + path + ": " + errno_text(errno));
-  }
-  if (private_key && S_ISREG(st.st_mode)) {
-    mode_t mode = st.st_mode & 07777;
-    // Group read is allowed: Kubernetes adds it to Secret volume files when the pod sets
-    // fsGroup (defaultMode 0400 becomes 0440), and the group is the pod's own. Anything for
-    // other users, and group write, is refused.
-    const char* problem = (mode & S_IROTH)               ? "readable"
-                          : (mode & (S_IWGRP | S_IWOTH)) ? "writable"
-                                                         : nullptr;
-    if (problem != nullptr) {
+  OpenedFileCheck mode_check = nullptr;
+  if (private_key) {
+    mode_check = [&](const struct stat& st) {
+      mode_t mode = st.st_mode & 07777;
+      // Group read is allowed: Kubernetes adds it to Secret volume files when the pod sets
+      // fsGroup (defaultMode 0400 becomes 0440), and the group is the pod's own. Anything for
+      // other users, and group write, is refused.
+      const char* problem = (mode & S_IROTH)               ? "readable"
+                            : (mode & (S_IWGRP | S_IWOTH)) ? "writable"
+                                                           : nullptr;
+      if (problem == nullptr) return Status::ok();
       return Status::config(std::string(what) + " " + path + " is " + problem +
                             " by other users (mode " + format_mode(mode) + "); run chmod 600 " +
                             path);
-    }
+    };
   }
-  return read_open_file(fd.get(), st, path, what);
+  return read_regular_file(path, kMaxPemFileBytes, what, mode_check);
 }
 
 }  // namespace

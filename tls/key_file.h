@@ -18,12 +18,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/file.h"
 #include "common/status.h"
 
 namespace esk8s::tls {
 
 // Largest PEM file read (a trust bundle of many CAs fits many times over).
-constexpr size_t kMaxPemFileBytes = 1 << 20;
+constexpr size_t kMaxPemFileBytes = kMaxSmallFileBytes;
 
 constexpr mode_t kPrivateKeyFileMode = 0600;
 constexpr mode_t kCertificateFileMode = 0644;
@@ -37,8 +38,10 @@ Status write_private_key_file(const std::string& path, std::string_view key_pem)
 // write_file_atomically with mode 0644.
 Status write_certificate_file(const std::string& path, std::string_view cert_pem);
 
-// The content of `path` (at most kMaxPemFileBytes). `what` names the file in errors
-// ("the CA certificate"). Follows symlinks (Kubernetes Secret volumes are symlinks).
+// The content of `path` (at most kMaxPemFileBytes), read with read_regular_file
+// (common/file.h): a FIFO, a device or a directory is refused without blocking. `what` names the
+// file in errors ("the CA certificate"). Follows symlinks (Kubernetes Secret volumes are
+// symlinks).
 Result<std::string> read_pem_file(const std::string& path, std::string_view what);
 
 // Like read_pem_file, but refuses a file that other users may read or write, or that its group

@@ -261,6 +261,60 @@ TEST_CASE("config: static discovery needs ESK8S_STATIC_PEERS and other modes ref
   CHECK_FALSE(r->config.cluster_size.has_value());
 }
 
+TEST_CASE("config: a static peer list without any entry is refused naming the key and format") {
+  for (const char* peers : {",", " , ", ",,,"}) {
+    CAPTURE(peers);
+    std::string msg = error_of(with(base(), "ESK8S_STATIC_PEERS", peers));
+    CHECK(contains(msg, "ESK8S_STATIC_PEERS=\""));
+    CHECK(contains(msg, "lists no peer"));
+    CHECK(contains(msg, "identity=address[:port]"));
+  }
+}
+
+TEST_CASE("config: echoed values are escaped and cut so an error cannot forge log lines") {
+  const std::string forged = "esdb\n2030-01-01T00:00:00.000Z info runtime: ready\x1b[2J\xff";
+  for (const char* key : {"ESK8S_SERVICE", "ESK8S_POD_NAME", "ESK8S_NAMESPACE",
+                          "ESK8S_CLUSTER_DOMAIN", "ESK8S_CLUSTER_NAME", "ESK8S_TLS_MODE",
+                          "ESK8S_PEER_NAMESPACES", "ESK8S_CLIENT_SERVICES", "ESK8S_ALLOWED_PEERS"}) {
+    CAPTURE(key);
+    std::string msg = error_of(with(base(), key, forged));
+    CHECK(contains(msg, std::string(key) + "=\"esdb\\n2030-01-01T00:00:00.000Z info runtime: "
+                                           "ready\\x1b[2J\\xff\""));
+    // The only newlines are the ones between problems, each followed by the list indent.
+    for (size_t nl = msg.find('\n'); nl != std::string::npos; nl = msg.find('\n', nl + 1)) {
+      CHECK(msg.compare(nl, 5, "\n  - ") == 0);
+    }
+    CHECK(msg.find('\x1b') == std::string::npos);
+    CHECK(msg.find('\xff') == std::string::npos);
+  }
+  std::string huge(100000, 'a');
+  std::string msg = error_of(with(base(), "ESK8S_TLS_MODE", huge));
+  CHECK(msg.size() < 1000);
+  CHECK(contains(msg, "more bytes)"));
+  // Keys and a repeated key's values are echoed the same way.
+  auto twice = base();
+  twice.emplace_back("ESK8S_SERVICE", "a\rb");
+  CHECK(contains(error_of(twice), "(\"esdb\" and \"a\\rb\")"));
+  CHECK(contains(error_of(with(base(), "ESK8S_BOGUS\nKEY", "x")), "\"ESK8S_BOGUS\\nKEY\""));
+}
+
+TEST_CASE("config: identity-forming keys must be lower-case DNS names") {
+  for (const char* key : {"ESK8S_SERVICE", "ESK8S_POD_NAME", "ESK8S_NAMESPACE"}) {
+    CAPTURE(key);
+    for (const char* bad : {"Esdb", "es db", "esdb.x", "esdb/", "-esdb", "esdb\xc3\xa9"}) {
+      CAPTURE(bad);
+      CHECK(contains(error_of(with(base(), key, bad)), std::string(key) + "=\""));
+    }
+  }
+  for (const char* key : {"ESK8S_CLUSTER_DOMAIN", "ESK8S_CLUSTER_NAME"}) {
+    CAPTURE(key);
+    for (const char* bad : {"Cluster.Local", "cluster..local", "cluster local", "a_b.local"}) {
+      CAPTURE(bad);
+      CHECK(contains(error_of(with(base(), key, bad)), std::string(key) + "=\""));
+    }
+  }
+}
+
 TEST_CASE("config: the cluster size is 1-10000 and an even size is a warning") {
   for (std::string bad : {"0", "10001", "3x", "three"}) {
     CAPTURE(bad);

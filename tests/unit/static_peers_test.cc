@@ -32,10 +32,27 @@ TEST_CASE("static peers: IPv4, bracketed IPv6, host names and default ports pars
   CHECK(r.value()[3].ready);
 }
 
-TEST_CASE("static peers: empty input and empty entries give an empty list") {
-  auto r = parse_static_peers(" , ,", 2114);
+TEST_CASE("static peers: empty entries are skipped but a list without any entry is refused") {
+  auto r = parse_static_peers(" , a.b=10.0.0.1,", 2114);
   REQUIRE(r.is_ok());
-  CHECK(r->empty());
+  CHECK(r->size() == 1);
+  for (const char* text : {",", " , ", " , ,", ""}) {
+    CAPTURE(text);
+    std::string msg = error_of(text);
+    CHECK(contains(msg, "ESK8S_STATIC_PEERS="));
+    CHECK(contains(msg, "lists no peer"));
+    CHECK(contains(msg, "expected identity=address[:port]"));
+  }
+}
+
+TEST_CASE("static peers: an entry with control characters is echoed escaped and cut") {
+  std::string msg = error_of("a.b\n2024-01-01 error forged=1\x1b[31m");
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK(msg.find('\x1b') == std::string::npos);
+  CHECK(contains(msg, "a.b\\n2024-01-01 error forged=1\\x1b[31m"));
+  std::string longest = error_of("x" + std::string(5000, 'y'));
+  CHECK(longest.size() < 600);
+  CHECK(contains(longest, "more bytes)"));
 }
 
 TEST_CASE("static peers: every malformed entry is refused with the entry named") {
