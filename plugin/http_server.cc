@@ -1,32 +1,47 @@
 #include "plugin/http_server.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
-#include <httplib.h>
-#include <nlohmann/json.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
-#include "plugin/health.h"
+#include "plugin/http_connection_table.h"
+#include "plugin/http_router.h"
+#include "plugin/http_session.h"
 
 namespace esk8s::plugin {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
 namespace {
 
-constexpr const char* kEndpoints[] = {
-    "/health/live", "/health/startup", "/health/ready", "/health/disruptable",
-    "/members",     "/gossip",         "/metrics"};
+// After a failed accept (out of descriptors, ...) the next one waits this long, so the accept
+// loop cannot spin.
+constexpr std::chrono::milliseconds kAcceptRetry{10};
+// stop() lets connections close by themselves this long before stopping the io_context.
+constexpr std::chrono::milliseconds kStopGrace{1000};
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump() + "\n", "application/json");
-}
-
-void send_report(httplib::Response& res, const HealthReport& r) {
-  send_json(res, r.http_status, r.body);
+void set_cloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
 std::chrono::steady_clock::time_point from_ns(int64_t ns) {
@@ -35,148 +50,238 @@ std::chrono::steady_clock::time_point from_ns(int64_t ns) {
 
 }  // namespace
 
+// The running server. Members a session calls through HttpSessionHost are declared before the
+// io_context, so destroying the io_context (and the handlers holding the sessions) comes first.
+struct HttpServer::Impl final : HttpSessionHost {
+  Impl(HttpServer& server, size_t max_connections) : s(server), table(max_connections) {}
+
+  HttpServer& s;
+  std::mutex mu;
+  HttpConnectionTable table;                                                 // guarded by mu
+  std::unordered_map<uint64_t, std::weak_ptr<HttpConnection>> connections;  // guarded by mu
+  uint64_t next_id = 1;                                                      // guarded by mu
+  bool stopping = false;                                                     // guarded by mu
+  std::condition_variable threads_done;
+  size_t threads_running = 0;  // guarded by mu
+
+  asio::io_context io;
+  // The acceptor and its retry timer live on one strand (accept handlers, and stop's close).
+  asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(io);
+  tcp::acceptor acceptor{accept_strand};
+  asio::steady_timer accept_retry{accept_strand};
+  std::vector<std::thread> threads;
+
+  // HttpSessionHost
+  HttpAnswer answer(const HttpRequestHead& head) noexcept override {
+    try {
+      std::shared_ptr<const Snapshot> snap = s.snapshots_.load();
+      HttpRouteInputs in{*snap, from_ns(s.last_heartbeat_ns_.load(std::memory_order_acquire)),
+                         std::chrono::steady_clock::now(), s.timings_.live_deadline,
+                         s.refusals_.load()};
+      return route_request(head, in);
+    } catch (const std::exception& e) {
+      failed(0, e.what());
+    } catch (...) {
+      failed(0, "unknown exception");
+    }
+    return internal_error_answer();
+  }
+
+  void refused(uint64_t id, HttpRefusal reason, const HttpRequestHead& head) noexcept override {
+    s.refusals_.count(reason);
+    try {
+      if (!s.log_.enabled(LogLevel::kDebug)) return;
+      s.log_.debug("HTTP connection refused", {{"reason", std::string(to_string(reason))},
+                                               {"connection", std::to_string(id)},
+                                               {"method", truncate_untrusted(head.method)},
+                                               {"target", truncate_untrusted(head.target)}});
+    } catch (...) {
+      // Logging is best effort.
+    }
+  }
+
+  void waiting(uint64_t id) noexcept override {
+    std::lock_guard lock(mu);
+    table.waiting(id);
+  }
+
+  void busy(uint64_t id) noexcept override {
+    std::lock_guard lock(mu);
+    table.busy(id);
+  }
+
+  void closed(uint64_t id) noexcept override {
+    std::lock_guard lock(mu);
+    table.remove(id);
+    connections.erase(id);
+  }
+
+  void failed(uint64_t id, std::string_view what) noexcept override {
+    try {
+      s.log_.warn("HTTP connection failed; closed it",
+                  {{"connection", std::to_string(id)}, {"error", truncate_untrusted(what)}});
+    } catch (...) {
+    }
+  }
+
+  // Closes an evicted connection (already out of the table), counting kConnectionCap.
+  // REQUIRES: mu held.
+  void evict_locked(uint64_t id) {
+    auto it = connections.find(id);
+    if (it == connections.end()) return;
+    std::shared_ptr<HttpConnection> c = it->second.lock();
+    connections.erase(it);
+    if (c) c->close_from_outside(HttpRefusal::kConnectionCap);
+  }
+
+  void accept_next() {
+    acceptor.async_accept(asio::make_strand(io), [this](error_code ec, tcp::socket socket) {
+      try {
+        on_accept(ec, std::move(socket));
+      } catch (const std::exception& e) {
+        failed(0, e.what());
+        retry_accept();
+      } catch (...) {
+        failed(0, "unknown exception");
+        retry_accept();
+      }
+    });
+  }
+
+  void retry_accept() {
+    if (!acceptor.is_open()) return;
+    accept_retry.expires_after(kAcceptRetry);
+    accept_retry.async_wait([this](error_code ec) {
+      if (!ec && acceptor.is_open()) accept_next();
+    });
+  }
+
+  void on_accept(error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors: make room the way the cap does, then try again shortly.
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+        std::lock_guard lock(mu);
+        if (std::optional<uint64_t> victim = table.evict_longest_waiting()) evict_locked(*victim);
+      }
+      retry_accept();
+      return;
+    }
+    set_cloexec(socket.native_handle());
+    uint64_t id = 0;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return;
+      id = next_id++;
+      HttpConnectionTable::Admission a = table.admit(id);
+      if (a.evicted) evict_locked(*a.evicted);
+      if (!a.admitted) {
+        refused(id, HttpRefusal::kConnectionCap, {});
+        error_code ignored;
+        socket.close(ignored);
+        accept_next();
+        return;
+      }
+    }
+    auto session = std::make_shared<HttpSession<beast::tcp_stream>>(
+        beast::tcp_stream(std::move(socket)), id, *this,
+        HttpSessionTimeouts{s.timings_.http_io_timeout, s.timings_.http_keep_alive});
+    {
+      std::lock_guard lock(mu);
+      connections.emplace(id, session);
+    }
+    session->start();
+    accept_next();
+  }
+
+  void run_thread() {
+    for (;;) {
+      try {
+        io.run();
+        break;
+      } catch (const std::exception& e) {
+        failed(0, e.what());
+      } catch (...) {
+        failed(0, "unknown exception");
+      }
+    }
+    std::lock_guard lock(mu);
+    --threads_running;
+    threads_done.notify_all();
+  }
+};
+
 HttpServer::HttpServer(const SnapshotCell& snapshots, const std::atomic<int64_t>& last_heartbeat_ns,
-                       const Timings& timings, Logger logger)
+                       const Timings& timings, Logger logger, size_t max_connections)
     : snapshots_(snapshots),
       last_heartbeat_ns_(last_heartbeat_ns),
       timings_(timings),
-      log_(std::move(logger)) {}
+      log_(std::move(logger)),
+      max_connections_(max_connections) {}
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::install_routes() {
-  httplib::Server& s = *server_;
-  s.Get("/health/live", [this](const httplib::Request&, httplib::Response& res) {
-    send_report(res, live_report(from_ns(last_heartbeat_ns_.load(std::memory_order_acquire)),
-                                 std::chrono::steady_clock::now(), timings_.live_deadline));
-  });
-  s.Get("/health/startup", [this](const httplib::Request&, httplib::Response& res) {
-    send_report(res, startup_report(*snapshots_.load()));
-  });
-  s.Get("/health/ready", [this](const httplib::Request&, httplib::Response& res) {
-    send_report(res, ready_report(*snapshots_.load()));
-  });
-  s.Get("/health/disruptable", [this](const httplib::Request&, httplib::Response& res) {
-    send_report(res, disruptable_report(*snapshots_.load()));
-  });
-  // Members: rendered when the view changed, served as they are.
-  s.Get("/members", [this](const httplib::Request&, httplib::Response& res) {
-    auto snap = snapshots_.load();
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(snap->members_json.empty() ? "{\"members\":[]}\n" : snap->members_json + "\n",
-                    "application/json");
-  });
-  s.Get("/gossip", [this](const httplib::Request&, httplib::Response& res) {
-    auto snap = snapshots_.load();
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(snap->gossip_json.empty() ? "{\"members\":[]}\n" : snap->gossip_json + "\n",
-                    "application/json");
-  });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    auto snap = snapshots_.load();
-    std::vector<Metric> metrics = snap->metrics;
-    auto age = std::chrono::steady_clock::now() -
-               from_ns(last_heartbeat_ns_.load(std::memory_order_acquire));
-    metrics.push_back({"esk8s_event_loop_heartbeat_age_seconds",
-                       "Seconds since the event loop last ran its heartbeat (/health/live fails "
-                       "past the deadline).",
-                       "gauge",
-                       {},
-                       std::chrono::duration<double>(age).count()});
-    metrics.push_back({"esk8s_started",
-                       "1 once the plugin has started.",
-                       "gauge",
-                       {},
-                       snap->started ? 1.0 : 0.0});
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(render_prometheus(metrics), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  // Anything unrouted (unknown path or method) gets a JSON body naming what exists. httplib also
-  // calls this for our own 4xx/5xx answers; those already carry their body.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    nlohmann::json body = {{"status", "error"}, {"path", req.path}, {"method", req.method}};
-    body["reason"] = res.status == 404 ? "unknown-endpoint" : "bad-request";
-    body["endpoints"] = kEndpoints;
-    send_json(res, res.status, body);
-  });
-  s.set_exception_handler(
-      [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown exception";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        log_.error("HTTP handler failed", {{"path", req.path}, {"error", what}});
-        send_json(res, 500, {{"status", "error"}, {"reason", "internal"}, {"detail", what}});
-      });
-}
+HttpRefusalCounts HttpServer::refusals() const { return refusals_.load(); }
 
 Status HttpServer::start(const std::string& address, uint16_t port) {
-  if (server_) return Status::state("HTTP server already started");
-  server_ = std::make_unique<httplib::Server>();
-  size_t threads = timings_.http_threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // SO_REUSEADDR only (httplib also sets SO_REUSEPORT, which would let two nodes share a port
-  // silently); close-on-exec so a host that forks does not leak the listener.
-  server_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    fcntl(sock, F_SETFD, FD_CLOEXEC);
-  });
-  auto secs = [](std::chrono::milliseconds d) { return static_cast<time_t>(d.count() / 1000); };
-  auto usecs = [](std::chrono::milliseconds d) {
-    return static_cast<time_t>((d.count() % 1000) * 1000);
-  };
-  server_->set_read_timeout(secs(timings_.http_io_timeout), usecs(timings_.http_io_timeout));
-  server_->set_write_timeout(secs(timings_.http_io_timeout), usecs(timings_.http_io_timeout));
-  server_->set_keep_alive_timeout(std::max<time_t>(1, secs(timings_.http_keep_alive)));
-  server_->set_payload_max_length(64 * 1024);
-  install_routes();
-
-  errno = 0;
-  bool bound = false;
-  if (port == 0) {
-    int p = server_->bind_to_any_port(address);
-    bound = p > 0;
-    if (bound) port_ = static_cast<uint16_t>(p);
-  } else {
-    bound = server_->bind_to_port(address, port);
-    if (bound) port_ = port;
-  }
-  if (!bound) {
-    int err = errno;
-    server_.reset();
-    return Status::io("cannot listen on ESK8S_BIND_ADDRESS=" + address + " ESK8S_HTTP_PORT=" +
-                      std::to_string(port) + (err ? std::string(": ") + std::strerror(err) : "") +
+  if (impl_) return Status::state("HTTP server already started");
+  auto fail = [&](const std::string& why) {
+    return Status::io("cannot listen on ESK8S_BIND_ADDRESS=" + address +
+                      " ESK8S_HTTP_PORT=" + std::to_string(port) + ": " + why +
                       "; choose a free port or an address of this host");
+  };
+  error_code ec;
+  asio::ip::address ip = asio::ip::make_address(address, ec);
+  if (ec) return fail("not an IP address");
+  auto impl = std::make_unique<Impl>(*this, max_connections_);
+  tcp::endpoint ep(ip, port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) set_cloexec(impl->acceptor.native_handle());
+  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ec.message());
+  port_ = impl->acceptor.local_endpoint(ec).port();
+  if (ec) return fail(ec.message());
+
+  impl->accept_next();
+  const size_t threads = std::max<size_t>(1, timings_.http_threads);
+  impl->threads_running = threads;
+  for (size_t i = 0; i < threads; ++i) {
+    impl->threads.emplace_back([p = impl.get()] { p->run_thread(); });
   }
-  auto exited = std::make_shared<std::atomic<bool>>(false);
-  thread_ = std::thread([this, exited] {
-    server_->listen_after_bind();
-    exited->store(true);
-  });
-  // httplib's stop() is a no-op until the accept loop runs, so wait for it before returning.
-  while (!server_->is_running() && !exited->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (exited->load()) {
-    thread_.join();
-    server_.reset();
-    return Status::io("the HTTP accept loop on " + address + ":" + std::to_string(port_) +
-                      " exited at once");
-  }
+  impl_ = std::move(impl);
   log_.info("HTTP endpoints listening", {{"address", address}, {"port", std::to_string(port_)}});
   return Status::ok();
 }
 
 void HttpServer::stop() {
-  if (!server_) return;
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  server_.reset();
+  if (!impl_) return;
+  Impl& impl = *impl_;
+  std::vector<std::shared_ptr<HttpConnection>> open;
+  {
+    std::lock_guard lock(impl.mu);
+    impl.stopping = true;
+    for (auto& [id, weak] : impl.connections) {
+      if (auto c = weak.lock()) open.push_back(std::move(c));
+    }
+  }
+  asio::post(impl.accept_strand, [&impl] {
+    error_code ignored;
+    impl.acceptor.close(ignored);
+    impl.accept_retry.cancel();
+  });
+  for (auto& c : open) c->close_from_outside(std::nullopt);
+  open.clear();
+  {
+    // With the listener and every connection closed the io_context runs out of work and the
+    // threads return by themselves; the deadline covers a handler that would not.
+    std::unique_lock lock(impl.mu);
+    impl.threads_done.wait_for(lock, kStopGrace, [&] { return impl.threads_running == 0; });
+  }
+  impl.io.stop();
+  for (auto& t : impl.threads) t.join();
+  impl_.reset();  // destroys the io_context first, then the state its handlers used
   log_.debug("HTTP endpoints stopped");
 }
 

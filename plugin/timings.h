@@ -23,14 +23,18 @@ struct Timings {
   std::chrono::milliseconds live_deadline{2000};
   // How often the host's node_status callback is polled. lan 1 s, local 250 ms, wan 2 s.
   std::chrono::milliseconds status_poll_interval{1000};
-  // Read and write timeout of an HTTP connection: a silent client cannot hold a worker longer.
-  // 2 s in every preset (probes send their request at once).
+  // HTTP deadline for a whole request head (from the accept for a connection's first request,
+  // from its first byte for later ones) and for writing one answer: a slowloris client that
+  // trickles its head is cut off after this. 2 s in every preset (probes send their request at
+  // once). The runtime also uses it as the gossip transport's I/O timeout.
   std::chrono::milliseconds http_io_timeout{2000};
-  // How long an idle keep-alive HTTP connection is kept; stop() may wait this long for a worker.
+  // How long an HTTP keep-alive connection may stay idle between requests before it is closed.
   // 1 s in every preset.
   std::chrono::milliseconds http_keep_alive{1000};
-  // HTTP worker threads: each serves one connection at a time. 4 in every preset.
-  size_t http_threads = 4;
+  // Threads running the HTTP server's io_context. Connections are served asynchronously, so a
+  // slow or idle client holds no thread; a second thread keeps probes answered while the other
+  // renders a large /metrics or /gossip body. 2 in every preset.
+  size_t http_threads = 2;
 
   static Timings lan();
   static Timings local();
