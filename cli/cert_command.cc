@@ -427,6 +427,13 @@ void check_leaf(const tls::CertInfo& c, std::vector<Problem>* problems) {
   }
 }
 
+// How deep a chain below this CA may go, in an operator's words.
+std::string describe_path_length(std::optional<long> path_length) {
+  if (!path_length) return "unlimited (certificates it signs could sign further ones)";
+  if (*path_length == 0) return "0 (signs member certificates only)";
+  return std::to_string(*path_length) + " (intermediate CAs below it allowed)";
+}
+
 int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::ostream& out,
             std::ostream& err) {
   const std::string cmd = "inspect";
@@ -480,6 +487,9 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
   } else {
     check_leaf(c, &problems);
   }
+  if (Status strong = tls::check_key_strength(c.key_type, "its key"); !strong) {
+    problems.push_back({"weak_key", strong.message() + " (peers refuse such certificates)"});
+  }
   if (expected) {
     std::vector<std::string> missing;
     for (const std::string& name : expected->dns_names) {
@@ -523,6 +533,7 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
     j["issuer_cn"] = c.issuer_cn;
     j["serial"] = c.serial_hex;
     j["is_ca"] = c.is_ca;
+    j["path_length"] = c.path_length ? json(*c.path_length) : json(nullptr);
     j["key_type"] = c.key_type;
     j["not_before"] = tls::format_utc(c.not_before);
     j["not_after"] = tls::format_utc(c.not_after);
@@ -545,7 +556,9 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
         << "valid        " << tls::format_utc(c.not_before) << " to "
         << tls::format_utc(c.not_after) << " (expires " << describe_time_left(c.not_after - now)
         << ")\n"
-        << "key usage    " << joined(key_usages(c)) << "\n"
+        << "key usage    " << joined(key_usages(c)) << "\n";
+    if (c.is_ca) out << "path length  " << describe_path_length(c.path_length) << "\n";
+    out
         << "ext key use  " << joined(ext_key_usages(c)) << "\n";
     if (c.dns_names.empty()) out << "DNS SAN      (none)\n";
     for (const std::string& d : c.dns_names) out << "DNS SAN      " << d << "\n";

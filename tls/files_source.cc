@@ -81,6 +81,32 @@ Result<LoadedFiles> FilesSource::load(const SanInput& expected, Clock::time_poin
   if (Status s = verify_chain(cert.value(), ca.value(), now); !s) {
     return Status::config(cert_path + " does not chain to " + ca_path + ": " + s.message());
   }
+  if (leaf->is_ca) {
+    return Status::config("certificate " + cert_path +
+                          " is a CA certificate (basicConstraints CA:TRUE); peers refuse a "
+                          "member certificate that could sign others (with cert-manager, set "
+                          "isCA: false on the member Certificate)");
+  }
+  if (Status strong = check_key_strength(leaf->key_type, "the key of certificate " + cert_path);
+      !strong) {
+    return Status::config(strong.message() +
+                          "; peers refuse it: issue it with an ECDSA P-256 key (cert-manager: "
+                          "privateKey.algorithm: ECDSA, size: 256) or RSA of 2048 bits or more");
+  }
+  auto bundle = inspect_bundle(ca.value());
+  if (!bundle) {
+    return Status::config("trust bundle " + ca_path + " cannot be read: " +
+                          bundle.status().message());
+  }
+  for (const CertInfo& c : bundle.value()) {
+    if (Status strong = check_key_strength(
+            c.key_type, "the key of CA certificate \"" + c.subject_cn + "\" in " + ca_path);
+        !strong) {
+      return Status::config(strong.message() +
+                            "; a weak CA lets whoever breaks its key forge members: replace it "
+                            "with a CA of an accepted key type");
+    }
+  }
   if (!leaf->eku_server_auth || !leaf->eku_client_auth) {
     return Status::config("certificate " + cert_path + " lacks extendedKeyUsage " +
                           (leaf->eku_server_auth ? "clientAuth" : "serverAuth") +

@@ -31,6 +31,17 @@ Result<LocalCa> load_local_ca(const std::string& dir, Clock::time_point now) {
     return Status::config("CA certificate " + cert_path +
                           " cannot be read: " + certs.status().message());
   }
+  // Every CA of the bundle is trusted for peers, so a weak one weakens the cluster even when it
+  // does not sign.
+  for (const CertInfo& ca : certs.value()) {
+    if (Status strong = check_key_strength(ca.key_type, "the key of CA certificate \"" +
+                                                            ca.subject_cn + "\" in " + cert_path);
+        !strong) {
+      return Status::config(strong.message() +
+                            "; create a new CA (esk8s cert create-ca, default ECDSA P-256) and "
+                            "roll it out (docs/OPERATIONS.md, \"Rotating the CA\")");
+    }
+  }
   auto match = find_cert_for_key(bundle.value(), key.value());
   if (!match) {
     if (match.status().code() == Status::Code::kNotFound) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/escape.h"
 #include "discovery/identity.h"
 
 namespace esk8s::tls {
@@ -97,6 +98,10 @@ std::string_view metric_label(PeerReason reason) {
       return "wildcard_san";
     case PeerReason::kNotAllowed:
       return "not_allowed";
+    case PeerReason::kLeafIsCa:
+      return "leaf_is_ca";
+    case PeerReason::kWeakKey:
+      return "weak_key";
   }
   return "unknown";
 }
@@ -173,6 +178,15 @@ PeerVerdict verify_peer(const PeerVerifyInput& in) {
     return fail(from_chain_failure(chain.failure), chain.status.message());
   }
 
+  if (leaf->is_ca) {
+    return fail(PeerReason::kLeafIsCa,
+                who + " is a CA certificate (basicConstraints CA:TRUE); a member's certificate "
+                      "must not be able to sign others. Issue members leaf certificates (esk8s "
+                      "cert create-node, cert-manager with isCA: false)");
+  }
+  if (Status strong = check_key_strength(leaf->key_type, who + "'s key"); !strong) {
+    return fail(PeerReason::kWeakKey, strong.message());
+  }
   if (in.our_role == PeerRole::kServer && !leaf->eku_client_auth) {
     return fail(PeerReason::kMissingClientAuth,
                 who + " lacks extendedKeyUsage clientAuth, so it cannot dial members");
@@ -221,7 +235,8 @@ PeerVerdict verify_peer(const PeerVerifyInput& in) {
   const std::string claim = to_lower(in.claimed_identity);
   if (!discovery::is_dns1123_subdomain(claim)) {
     return fail(PeerReason::kMalformed,
-                "the peer claims \"" + in.claimed_identity + "\", which is not a DNS name");
+                "the peer claims \"" + escape_untrusted(in.claimed_identity, 256) +
+                    "\", which is not a DNS name");
   }
   if (std::find(ids.begin(), ids.end(), claim) == ids.end()) {
     bool by_wildcard = std::any_of(wildcards.begin(), wildcards.end(), [&](const std::string& w) {

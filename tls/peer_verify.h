@@ -9,19 +9,23 @@
 //   2. it chains to a CA of the trust bundle at `now`; the bundle may hold several CAs (rotation)
 //                                             untrusted_issuer, expired, not_yet_valid,
 //                                             bad_signature, invalid_chain
-//   3. extendedKeyUsage fits the peer's role: when we accept (kServer) the peer is a TLS client
+//   3. the leaf is no CA (basicConstraints CA:TRUE would let its holder sign further "members";
+//      a CA without a path length, as older esk8s versions made them, would accept those) and
+//      its key is strong enough: RSA of at least 2048 bits, ECDSA on P-256/P-384/P-521, Ed25519
+//      or Ed448 (check_key_strength in x509.h)          leaf_is_ca, weak_key
+//   4. extendedKeyUsage fits the peer's role: when we accept (kServer) the peer is a TLS client
 //      and needs clientAuth; when we dial (kClient) it is a server and needs serverAuth. A
 //      certificate without the extension is refused too (RFC 5280 would read that as "any
 //      purpose"; esk8s asks for the purpose to be stated)
 //                                             missing_client_auth, missing_server_auth
-//   4. the claimed identity equals one of its DNS SANs exactly (ASCII case-insensitive).
+//   5. the claimed identity equals one of its DNS SANs exactly (ASCII case-insensitive).
 //      The CN is never looked at. Wildcard SANs never satisfy an identity: a certificate for
 //      "*.esdb.prod.svc.cluster.local" shared by the members would let any holder claim to be any
 //      member, which is exactly what identities exist to prevent
 //                                             identity_mismatch, ip_san_only, wildcard_san
-//   5. the identity matches the allow-list                      not_allowed
-// With an empty claimed identity (the accepting side before the peer has said who it is) steps 4
-// and 5 instead collect every non-wildcard DNS SAN that passes the allow-list: the identities the
+//   6. the identity matches the allow-list                      not_allowed
+// With an empty claimed identity (the accepting side before the peer has said who it is) steps 5
+// and 6 instead collect every non-wildcard DNS SAN that passes the allow-list: the identities the
 // peer may go on to claim; none is a failure with the reason of the closest miss.
 //
 // Allow-list patterns are DNS names in which a label may be "*", matching exactly one label
@@ -66,11 +70,22 @@ enum class PeerReason {
   kIpSanOnly,         // only IP SANs: no DNS identity at all
   kWildcardSan,       // the claimed identity is covered only by a wildcard SAN
   kNotAllowed,        // the identity fails the allow-list
+  kLeafIsCa,          // the leaf has basicConstraints CA:TRUE
+  kWeakKey,           // the leaf's key is weaker than esk8s accepts (RSA < 2048, other curves)
+};
+// Every reason but kOk, in declaration order (the tests check each has its own metric label).
+inline constexpr PeerReason kPeerRefusals[] = {
+    PeerReason::kNoCertificate,     PeerReason::kMalformed,         PeerReason::kUntrustedIssuer,
+    PeerReason::kExpired,           PeerReason::kNotYetValid,       PeerReason::kBadSignature,
+    PeerReason::kInvalidChain,      PeerReason::kMissingClientAuth, PeerReason::kMissingServerAuth,
+    PeerReason::kIdentityMismatch,  PeerReason::kIpSanOnly,         PeerReason::kWildcardSan,
+    PeerReason::kNotAllowed,        PeerReason::kLeafIsCa,          PeerReason::kWeakKey,
 };
 
 // "ok", "no_certificate", "malformed", "untrusted_issuer", "expired", "not_yet_valid",
 // "bad_signature", "invalid_chain", "missing_client_auth", "missing_server_auth",
-// "identity_mismatch", "ip_san_only", "wildcard_san", "not_allowed". Stable: metric labels.
+// "identity_mismatch", "ip_san_only", "wildcard_san", "not_allowed", "leaf_is_ca", "weak_key".
+// Stable: metric labels.
 std::string_view metric_label(PeerReason reason);
 
 struct PeerVerifyInput {

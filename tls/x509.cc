@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <initializer_list>
@@ -453,20 +454,8 @@ std::string describe_key(const EVP_PKEY* key) {
   return name != nullptr ? name : "unknown";
 }
 
-// Keys esk8s certifies: RSA of at least 2048 bits, ECDSA on a NIST curve, Ed25519, Ed448.
 Status check_key_acceptable(const EVP_PKEY* key, const std::string& what) {
-  std::string type = describe_key(key);
-  if (EVP_PKEY_is_a(key, "RSA")) {
-    if (EVP_PKEY_get_bits(key) >= 2048) return Status::ok();
-    return Status::invalid_argument(what + " is " + type + ": RSA keys need at least 2048 bits");
-  }
-  if (type == "ECDSA P-256" || type == "ECDSA P-384" || type == "ECDSA P-521" ||
-      type == "Ed25519" || type == "Ed448") {
-    return Status::ok();
-  }
-  return Status::invalid_argument(what + " is of type " + quote(type) +
-                                  ", which esk8s does not accept (use ECDSA P-256/P-384/P-521, "
-                                  "RSA of 2048 bits or more, Ed25519 or Ed448)");
+  return check_key_strength(describe_key(key), what);
 }
 
 // The digest to sign with `key`: none for EdDSA (it hashes internally), else SHA-2 matched to the
@@ -599,11 +588,19 @@ Status add_extension(X509* cert, int nid, void* value, bool critical, const std:
   return Status::ok();
 }
 
-Status add_basic_constraints(X509* cert, bool ca) {
+// basicConstraints (critical). `path_length` (CA only): how many CA certificates may follow this
+// one in a chain; 0 means it signs leaves only.
+Status add_basic_constraints(X509* cert, bool ca, std::optional<long> path_length = std::nullopt) {
   BasicConstraintsPtr bc(BASIC_CONSTRAINTS_new());
   if (!bc) return internal_error("allocating basicConstraints");
   // DER encodes TRUE as 0xFF; OpenSSL writes the int as-is, and strict parsers (Go) reject 0x01.
-  bc->ca = ca ? 0xFF : 0;  // no pathLenConstraint
+  bc->ca = ca ? 0xFF : 0;
+  if (ca && path_length) {
+    bc->pathlen = ASN1_INTEGER_new();  // freed with `bc`
+    if (bc->pathlen == nullptr || ASN1_INTEGER_set(bc->pathlen, *path_length) != 1) {
+      return internal_error("setting the pathLenConstraint");
+    }
+  }
   return add_extension(cert, NID_basic_constraints, bc.get(), true, "basicConstraints");
 }
 
@@ -803,6 +800,7 @@ Result<CertInfo> describe_cert(X509* cert) {
   info.not_after = not_after.value();
 
   info.is_ca = (flags & EXFLAG_CA) != 0;
+  if (long pathlen = X509_get_pathlen(cert); info.is_ca && pathlen >= 0) info.path_length = pathlen;
   if (flags & EXFLAG_KUSAGE) {  // without the extension X509_get_key_usage reports "anything"
     uint32_t ku = X509_get_key_usage(cert);
     info.key_usage_digital_signature = (ku & KU_DIGITAL_SIGNATURE) != 0;
@@ -874,7 +872,9 @@ Result<CertAndKey> make_self_signed_ca(const std::string& common_name, KeyType t
   auto cert = new_cert(name->get(), name->get(), key->get(), validity, backdate);
   if (!cert) return cert.status();
   X509* x = cert->get();
-  if (Status s = add_basic_constraints(x, /*ca=*/true); !s) return s;
+  // pathLenConstraint 0: whatever the CA signs cannot sign in turn, not even a certificate that
+  // was marked CA:TRUE by mistake.
+  if (Status s = add_basic_constraints(x, /*ca=*/true, /*path_length=*/0); !s) return s;
   if (Status s = add_key_usage(x, {kKuKeyCertSign, kKuCrlSign}); !s) return s;
   if (Status s = add_subject_key_id(x); !s) return s;
   if (Status s = sign_cert(x, key->get()); !s) return s;
@@ -885,8 +885,10 @@ Result<CertAndKey> make_self_signed_ca(const std::string& common_name, KeyType t
   return CertAndKey{std::move(cert_text).value(), std::move(key_text).value()};
 }
 
-Result<std::string> make_csr(const CertSpec& spec, const std::string& key_pem) {
-  ErrorQueueGuard guard;
+namespace {
+
+// make_csr; `check_key` false only for issue_flawed_for_tests.
+Result<std::string> build_csr(const CertSpec& spec, const std::string& key_pem, bool check_key) {
   if (Status s = check_common_name(spec.common_name, "the common name"); !s) return s;
   if (spec.common_name.empty() && spec.dns_names.empty() && spec.ip_addresses.empty()) {
     return Status::invalid_argument("a CSR needs a common name or at least one DNS or IP name");
@@ -899,7 +901,9 @@ Result<std::string> make_csr(const CertSpec& spec, const std::string& key_pem) {
 
   auto key = parse_private_key(key_pem, "the CSR key");
   if (!key) return key.status();
-  if (Status s = check_key_acceptable(key->get(), "the CSR key"); !s) return s;
+  if (check_key) {
+    if (Status s = check_key_acceptable(key->get(), "the CSR key"); !s) return s;
+  }
 
   ReqPtr req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1) {
@@ -931,6 +935,13 @@ Result<std::string> make_csr(const CertSpec& spec, const std::string& key_pem) {
   return bio_contents(out.get());
 }
 
+}  // namespace
+
+Result<std::string> make_csr(const CertSpec& spec, const std::string& key_pem) {
+  ErrorQueueGuard guard;
+  return build_csr(spec, key_pem, /*check_key=*/true);
+}
+
 Result<CsrInfo> inspect_csr(const std::string& csr_pem) {
   ErrorQueueGuard guard;
   auto csr = read_checked_csr(csr_pem);
@@ -938,9 +949,12 @@ Result<CsrInfo> inspect_csr(const std::string& csr_pem) {
   return std::move(csr->info);
 }
 
-Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca, seconds validity,
-                             bool server_auth, bool client_auth, seconds backdate) {
-  ErrorQueueGuard guard;
+namespace {
+
+// sign_csr; `flaws` other than the default only for issue_flawed_for_tests.
+Result<std::string> sign_csr_with(const std::string& csr_pem, const CertAndKey& ca,
+                                  seconds validity, bool server_auth, bool client_auth,
+                                  seconds backdate, const LeafFlaws& flaws) {
   if (Status s = check_period(validity, backdate); !s) return s;
   if (!server_auth && !client_auth) {
     return Status::invalid_argument(
@@ -950,7 +964,9 @@ Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca, s
   auto csr = read_checked_csr(csr_pem);
   if (!csr) return csr.status();
   EVP_PKEY* subject_key = X509_REQ_get0_pubkey(csr->req.get());
-  if (Status s = check_key_acceptable(subject_key, "the CSR key"); !s) return s;
+  if (flaws.rsa_bits == 0) {
+    if (Status s = check_key_acceptable(subject_key, "the CSR key"); !s) return s;
+  }
 
   auto ca_certs = parse_certs(ca.cert_pem, "the CA certificate", /*first_only=*/true);
   if (!ca_certs) return ca_certs.status();
@@ -982,11 +998,12 @@ Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca, s
   auto san = san_extension(sans, /*critical=*/info.common_name.empty(), "the CSR");
   if (!san) return san.status();
   // keyEncipherment only for RSA: only RSA key transport encrypts to the certified key.
-  Status added = add_basic_constraints(x, /*ca=*/false);
+  Status added = add_basic_constraints(x, /*ca=*/flaws.is_ca);
   if (added) {
-    added = EVP_PKEY_is_a(subject_key, "RSA")
-                ? add_key_usage(x, {kKuDigitalSignature, kKuKeyEncipherment})
-                : add_key_usage(x, {kKuDigitalSignature});
+    const bool rsa = EVP_PKEY_is_a(subject_key, "RSA");
+    added = flaws.is_ca ? add_key_usage(x, {kKuDigitalSignature, kKuKeyCertSign})
+            : rsa       ? add_key_usage(x, {kKuDigitalSignature, kKuKeyEncipherment})
+                        : add_key_usage(x, {kKuDigitalSignature});
   }
   if (added) added = add_extended_key_usage(x, server_auth, client_auth);
   if (added) added = add_subject_key_id(x);
@@ -997,6 +1014,43 @@ Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca, s
   }
   if (Status s = sign_cert(x, ca_key->get()); !s) return s;
   return cert_pem(x);
+}
+
+Result<PkeyPtr> new_rsa_key(int bits) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), bits) <= 0) {
+    return internal_error("setting up RSA " + std::to_string(bits) + " key generation");
+  }
+  EVP_PKEY* raw = nullptr;
+  if (EVP_PKEY_generate(ctx.get(), &raw) <= 0) {
+    return internal_error("generating an RSA " + std::to_string(bits) + " key");
+  }
+  return PkeyPtr(raw);
+}
+
+}  // namespace
+
+Result<std::string> sign_csr(const std::string& csr_pem, const CertAndKey& ca, seconds validity,
+                             bool server_auth, bool client_auth, seconds backdate) {
+  ErrorQueueGuard guard;
+  return sign_csr_with(csr_pem, ca, validity, server_auth, client_auth, backdate, LeafFlaws{});
+}
+
+Result<CertAndKey> issue_flawed_for_tests(const CertSpec& spec, const CertAndKey& ca,
+                                          KeyType type, const LeafFlaws& flaws) {
+  ErrorQueueGuard guard;
+  if (Status s = check_period(spec.validity, spec.backdate); !s) return s;
+  Result<PkeyPtr> key = flaws.rsa_bits > 0 ? new_rsa_key(flaws.rsa_bits) : new_key(type);
+  if (!key) return key.status();
+  auto key_text = private_key_pem(key->get());
+  if (!key_text) return key_text.status();
+  auto csr = build_csr(spec, key_text.value(), /*check_key=*/flaws.rsa_bits == 0);
+  if (!csr) return csr.status();
+  auto cert = sign_csr_with(csr.value(), ca, spec.validity, spec.server_auth, spec.client_auth,
+                            spec.backdate, flaws);
+  if (!cert) return cert.status();
+  return CertAndKey{std::move(cert).value(), std::move(key_text).value()};
 }
 
 Result<CertAndKey> issue(const CertSpec& spec, const CertAndKey& ca, KeyType type) {
@@ -1136,5 +1190,24 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
 }
 
 std::string format_utc(Clock::time_point tp) { return format_time(tp); }
+
+Status check_key_strength(std::string_view key_type, const std::string& what) {
+  const std::string type(key_type);
+  if (type.starts_with("RSA ") && type.find_first_not_of("0123456789", 4) == std::string::npos) {
+    int bits = 0;
+    auto [end, ec] = std::from_chars(type.data() + 4, type.data() + type.size(), bits);
+    if (ec == std::errc() && end == type.data() + type.size() && bits >= 2048) {
+      return Status::ok();
+    }
+    return Status::invalid_argument(what + " is " + type + ": RSA keys need at least 2048 bits");
+  }
+  if (type == "ECDSA P-256" || type == "ECDSA P-384" || type == "ECDSA P-521" ||
+      type == "Ed25519" || type == "Ed448") {
+    return Status::ok();
+  }
+  return Status::invalid_argument(what + " is of type " + quote(type) +
+                                  ", which esk8s does not accept (use ECDSA P-256/P-384/P-521, "
+                                  "RSA of 2048 bits or more, Ed25519 or Ed448)");
+}
 
 }  // namespace esk8s::tls

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -42,8 +44,10 @@ struct CertAndKey {
   std::string key_pem;  // PKCS#8 PEM of the certificate's private key
 };
 
-// A self-signed CA certificate (basicConstraints CA:TRUE critical, keyUsage keyCertSign+cRLSign
-// critical, subjectKeyIdentifier) with a fresh key of `type`. notBefore is backdated 300 s for
+// A self-signed CA certificate (basicConstraints CA:TRUE with pathLenConstraint 0, critical;
+// keyUsage keyCertSign+cRLSign critical; subjectKeyIdentifier) with a fresh key of `type`. The
+// path length 0 means certificates it signs can never sign further certificates that chain to
+// it, even one marked CA:TRUE by mistake. notBefore is backdated 300 s for
 // clock skew; notAfter = now + validity. `common_name` must be non-empty.
 Result<CertAndKey> make_self_signed_ca(const std::string& common_name, KeyType type,
                                        std::chrono::seconds validity);
@@ -86,6 +90,9 @@ struct CertInfo {
   std::vector<std::string> dns_names, ip_addresses;
   std::chrono::system_clock::time_point not_before, not_after;
   bool is_ca = false;  // basicConstraints CA:TRUE
+  // A CA's pathLenConstraint (0: it signs leaves only); nullopt when it sets none (any depth)
+  // or is no CA.
+  std::optional<long> path_length;
   bool key_usage_digital_signature = false, key_usage_key_encipherment = false,
        key_usage_cert_sign = false;
   bool eku_server_auth = false, eku_client_auth = false;
@@ -135,7 +142,28 @@ struct ChainCheck {
 ChainCheck verify_chain_classified(const std::string& cert_pem, const std::string& trust_bundle_pem,
                                    std::chrono::system_clock::time_point at);
 
+// Ok when a key described as `key_type` (the vocabulary of CertInfo/CsrInfo::key_type) is one
+// esk8s accepts: RSA of at least 2048 bits, ECDSA on P-256, P-384 or P-521, Ed25519, Ed448.
+// Otherwise invalid_argument "<what> is RSA 1024: RSA keys need at least 2048 bits" (or the list
+// of accepted types). The one rule behind signing (CSR keys), peer verification (the peer's
+// leaf) and the issuers' checks of our own certificate and CA.
+Status check_key_strength(std::string_view key_type, const std::string& what);
+
 // "2006-01-02T15:04:05Z" (UTC), the format the messages of this module use.
 std::string format_utc(std::chrono::system_clock::time_point tp);
+
+// ---- For tests only: certificates esk8s never issues ----
+
+// What a hostile member's certificate may get wrong although the cluster CA signed it.
+struct LeafFlaws {
+  int rsa_bits = 0;    // > 0: an RSA key of this many bits (e.g. 1024), no strength check
+  bool is_ca = false;  // basicConstraints CA:TRUE and keyUsage keyCertSign instead of CA:FALSE
+};
+
+// issue() with `flaws` applied (`type` is ignored when flaws.rsa_bits is set). Tests and the
+// adversarial harness use it to build what a hostile member would present; product code never
+// calls it.
+Result<CertAndKey> issue_flawed_for_tests(const CertSpec& spec, const CertAndKey& ca,
+                                          KeyType type, const LeafFlaws& flaws);
 
 }  // namespace esk8s::tls

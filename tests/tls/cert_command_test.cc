@@ -245,6 +245,41 @@ TEST_CASE("cert cli: inspect of a CA certificate checks it as a CA") {
   Run r = cert({"inspect", ca + "/ca.crt"});
   CHECK_MESSAGE(r.code == 0, r.out);
   CHECK(contains(r.out, "kind         CA certificate"));
+  CHECK(contains(r.out, "path length  0 (signs member certificates only)"));
+}
+
+TEST_CASE("cert cli: create-ca sets path length 0 and inspect --json shows it") {
+  test::TempDir dir;
+  std::string ca = create_ca(dir);
+  auto pem = tls::read_pem_file(ca + "/ca.crt", "CA certificate");
+  REQUIRE(pem.is_ok());
+  auto info = tls::inspect_cert(pem.value());
+  REQUIRE(info.is_ok());
+  REQUIRE(info->path_length.has_value());
+  CHECK(*info->path_length == 0);
+  Run r = cert({"inspect", ca + "/ca.crt", "--json"});
+  REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["path_length"] == 0);
+  // A member certificate has none.
+  Run node = cert(node_args(ca, dir.path() + "/node"));
+  REQUIRE_MESSAGE(node.code == 0, node.err);
+  Run leaf = cert({"inspect", dir.path() + "/node/tls.crt", "--json"});
+  CHECK(nlohmann::json::parse(leaf.out)["path_length"].is_null());
+}
+
+TEST_CASE("cert cli: inspect reports a weak key as a problem") {
+  test::TempDir dir;
+  auto ca = test::make_ca();
+  auto weak = tls::issue_flawed_for_tests(test::named("weak", {"weak.example"}),
+                                          ca, tls::KeyType::kEcdsaP256,
+                                          test::flaws(1024, false));
+  REQUIRE(weak.is_ok());
+  REQUIRE(tls::write_certificate_file(dir.path() + "/weak.crt", weak->cert_pem));
+  Run r = cert({"inspect", dir.path() + "/weak.crt"});
+  CHECK(r.code == 1);
+  CHECK(contains(r.out, "its key is RSA 1024: RSA keys need at least 2048 bits"));
+  CHECK(contains(r.out, "[weak_key]"));
 }
 
 TEST_CASE("cert cli: inspect of a file that is no certificate is a usage error") {

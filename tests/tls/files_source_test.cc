@@ -142,6 +142,41 @@ TEST_CASE("files: a certificate without clientAuth is an error") {
   CHECK(contains(loaded.status().message(), "lacks extendedKeyUsage clientAuth"));
 }
 
+TEST_CASE("files: a weak key, a CA:TRUE certificate or a weak CA is an error naming the file") {
+  test::TempDir dir;
+  auto ca = test::make_ca();
+  auto flawed = [&](tls::LeafFlaws flaws) {
+    auto issued = tls::issue_flawed_for_tests(policy_spec(test::member()), ca,
+                                              tls::KeyType::kEcdsaP256, flaws);
+    REQUIRE_MESSAGE(issued.is_ok(), issued.status().to_string());
+    return issued.value();
+  };
+  const std::string cert_path = dir.path() + "/tls.crt";
+
+  write_set(dir.path(), flawed(test::flaws(1024, false)), ca.cert_pem);
+  auto loaded = tls::FilesSource(dir.path()).load(test::member(), Clock::now());
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(contains(loaded.status().message(),
+                 "the key of certificate " + cert_path + " is RSA 1024: RSA keys need at least"));
+  CHECK(contains(loaded.status().message(), "ECDSA P-256"));
+
+  write_set(dir.path(), flawed(test::flaws(0, true)), ca.cert_pem);
+  loaded = tls::FilesSource(dir.path()).load(test::member(), Clock::now());
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(contains(loaded.status().message(), "certificate " + cert_path + " is a CA certificate"));
+  CHECK(contains(loaded.status().message(), "isCA: false"));
+
+  auto weak_ca = tls::issue_flawed_for_tests(test::named("weak CA"), ca,
+                                             tls::KeyType::kEcdsaP256,
+                                             test::flaws(1024, true));
+  REQUIRE(weak_ca.is_ok());
+  write_set(dir.path(), test::member_leaf(test::member(), ca), ca.cert_pem + weak_ca->cert_pem);
+  loaded = tls::FilesSource(dir.path()).load(test::member(), Clock::now());
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(contains(loaded.status().message(),
+                 "CA certificate \"weak CA\" in " + dir.path() + "/ca.crt is RSA 1024"));
+}
+
 TEST_CASE("files: a missing file is an error naming it") {
   test::TempDir dir;
   auto ca = test::make_ca();

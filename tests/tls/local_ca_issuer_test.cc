@@ -1,6 +1,7 @@
 #include "tls/local_ca_issuer.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -102,6 +103,43 @@ TEST_CASE("local-ca: a leaf certificate in ca.crt is not accepted as a CA") {
   auto loaded = tls::load_local_ca(dir.path(), Clock::now());
   REQUIRE_FALSE(loaded.is_ok());
   CHECK(contains(loaded.status().message(), "is not a CA certificate"));
+}
+
+TEST_CASE("local-ca: a CA with a weak key is refused naming ca.crt and the fix") {
+  test::TempDir dir;
+  auto root = test::make_ca();
+  // An RSA-1024 signing CA (a CA:TRUE certificate from another CA stands in for an old one).
+  auto weak = tls::issue_flawed_for_tests(test::named("old weak CA"), root,
+                                          tls::KeyType::kEcdsaP256,
+                                          test::flaws(1024, true));
+  REQUIRE_MESSAGE(weak.is_ok(), weak.status().to_string());
+  test::write_ca_dir(dir.path(), weak.value());
+  auto loaded = tls::load_local_ca(dir.path(), Clock::now());
+  REQUIRE_FALSE(loaded.is_ok());
+  const std::string msg = loaded.status().message();
+  CAPTURE(msg);
+  CHECK(contains(msg, "CA certificate \"old weak CA\" in " + dir.path() + "/ca.crt is RSA 1024"));
+  CHECK(contains(msg, "esk8s cert create-ca"));
+
+  // Trusted but not signing: a weak CA in the bundle next to a good one is refused too.
+  test::write_ca_dir(dir.path(), root, root.cert_pem + weak->cert_pem);
+  loaded = tls::load_local_ca(dir.path(), Clock::now());
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(contains(loaded.status().message(), "is RSA 1024"));
+}
+
+TEST_CASE("local-ca: a FIFO ca.crt is refused at once naming the file") {
+  test::TempDir dir;
+  auto ca = test::make_ca();
+  test::write_ca_dir(dir.path(), ca);
+  REQUIRE(::unlink((dir.path() + "/ca.crt").c_str()) == 0);
+  REQUIRE(::mkfifo((dir.path() + "/ca.crt").c_str(), 0644) == 0);
+  auto started = Clock::now();
+  auto loaded = tls::load_local_ca(dir.path(), Clock::now());
+  CHECK(Clock::now() - started < std::chrono::seconds(1));
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(contains(loaded.status().message(),
+                 "CA certificate " + dir.path() + "/ca.crt is a FIFO, not a regular file"));
 }
 
 TEST_CASE("local-ca: leaf validity is cut to the CA's remaining lifetime") {

@@ -41,6 +41,14 @@ tls::CertSpec spec_with(const Names& dns, const Names& ips = {}) {
   return spec;
 }
 
+// A certificate for esdb-0 from `ca` with `flaws` (what a hostile member would present).
+tls::CertAndKey flawed(const tls::CertAndKey& ca, const tls::LeafFlaws& flaws) {
+  auto issued =
+      tls::issue_flawed_for_tests(spec_with({kIdentity}), ca, tls::KeyType::kEcdsaP256, flaws);
+  REQUIRE_MESSAGE(issued.is_ok(), issued.status().to_string());
+  return issued.value();
+}
+
 // `pem` with the last byte of its signature flipped.
 std::string with_bad_signature(const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_mem_buf(pem.data(), int(pem.size())),
@@ -160,6 +168,12 @@ TEST_CASE("peer: every refusal has its own reason and metric label") {
     rows.push_back(
         {"allow-list miss (explicit list)", in, tls::PeerReason::kNotAllowed, "not_allowed"});
   }
+  rows.push_back({"RSA-1024 key from the cluster CA",
+                  input(flawed(ca, test::flaws(1024, false)).cert_pem, ca.cert_pem),
+                  tls::PeerReason::kWeakKey, "weak_key"});
+  rows.push_back({"CA:TRUE leaf from the cluster CA",
+                  input(flawed(ca, test::flaws(0, true)).cert_pem, ca.cert_pem),
+                  tls::PeerReason::kLeafIsCa, "leaf_is_ca"});
   rows.push_back({"claim is no DNS name",
                   [&] {
                     auto in = input(good, ca.cert_pem);
@@ -178,7 +192,47 @@ TEST_CASE("peer: every refusal has its own reason and metric label") {
     CHECK_FALSE(v.detail.empty());
     labels.insert(row.label);
   }
-  CHECK(labels.size() == 12);
+  CHECK(labels.size() == 14);
+}
+
+TEST_CASE("peer: a leaf with an RSA key under 2048 bits is refused as weak_key on both sides") {
+  auto ca = test::make_ca();
+  auto weak = flawed(ca, test::flaws(1024, false));
+  for (auto role : {tls::PeerRole::kServer, tls::PeerRole::kClient}) {
+    auto in = input(weak.cert_pem, ca.cert_pem);
+    in.our_role = role;
+    tls::PeerVerdict v = tls::verify_peer(in);
+    CHECK(v.reason == tls::PeerReason::kWeakKey);
+    CHECK(test::contains(v.detail, "is RSA 1024: RSA keys need at least 2048 bits"));
+    in.claimed_identity.clear();  // the accepting side before the claim: no identity either
+    CHECK(tls::verify_peer(in).reason == tls::PeerReason::kWeakKey);
+  }
+  // RSA 2048 from the same CA passes: the refusal is about the size, not RSA.
+  auto rsa2048 = tls::issue(spec_with({kIdentity}), ca, tls::KeyType::kRsa2048);
+  REQUIRE(rsa2048.is_ok());
+  CHECK(tls::verify_peer(input(rsa2048->cert_pem, ca.cert_pem)).ok());
+}
+
+TEST_CASE("peer: a leaf marked CA:TRUE is refused as leaf_is_ca even with the right identity") {
+  auto ca = test::make_ca();
+  auto rogue = flawed(ca, test::flaws(0, true));
+  tls::PeerVerdict v = tls::verify_peer(input(rogue.cert_pem, ca.cert_pem));
+  CHECK(v.reason == tls::PeerReason::kLeafIsCa);
+  CHECK(test::contains(v.detail, "basicConstraints CA:TRUE"));
+  CHECK(v.identities.empty());
+}
+
+TEST_CASE("peer: every refusal reason has its own metric label") {
+  std::set<std::string> labels;
+  for (tls::PeerReason r : tls::kPeerRefusals) {
+    std::string label(tls::metric_label(r));
+    CAPTURE(label);
+    CHECK(label != "unknown");
+    CHECK(label != "ok");
+    CHECK(labels.insert(label).second);
+  }
+  CHECK(labels.count("weak_key") == 1);
+  CHECK(labels.count("leaf_is_ca") == 1);
 }
 
 TEST_CASE("peer: the CN is never used as the identity") {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -54,6 +55,22 @@ inline tls::CertAndKey member_leaf(const tls::SanInput& in, const tls::CertAndKe
   auto spec = tls::to_cert_spec(in, std::chrono::hours(24 * 30));
   REQUIRE(spec.is_ok());
   return leaf(spec.value(), ca);
+}
+
+// Flaws for tls::issue_flawed_for_tests: an RSA key of `bits`, and/or CA:TRUE.
+inline tls::LeafFlaws flaws(int rsa_bits, bool is_ca) {
+  tls::LeafFlaws f;
+  f.rsa_bits = rsa_bits;
+  f.is_ca = is_ca;
+  return f;
+}
+
+// A spec with just a common name and DNS names.
+inline tls::CertSpec named(const std::string& cn, const std::vector<std::string>& dns = {}) {
+  tls::CertSpec spec;
+  spec.common_name = cn;
+  spec.dns_names = dns;
+  return spec;
 }
 
 inline mode_t file_mode(const std::string& path) {

@@ -143,6 +143,17 @@ tls::CertSpec node_spec() {
   return spec;
 }
 
+tls::LeafFlaws ca_flaw() {
+  tls::LeafFlaws f;
+  f.is_ca = true;
+  return f;
+}
+tls::LeafFlaws rsa_flaw(int bits) {
+  tls::LeafFlaws f;
+  f.rsa_bits = bits;
+  return f;
+}
+
 bool mentions(const esk8s::Status& status, const std::string& word) {
   return status.message().find(word) != std::string::npos;
 }
@@ -199,6 +210,80 @@ TEST_CASE("x509: a CA is self-signed, marked CA (critical), may sign certs, and 
   CHECK_FALSE(tls::make_self_signed_ca("", tls::KeyType::kEcdsaP256, hours(1)).is_ok());
   CHECK_FALSE(tls::make_self_signed_ca("ca", tls::KeyType::kEcdsaP256, seconds(0)).is_ok());
   CHECK_FALSE(tls::make_self_signed_ca("ca", static_cast<tls::KeyType>(42), hours(1)).is_ok());
+}
+
+TEST_CASE("x509: a CA has pathLenConstraint 0, DER-encoded as Go and kubectl parse it") {
+  auto ca = tls::make_self_signed_ca("esk8s cluster CA", tls::KeyType::kEcdsaP256, hours(1));
+  REQUIRE(ca.is_ok());
+  auto info = tls::inspect_cert(ca->cert_pem);
+  REQUIRE(info.is_ok());
+  REQUIRE(info->path_length.has_value());
+  CHECK(*info->path_length == 0);
+  X509Ptr cert = parse_cert(ca->cert_pem);
+  REQUIRE(cert);
+  CHECK(X509_get_pathlen(cert.get()) == 0);
+  // SEQUENCE { BOOLEAN TRUE (0xFF: DER; Go refuses 0x01), INTEGER 0 }.
+  int at = X509_get_ext_by_NID(cert.get(), NID_basic_constraints, -1);
+  REQUIRE(at >= 0);
+  const ASN1_OCTET_STRING* der = X509_EXTENSION_get_data(X509_get_ext(cert.get(), at));
+  const std::string bytes(reinterpret_cast<const char*>(ASN1_STRING_get0_data(der)),
+                          size_t(ASN1_STRING_length(der)));
+  CHECK(bytes == std::string("\x30\x06\x01\x01\xff\x02\x01\x00", 8));
+
+  // A leaf has no path length, and what the CA signs cannot sign in turn: a (test-only) CA:TRUE
+  // leaf's own leaf does not verify against the CA.
+  auto leaf_info = tls::inspect_cert(tls::issue(node_spec(), ca.value())->cert_pem);
+  REQUIRE(leaf_info.is_ok());
+  CHECK_FALSE(leaf_info->path_length.has_value());
+  auto rogue = tls::issue_flawed_for_tests(node_spec(), ca.value(), tls::KeyType::kEcdsaP256,
+                                           ca_flaw());
+  REQUIRE(rogue.is_ok());
+  tls::CertSpec forged;
+  forged.common_name = "esdb-9.esdb.prod.svc.cluster.local";
+  forged.dns_names = {forged.common_name};
+  auto below = tls::issue(forged, rogue.value());
+  REQUIRE_MESSAGE(below.is_ok(), below.status().to_string());
+  tls::ChainCheck chain = tls::verify_chain_classified(below->cert_pem + rogue->cert_pem,
+                                                       ca->cert_pem, Clock::now());
+  CHECK(chain.failure == tls::ChainFailure::kOther);
+  CHECK(mentions(chain.status, "path length"));
+}
+
+TEST_CASE("x509: check_key_strength accepts RSA 2048+, P-256/384/521, Ed25519, Ed448 only") {
+  for (const char* ok : {"RSA 2048", "RSA 3072", "RSA 4096", "ECDSA P-256", "ECDSA P-384",
+                         "ECDSA P-521", "Ed25519", "Ed448"}) {
+    CAPTURE(ok);
+    CHECK(tls::check_key_strength(ok, "the key").is_ok());
+  }
+  esk8s::Status rsa = tls::check_key_strength("RSA 1024", "peer certificate \"x\"'s key");
+  CHECK(rsa.message() == "peer certificate \"x\"'s key is RSA 1024: RSA keys need at least 2048 bits");
+  for (const char* weak : {"RSA 2047", "RSA ", "RSA-PSS 2048", "ECDSA secp256k1", "ECDSA P-224",
+                           "ECDSA (explicit curve parameters)", "DSA", "unknown"}) {
+    CAPTURE(weak);
+    esk8s::Status s = tls::check_key_strength(weak, "the key");
+    CHECK_FALSE(s.is_ok());
+    CHECK(mentions(s, "the key is"));
+  }
+}
+
+TEST_CASE("x509: issue_flawed_for_tests makes an RSA-1024 leaf and a CA:TRUE leaf") {
+  auto weak = tls::issue_flawed_for_tests(node_spec(), ca_one(), tls::KeyType::kEcdsaP256,
+                                          rsa_flaw(1024));
+  REQUIRE_MESSAGE(weak.is_ok(), weak.status().to_string());
+  auto weak_info = tls::inspect_cert(weak->cert_pem);
+  REQUIRE(weak_info.is_ok());
+  CHECK(weak_info->key_type == "RSA 1024");
+  CHECK_FALSE(weak_info->is_ca);
+  CHECK(tls::verify_chain(weak->cert_pem, ca_one().cert_pem, Clock::now()).is_ok());
+
+  auto ca_leaf = tls::issue_flawed_for_tests(node_spec(), ca_one(), tls::KeyType::kEcdsaP256,
+                                             ca_flaw());
+  REQUIRE(ca_leaf.is_ok());
+  auto ca_leaf_info = tls::inspect_cert(ca_leaf->cert_pem);
+  REQUIRE(ca_leaf_info.is_ok());
+  CHECK(ca_leaf_info->is_ca);
+  CHECK(ca_leaf_info->key_usage_cert_sign);
+  CHECK(ca_leaf_info->dns_names == node_spec().dns_names);
 }
 
 TEST_CASE("x509: a CSR round-trips its CN and SANs through inspect_csr") {
