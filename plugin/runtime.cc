@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/file.h"
 #include "common/logger.h"
 #include "discovery/dns_source.h"
 #include "discovery/kube_config_resolve.h"
@@ -512,12 +513,26 @@ struct Runtime::Loop {
   }
 
   // Proves to /health/live that the loop still runs handlers.
-  // ESK8S_FAULT_FILE (tests): "isolate" in the file cuts gossip off until it is gone.
+  // ESK8S_FAULT_FILE (tests): "isolate" in the file cuts gossip off until it is gone. Read with
+  // read_regular_file, so a FIFO or a device (/dev/zero) never blocks the loop or SIGTERM and
+  // memory stays bounded: anything but a regular file of at most kMaxSmallFileBytes means "no
+  // fault", with one warning naming the path until the file is readable (or gone) again.
+  bool fault_file_warned = false;
   void check_fault_file() {
     if (rt.config_.fault_file.empty() || !gossip) return;
-    std::ifstream in(rt.config_.fault_file);
-    std::string word;
-    bool isolate = in && (in >> word) && word == "isolate";
+    auto text = read_regular_file(rt.config_.fault_file, kMaxSmallFileBytes, "fault file");
+    if (text || text.status().code() == Status::Code::kNotFound) {
+      fault_file_warned = false;
+    } else if (!fault_file_warned) {
+      fault_file_warned = true;
+      rt.log_.warn("fault injection: ESK8S_FAULT_FILE cannot be used and is ignored (no fault)",
+                   {{"file", rt.config_.fault_file}, {"error", text.status().message()}});
+    }
+    const std::string_view content = text ? std::string_view(text.value()) : std::string_view();
+    const size_t word = content.find_first_not_of(" \t\r\n");
+    const bool isolate = word != std::string_view::npos &&
+                         content.substr(word, content.find_first_of(" \t\r\n", word) - word) ==
+                             "isolate";
     if (isolate == gossip->isolated()) return;
     gossip->set_isolated(isolate);
     rt.log_.warn(isolate ? "fault injection: gossip isolated (ESK8S_FAULT_FILE)"
