@@ -94,6 +94,10 @@ Status Config::validate() const {
                           std::to_string(kMaxPiggybackUpdates) + ", got " +
                           std::to_string(max_piggyback_updates));
   }
+  if (max_members < 2) {
+    return Status::config("gossip max_members must be >= 2 (self and one peer), got " +
+                          std::to_string(max_members));
+  }
   if (max_queued_broadcasts < 1) {
     return Status::config("gossip max_queued_broadcasts must be >= 1");
   }

@@ -91,6 +91,13 @@ struct Config {
   // entry is dropped — push-pull repairs what was lost). 16384 in every preset.
   size_t max_queued_broadcasts = 16384;
 
+  // Cap of the membership table (self and tombstones included): a claim about a new identity
+  // while the table holds this many rows is dropped and counted (table_full). Every row needs a
+  // record signed by a certificate the cluster CA issued, so the cap is a second line of defence
+  // against a CA or allow-list that admits more than the cluster. 4096 in every preset; the
+  // plugin sets it from the cluster size (ESK8S_MAX_MEMBERS, default 2 * size + 16).
+  size_t max_members = 4096;
+
   // Kubernetes cluster network: sub-millisecond RTT, occasional node pressure.
   static Config lan();
   // One host or tests: everything ~5x faster than lan.

@@ -17,6 +17,7 @@
 
 #include "gossip/awareness.h"
 #include "gossip/broadcast_queue.h"
+#include "gossip/claim.h"
 #include "gossip/membership.h"
 #include "gossip/probe_scheduler.h"
 #include "gossip/push_pull.h"
@@ -135,19 +136,23 @@ struct Core::Impl {
     uint16_t port = 0;
   };
 
-  Impl(Config c, const LocalMember& local, uint64_t seed, Time now)
+  Impl(Config c, const LocalMember& local, std::shared_ptr<ClaimAuthority> auth, uint64_t seed,
+       Time now)
       : config(std::move(c)),
         self_id(local.identity),
         own_instance(local.instance),
+        authority(std::move(auth)),
         rng(seed),
-        table(MemberRecord{local.identity,
-                           local.instance,
-                           0,
-                           local.address,
-                           local.port,
-                           MemberState::kAlive,
-                           local.meta,
-                           {}},
+        table(signed_record(MemberRecord{local.identity,
+                                         local.instance,
+                                         0,
+                                         local.address,
+                                         local.port,
+                                         MemberState::kAlive,
+                                         local.meta,
+                                         {},
+                                         {},
+                                         {}}),
               now),
         awareness(config.awareness_max_multiplier),
         queue(config.max_queued_broadcasts) {
@@ -157,6 +162,31 @@ struct Core::Impl {
     next_gossip = now + jitter(config.gossip_interval);
     next_push_pull = now + push_pull_period();
     next_seed_retry = now;
+  }
+
+  // `r` with this member's proof (r is our own record).
+  MemberRecord signed_record(MemberRecord r) {
+    ClaimAuthority::Proof p = authority->sign(signed_claim_bytes(config.cluster_name, r));
+    r.credential = std::move(p.credential);
+    r.signature = std::move(p.signature);
+    return r;
+  }
+
+  // Our record changed: `self` at the next incarnation, signed, becomes our row and is gossiped.
+  void republish_self(MemberRecord self, Time now) {
+    self.incarnation++;
+    table.set_self(signed_record(std::move(self)), now);
+    queue.push(table.self());
+  }
+
+  void reject(ClaimRejection r) { stats.claims_rejected[static_cast<size_t>(r)]++; }
+
+  // Whether the member's own proof of `c` holds (counted when it does not).
+  bool proof_holds(const MemberRecord& c) {
+    ClaimAuthority::Verdict v = authority->verify(
+        c.identity, signed_claim_bytes(config.cluster_name, c), c.credential, c.signature);
+    if (!v.ok) reject(v.reason);
+    return v.ok;
   }
 
   Duration jitter(Duration d) {
@@ -258,6 +288,11 @@ struct Core::Impl {
       stats.dropped_invalid_records++;
       return;
     }
+    if (!valid_identity_name(c.identity) ||
+        (!c.accuser.empty() && !valid_identity_name(c.accuser))) {
+      reject(ClaimRejection::kInvalidIdentity);
+      return;
+    }
     if (c.identity == self_id) {
       apply_self_claim(c, now, out);
       return;
@@ -270,10 +305,20 @@ struct Core::Impl {
         return;
       }
       if (cmp == 0) {
-        if (c.state == MemberState::kSuspect) confirm_suspicion(c);
+        if (c.state == MemberState::kSuspect && same_signed_content(c, before->record)) {
+          confirm_suspicion(c);
+        }
         return;
       }
+    } else if (c.state != MemberState::kAlive) {
+      return;  // tombstones of identities we do not know are never learned
+    } else if (table.size() >= config.max_members) {
+      reject(ClaimRejection::kTableFull);
+      return;
     }
+    // Only a claim that would change the table costs a verification; an accusation carrying the
+    // very proof we already verified needs none.
+    if ((before == nullptr || !same_signed_content(c, before->record)) && !proof_holds(c)) return;
     const Membership::MergeResult r = table.merge(c, now);
     if (r.outcome != Membership::Outcome::kApplied) return;
     after_change(c, r, now, out);
@@ -339,10 +384,12 @@ struct Core::Impl {
   void apply_self_claim(const MemberRecord& c, Time now, Ready& out) {
     MemberRecord self = table.self();
     if (superseded) {
-      if (compare_claims(c, self) > 0) table.set_self(c, now);
+      if (compare_claims(c, self) > 0 && proof_holds(c)) table.set_self(c, now);
       return;
     }
     if (c.instance > own_instance) {
+      // Only the newer process itself (a certificate for our identity) can retire us.
+      if (!proof_holds(c)) return;
       superseded = true;
       table.set_self(c, now);
       probe.active = false;
@@ -356,7 +403,13 @@ struct Core::Impl {
       return;
     }
     if (left) return;
-    if (c.state == MemberState::kAlive && c.incarnation <= self.incarnation) return;  // our echo
+    if (c.incarnation > self.incarnation) {
+      // We never signed that incarnation: a forgery (without this rule one frame at incarnation
+      // 2^64-1 would make the refutation wrap and lose).
+      reject(ClaimRejection::kForgedSelf);
+      return;
+    }
+    if (c.state == MemberState::kAlive) return;  // our echo
     if (c.incarnation < self.incarnation) {
       // An accusation we already refuted, but its sender evidently missed the refutation:
       // gossip our current record again (once per queue lifetime, so this cannot snowball).
@@ -364,13 +417,15 @@ struct Core::Impl {
       if (c.state != MemberState::kAlive && queue.transmits(self_id) < 0) queue.push(self);
       return;
     }
-    // Suspect/dead/left at our incarnation or above (or an alive claim above it, which only a
-    // confused peer could make): out-bid it.
-    self.incarnation = c.incarnation + 1;
+    // Suspect/dead at our current incarnation: it must carry our own proof of that incarnation
+    // (a Left we did not sign, or an altered address or meta, is a forgery), then we out-bid it.
+    if (!same_signed_content(c, self) || self.incarnation == UINT64_MAX) {
+      reject(ClaimRejection::kForgedSelf);
+      return;
+    }
     self.state = MemberState::kAlive;
     self.accuser.clear();
-    table.set_self(self, now);
-    queue.push(self);
+    republish_self(std::move(self), now);
     stats.refutations++;
     if (c.state == MemberState::kSuspect || c.state == MemberState::kDead) {
       awareness.apply_delta(1);
@@ -397,13 +452,16 @@ struct Core::Impl {
   }
 
   void on_indirect_ping(const Envelope& e, const IndirectPing& ip, Time now, Ready& out) {
-    if (ip.target.empty() || ip.target.size() > kMaxIdentityBytes ||
-        ip.address.size() > kMaxAddressBytes) {
-      return;
-    }
     auto [address, port] = reply_address(e.from, e.from_instance);
     if (ip.target == self_id) {  // asked to probe ourselves: we are evidently up
       send(out, e.from, address, port, Ack{ip.seq}, true);
+      return;
+    }
+    // Relay only to a live member at the address it signed: nobody makes us dial elsewhere.
+    const Membership::Entry* t = table.find(ip.target);
+    if (t == nullptr || !is_live(t->record.state) || t->record.address != ip.address ||
+        t->record.port != ip.port) {
+      stats.indirect_pings_refused++;
       return;
     }
     const uint32_t seq = alloc_seq();
@@ -619,6 +677,7 @@ struct Core::Impl {
   Config config;
   std::string self_id;
   InstanceId own_instance;
+  std::shared_ptr<ClaimAuthority> authority;
   Rng rng;
   Membership table;
   ProbeScheduler probes;
@@ -640,8 +699,9 @@ struct Core::Impl {
   bool superseded = false;
 };
 
-Core::Core(Config config, LocalMember local, uint64_t rng_seed, Time now)
-    : impl_(std::make_unique<Impl>(std::move(config), local, rng_seed, now)) {}
+Core::Core(Config config, LocalMember local, std::shared_ptr<ClaimAuthority> authority,
+           uint64_t rng_seed, Time now)
+    : impl_(std::make_unique<Impl>(std::move(config), local, std::move(authority), rng_seed, now)) {}
 
 Core::~Core() = default;
 Core::Core(Core&&) noexcept = default;
@@ -751,9 +811,15 @@ Ready Core::set_local_meta(std::string meta, Time now) {
   }
   MemberRecord self = m.table.self();
   self.meta = std::move(meta);
-  self.incarnation++;
-  m.table.set_self(self, now);
-  m.queue.push(self);
+  m.republish_self(std::move(self), now);
+  return out;
+}
+
+Ready Core::refresh_signature(Time now) {
+  Impl& m = *impl_;
+  Ready out;
+  if (m.superseded || m.left) return out;
+  m.republish_self(m.table.self(), now);
   return out;
 }
 
@@ -764,10 +830,9 @@ Ready Core::leave(Time now) {
   m.left = true;
   m.probe.active = false;
   MemberRecord self = m.table.self();
-  self.incarnation++;
   self.state = MemberState::kLeft;
-  m.table.set_self(self, now);
-  m.queue.push(self);
+  m.republish_self(std::move(self), now);
+  self = m.table.self();
   std::vector<std::string> peers;
   for (const std::string* id : m.table.live_peers()) peers.push_back(*id);
   std::sort(peers.begin(), peers.end());

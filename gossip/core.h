@@ -7,6 +7,7 @@
 //   set_seeds(peers, now)                    discovery's current peer set
 //   set_local_meta(meta, now)                the host's status changed
 //   leave(now)                               graceful leave (announce, then stop probing)
+//   refresh_signature(now)                   our credential changed: re-sign (incarnation + 1)
 // each -> Ready { messages to send, membership events }.
 //
 // Choices this implementation makes within the protocol (see the .cc files per concern):
@@ -26,6 +27,11 @@
 //   * Push-pull interval grows with the cluster as memberlist's: push_pull_interval *
 //     (ceil(log2(N / 32)) + 1) for N > 32.
 //   * No events are emitted about the local member itself, except kSuperseded.
+//   * Every record is a signed self-claim (claim.h): a claim is applied only with its member's
+//     valid proof, verified once (a record carrying a proof already verified is not checked
+//     again); identities that are not lower-case DNS names are dropped first, and new identities
+//     beyond Config::max_members are dropped. Each refusal is counted by reason.
+//   * IndirectPing is relayed only to a live member at the address it signed.
 //
 // Same state + same inputs (including the RNG seed) = same outputs. No sockets, threads, clocks
 // or global randomness inside.
@@ -33,11 +39,13 @@
 // Thread-safety: none; a Core is used from one thread (the driver's strand) at a time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "gossip/claim.h"
 #include "gossip/config.h"
 #include "gossip/message.h"
 
@@ -102,6 +110,9 @@ struct CoreStats {
   uint64_t dropped_unauthenticated = 0;  // envelope.from != the authenticated identity
   uint64_t dropped_stale = 0;            // claims that lost to what we already knew
   uint64_t dropped_invalid_records = 0;  // records breaking message.h limits (empty identity...)
+  // Claims refused, indexed by ClaimRejection (esk8s_gossip_claims_rejected_total{reason}).
+  std::array<uint64_t, kAllClaimRejections.size()> claims_rejected{};
+  uint64_t indirect_pings_refused = 0;  // target unknown, not live, or not at its signed address
   uint64_t probes_sent = 0, indirect_probes_sent = 0, acks_received = 0, nacks_received = 0;
   uint64_t suspicions_raised = 0, refutations = 0, deaths_declared = 0;
   uint64_t push_pulls_started = 0;
@@ -117,8 +128,10 @@ struct MemberView {
 
 class Core {
  public:
-  // REQUIRES: config.validate() is ok; local.identity non-empty; local.instance non-zero.
-  Core(Config config, LocalMember local, uint64_t rng_seed, Time now);
+  // REQUIRES: config.validate() is ok; local.identity non-empty; local.instance non-zero;
+  // authority non-null (it signs our records and verifies everyone's).
+  Core(Config config, LocalMember local, std::shared_ptr<ClaimAuthority> authority,
+       uint64_t rng_seed, Time now);
   ~Core();
   Core(Core&&) noexcept;
   Core& operator=(Core&&) noexcept;
@@ -135,6 +148,9 @@ class Core {
   // Announces our departure (kLeft with a bumped incarnation) to every alive member; afterwards
   // the core answers pings but starts no probes.
   Ready leave(Time now);
+  // The authority's credential changed (certificate rotation): our record is signed again at
+  // incarnation + 1 and gossiped, so peers hold a proof made with the current certificate.
+  Ready refresh_signature(Time now);
 
   // When tick() must next be called (never later than one probe interval from now).
   Time next_deadline() const;

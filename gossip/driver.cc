@@ -10,6 +10,7 @@ Driver::Driver(boost::asio::io_context& io, DriverOptions options,
                std::shared_ptr<const TlsSnapshot> tls, PeerVerifier verifier, OnEvents on_events,
                Logger log)
     : options_(std::move(options)),
+      authority_(std::make_shared<TlsClaimAuthority>(tls, verifier)),
       transport_(
           io, options_.transport, std::move(tls), std::move(verifier),
           [this](Envelope e, const std::string& from) {
@@ -25,7 +26,7 @@ Driver::~Driver() { stop(); }
 Status Driver::start() {
   if (Status s = transport_.listen(); !s) return s;
   if (options_.local.port == 0) options_.local.port = transport_.local_port();
-  core_.emplace(options_.config, options_.local, options_.rng_seed, now());
+  core_.emplace(options_.config, options_.local, authority_, options_.rng_seed, now());
   arm_timer();
   return Status::ok();
 }
@@ -49,7 +50,11 @@ void Driver::leave() {
   if (!stopped_ && core_) apply(core_->leave(now()));
 }
 
-void Driver::set_tls(std::shared_ptr<const TlsSnapshot> tls) { transport_.set_tls(std::move(tls)); }
+void Driver::set_tls(std::shared_ptr<const TlsSnapshot> tls) {
+  authority_->set_tls(tls);
+  transport_.set_tls(std::move(tls));
+  if (!stopped_ && core_) apply(core_->refresh_signature(now()));
+}
 
 void Driver::apply(Ready ready) {
   if (!isolated_) {

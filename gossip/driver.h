@@ -17,6 +17,7 @@
 #include "common/logger.h"
 #include "common/status.h"
 #include "gossip/core.h"
+#include "gossip/tls_claims.h"
 #include "gossip/transport.h"
 
 namespace esk8s::gossip {
@@ -48,6 +49,7 @@ class Driver {
   void set_local_meta(std::string meta);
   // Graceful leave: announces kLeft to every alive member now.
   void leave();
+  // Rotation: new connections use `tls`, and our member record is signed again with it.
   void set_tls(std::shared_ptr<const TlsSnapshot> tls);
   // Fault injection (tests, ESK8S_FAULT_FILE): while isolated, received envelopes are dropped
   // and nothing is sent, as if the network cut this node off. Connections stay up.
@@ -64,6 +66,8 @@ class Driver {
   void arm_timer();
 
   DriverOptions options_;
+  // Signs our records with the current certificate and verifies peers' (shared with the core).
+  std::shared_ptr<TlsClaimAuthority> authority_;
   std::optional<Core> core_;  // built in start(), once the listener's port is known
   Transport transport_;
   boost::asio::steady_timer timer_;

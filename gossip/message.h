@@ -27,8 +27,10 @@ using Duration = std::chrono::steady_clock::duration;
 
 // Protocol versions this build speaks. Every envelope carries the sender's [min, max]; a receiver
 // accepts it when the ranges overlap and drops (and counts) it otherwise.
-inline constexpr uint16_t kProtocolVersionMin = 1;
-inline constexpr uint16_t kProtocolVersionMax = 1;
+// Version 2: member records carry the member's own signature (signed self-claims, claim.h);
+// version-1 peers, whose records are unsigned, are dropped and counted as bad_version.
+inline constexpr uint16_t kProtocolVersionMin = 2;
+inline constexpr uint16_t kProtocolVersionMax = 2;
 
 // Hard limits, enforced by the codec on decode and by the core on what it accepts.
 inline constexpr size_t kMaxIdentityBytes = 253;      // a DNS name
@@ -38,6 +40,8 @@ inline constexpr size_t kMaxMetaBytes = 1024;         // opaque host metadata pe
 inline constexpr size_t kMaxPiggybackUpdates = 64;    // updates carried by one message
 inline constexpr size_t kMaxPushPullMembers = 16384;  // member records in one push-pull
 inline constexpr size_t kMaxFrameBytes = 8u << 20;    // one encoded envelope (8 MiB)
+inline constexpr size_t kMaxCredentialBytes = 4096;   // a member's certificate (DER)
+inline constexpr size_t kMaxSignatureBytes = 512;     // RSA-4096 at most
 
 // A random 128-bit id chosen at every process start, ordered by start time: `hi` holds the
 // process start in Unix milliseconds in its top 48 bits and 16 random bits, `lo` 64 random bits.
@@ -72,6 +76,12 @@ struct MemberRecord {
   // For kSuspect/kDead: the identity of the member that raised the suspicion or declared the
   // death (Lifeguard counts independent confirmations by this). Empty otherwise.
   std::string accuser;
+  // The member's own proof of the record (claim.h): `credential` is what a receiver needs to
+  // check it (the member's certificate, DER, in production), `signature` the member's signature
+  // over signed_claim_bytes(). Suspect and Dead records carry the proof of the Alive record they
+  // accuse, so an accusation can only name an incarnation the member itself signed.
+  std::string credential;
+  std::string signature;
 
   friend bool operator==(const MemberRecord&, const MemberRecord&) = default;
 };
@@ -89,6 +99,8 @@ struct Ping {
 // "Please probe `target` at address:port for me and tell me": the receiver pings the target and
 // relays an Ack with `seq` to the requester when the target answers; when `want_nack` it sends
 // a Nack with `seq` if the target does not answer within its probe timeout (Lifeguard).
+// A receiver relays only to a live member it knows at exactly the address and port that member
+// signed (so a member cannot make another dial an arbitrary host:port).
 struct IndirectPing {
   uint32_t seq = 0;
   std::string target;

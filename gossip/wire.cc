@@ -66,7 +66,7 @@ enum class BodyType : uint64_t {
 };
 
 constexpr size_t kEnvelopeElements = 8;
-constexpr size_t kMemberElements = 8;
+constexpr size_t kMemberElements = 10;
 constexpr size_t kInstanceBytes = 16;
 // Deepest legal nesting: envelope > push-pull body > members > member.
 constexpr size_t kMaxDepth = 4;
@@ -94,7 +94,11 @@ json member_value(const MemberRecord& m) {
   return json::array({m.identity, instance_value(m.instance), m.incarnation, m.address, m.port,
                       static_cast<uint64_t>(m.state),
                       bytes_value(reinterpret_cast<const uint8_t*>(m.meta.data()), m.meta.size()),
-                      m.accuser});
+                      m.accuser,
+                      bytes_value(reinterpret_cast<const uint8_t*>(m.credential.data()),
+                                  m.credential.size()),
+                      bytes_value(reinterpret_cast<const uint8_t*>(m.signature.data()),
+                                  m.signature.size())});
 }
 
 json members_value(const std::vector<MemberRecord>& members) {
@@ -256,6 +260,8 @@ Status decode_member(const json& v, const std::string& where, MemberRecord& m) {
   m.state = static_cast<MemberState>(state);
   RETURN_IF_ERROR(f.bytes(6, "meta", kMaxMetaBytes, m.meta));
   RETURN_IF_ERROR(f.text(7, "accuser", 0, kMaxIdentityBytes, m.accuser));
+  RETURN_IF_ERROR(f.bytes(8, "credential", kMaxCredentialBytes, m.credential));
+  RETURN_IF_ERROR(f.bytes(9, "signature", kMaxSignatureBytes, m.signature));
   return Status::ok();
 }
 

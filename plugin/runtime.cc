@@ -56,6 +56,9 @@ gossip::Config gossip_config(const Config& c) {
                      : c.preset == Preset::kWan ? gossip::Config::wan()
                                                 : gossip::Config::lan();
   g.cluster_name = c.cluster_name;
+  // The membership table's cap follows the configured cluster size (twice it plus room for
+  // tombstones of replaced members); without one, the preset's cap holds.
+  if (c.cluster_size) g.max_members = 2 * static_cast<size_t>(*c.cluster_size) + 16;
   return g;
 }
 
@@ -259,6 +262,15 @@ struct Runtime::Loop {
             {{"reason", "unauthenticated_sender"}});
     counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_stale,
             {{"reason", "stale"}});
+    for (gossip::ClaimRejection why : gossip::kAllClaimRejections) {
+      counter("esk8s_gossip_claims_rejected_total",
+              "Member records refused (a member speaks only for itself; bounded table), by reason.",
+              cs.claims_rejected[static_cast<size_t>(why)], {{"reason", gossip::to_string(why)}});
+    }
+    counter("esk8s_gossip_indirect_probes_refused_total",
+            "Indirect probe requests refused: target unknown, not live, or not at the address it "
+            "signed.",
+            cs.indirect_pings_refused);
     counter("esk8s_gossip_probes_total", "Direct probes sent.", cs.probes_sent);
     counter("esk8s_gossip_indirect_probes_total", "Indirect probe requests sent.",
             cs.indirect_probes_sent);
@@ -297,6 +309,22 @@ struct Runtime::Loop {
       counter("esk8s_gossip_tls_rejections_total",
               "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
     }
+    // Every reason is present from the start (TransportStats), so alerts see the first event.
+    for (const auto& [reason, n] : ts.connections_closed) {
+      counter("esk8s_gossip_connections_closed_total",
+              "Gossip connections the transport refused or closed on its own, by reason.", n,
+              {{"reason", reason}});
+    }
+    m.push_back({"esk8s_gossip_incoming_connections",
+                 "Open incoming gossip connections (handshaking or authenticated).",
+                 "gauge",
+                 {},
+                 static_cast<double>(ts.incoming_open)});
+    m.push_back({"esk8s_gossip_frame_bytes_in_flight",
+                 "Bytes allocated for partially received gossip frames (bounded by the budget).",
+                 "gauge",
+                 {},
+                 static_cast<double>(ts.frame_bytes_in_flight)});
     gossip::QuorumView q{r.cluster_size, r.alive};
     m.push_back({"esk8s_quorum",
                  "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",

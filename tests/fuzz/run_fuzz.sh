@@ -12,6 +12,14 @@ case "$target" in
     sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
              "$src/gossip/wire.cc" "$src/gossip/host_status.cc" "$src/gossip/esdb_gossip.cc"
              "$src/tests/fuzz/gossip_wire_fuzz.cc") ;;
+  signed_claim)
+    sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
+             "$src/gossip/wire.cc" "$src/gossip/claim.cc" "$src/gossip/config.cc"
+             "$src/gossip/awareness.cc" "$src/gossip/broadcast_queue.cc" "$src/gossip/membership.cc"
+             "$src/gossip/probe_scheduler.cc" "$src/gossip/push_pull.cc" "$src/gossip/suspicion.cc"
+             "$src/gossip/core.cc" "$src/gossip/tls_snapshot.cc" "$src/gossip/tls_claims.cc"
+             "$src/tests/fuzz/signed_claim_fuzz.cc")
+    libs=(-lssl -lcrypto) ;;
   http_request)
     # Inputs past the 8 KiB head limit reach the 431 path.
     max_len=20000
@@ -30,7 +38,7 @@ for w in ${weakened[@]+"${weakened[@]}"}; do
   objcopy --weaken "$obj.tmp" "$obj"
   sources+=("$obj")
 done
-clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$src" -I"$src/plugin/include" "${sources[@]}" -o "$out/$target-fuzz"
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$src" -I"$src/plugin/include" "${sources[@]}" ${libs[@]+"${libs[@]}"} -o "$out/$target-fuzz"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$src/tests/fuzz/corpus/$target/." "$work/"

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gossip/core.h"
+#include "tests/gossip/simulator.h"
 
 using namespace esk8s::gossip;
 using std::chrono::milliseconds;
@@ -14,6 +15,10 @@ using std::chrono::milliseconds;
 namespace {
 
 const Time t0 = Time(std::chrono::hours(1));
+constexpr uint64_t kWorld = 7;  // the SimAuthority key of these tests
+
+// Node "a"'s authority: it signs as "a" and verifies everyone.
+std::shared_ptr<ClaimAuthority> auth_a() { return std::make_shared<sim::SimAuthority>(kWorld, "a"); }
 
 LocalMember local_a() { return LocalMember{"a", InstanceId{100, 1}, "10.0.0.1", 7946, "m0"}; }
 
@@ -34,7 +39,7 @@ MemberRecord alive(const std::string& id, InstanceId inst, uint64_t inc,
   r.incarnation = inc;
   r.address = addr;
   r.port = 7946;
-  return r;
+  return sim::sign_as_owner(kWorld, "esk8s", r);  // as the member itself made it
 }
 
 std::vector<const Outgoing*> acks(const Ready& r) {
@@ -56,7 +61,7 @@ std::optional<MemberView> find(const std::vector<MemberView>& v, const std::stri
 }  // namespace
 
 TEST_CASE("core: a ping for another identity is not acked and a ping for us is") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Ready r = c.step(from("b", Ping{7, "someone-else"}), "b", t0);
   CHECK(acks(r).empty());
   r = c.step(from("b", Ping{8, "a"}), "b", t0);
@@ -71,7 +76,7 @@ TEST_CASE("core: a ping for another identity is not acked and a ping for us is")
 }
 
 TEST_CASE("core: acks go to the table address of the sender when its instance is the one we know") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ping{8, "a"}, InstanceId{100, 2});
   e.updates.push_back(alive("b", InstanceId{100, 2}, 0, "10.0.0.2"));
   Ready r = c.step(e, "b", t0);
@@ -86,7 +91,7 @@ TEST_CASE("core: acks go to the table address of the sender when its instance is
 
 TEST_CASE(
     "core: envelopes from another cluster or an unsupported version are dropped and counted") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope other = from("b", Ping{1, "a"});
   other.cluster = "other";
   CHECK(c.step(other, "b", t0).messages.empty());
@@ -111,7 +116,7 @@ TEST_CASE(
 
 TEST_CASE(
     "core: an envelope whose from differs from the authenticated identity is dropped and counted") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ping{1, "a"});
   e.updates.push_back(alive("b", InstanceId{100, 2}, 0));
   CHECK(c.step(e, "mallory", t0).messages.empty());
@@ -120,7 +125,7 @@ TEST_CASE(
 }
 
 TEST_CASE("core: records that break the limits are dropped and counted") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   e.updates.push_back(alive("", InstanceId{1, 1}, 0));
   e.updates.push_back(alive(std::string(kMaxIdentityBytes + 1, 'x'), InstanceId{1, 1}, 0));
@@ -139,7 +144,7 @@ TEST_CASE("core: records that break the limits are dropped and counted") {
 TEST_CASE(
     "core: a record from an older instance with a higher incarnation does not replace the newer "
     "one") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   e.updates.push_back(alive("x", InstanceId{300, 1}, 0, "10.0.0.30"));
   c.step(e, "b", t0);
@@ -156,8 +161,9 @@ TEST_CASE(
 
 TEST_CASE(
     "core: a suspicion about ourselves is refuted with a higher incarnation and raises awareness") {
-  Core c(Config::local(), local_a(), 1, t0);
-  MemberRecord me = alive("a", InstanceId{100, 1}, 4, "10.0.0.1");
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
+  // An accusation names our current record, proof included (the only one it can name).
+  MemberRecord me = find(c.members(), "a")->record;
   me.state = MemberState::kSuspect;
   me.accuser = "b";
   Envelope e = from("b", Ack{0});
@@ -168,7 +174,7 @@ TEST_CASE(
   const std::optional<MemberView> self = find(c.members(), "a");
   REQUIRE(self.has_value());
   CHECK(self->is_self);
-  CHECK(self->record.incarnation == 5);
+  CHECK(self->record.incarnation == 1);
   CHECK(self->record.state == MemberState::kAlive);
   // The refutation rides on the next message we send.
   e = from("b", Ping{3, "a"});
@@ -177,10 +183,9 @@ TEST_CASE(
   REQUIRE(acks(r).size() == 1);
   const auto& updates = acks(r)[0]->envelope.updates;
   CHECK(std::any_of(updates.begin(), updates.end(), [](const MemberRecord& u) {
-    return u.identity == "a" && u.incarnation == 5 && u.state == MemberState::kAlive;
+    return u.identity == "a" && u.incarnation == 1 && u.state == MemberState::kAlive;
   }));
   // An old accusation (below our incarnation) changes nothing.
-  me.incarnation = 3;
   e = from("b", Ack{0});
   e.updates.push_back(me);
   c.step(e, "b", t0);
@@ -189,7 +194,7 @@ TEST_CASE(
 
 TEST_CASE(
     "core: a newer instance claiming our identity emits superseded once and the core goes quiet") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   e.updates.push_back(alive("b", InstanceId{100, 2}, 0));
   e.updates.push_back(alive("a", InstanceId{200, 1}, 0, "10.0.0.77"));
@@ -212,7 +217,7 @@ TEST_CASE(
 }
 
 TEST_CASE("core: a stale claim about our own identity from an older instance is ignored") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   MemberRecord old = alive("a", InstanceId{50, 1}, 99, "10.0.0.5");
   e.updates.push_back(old);
@@ -223,7 +228,7 @@ TEST_CASE("core: a stale claim about our own identity from an older instance is 
 }
 
 TEST_CASE("core: set_local_meta bumps our incarnation and gossips the new meta") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   e.updates.push_back(alive("b", InstanceId{100, 2}, 0));
   c.step(e, "b", t0);
@@ -246,7 +251,7 @@ TEST_CASE("core: set_local_meta bumps our incarnation and gossips the new meta")
 }
 
 TEST_CASE("core: next_deadline is never later than one probe interval ahead") {
-  Core c(Config::local(), local_a(), 1, t0);
+  Core c(Config::local(), local_a(), auth_a(), 1, t0);
   Time now = t0;
   for (int i = 0; i < 100; ++i) {
     const Time d = c.next_deadline();
@@ -258,7 +263,7 @@ TEST_CASE("core: next_deadline is never later than one probe interval ahead") {
 
 TEST_CASE("core: tombstones are removed after dead_retention unless the identity is still a seed") {
   Config cfg = Config::local();
-  Core c(cfg, local_a(), 1, t0);
+  Core c(cfg, local_a(), auth_a(), 1, t0);
   Envelope e = from("b", Ack{0});
   e.updates.push_back(alive("x", InstanceId{100, 3}, 0));
   e.updates.push_back(alive("y", InstanceId{100, 4}, 0));
@@ -297,7 +302,10 @@ TEST_CASE("core: tombstones are removed after dead_retention unless the identity
 
 TEST_CASE("core: a relay forwards the target's ack and sends a nack when the target stays silent") {
   Config cfg = Config::local();
-  Core c(cfg, local_a(), 1, t0);
+  Core c(cfg, local_a(), auth_a(), 1, t0);
+  Envelope known = from("b", Ack{0});
+  known.updates.push_back(alive("t", InstanceId{100, 9}, 0, "10.0.0.20"));
+  c.step(known, "b", t0);
   // b asks us to probe t.
   Ready r = c.step(from("b", IndirectPing{41, "t", "10.0.0.20", 7946, true}), "b", t0);
   REQUIRE(r.messages.size() == 1);

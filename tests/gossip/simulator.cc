@@ -13,10 +13,61 @@ constexpr size_t kNone = static_cast<size_t>(-1);
 constexpr uint64_t kEpochUnixMs = 1'700'000'000'000ULL;
 
 size_t record_size(const MemberRecord& r) {
-  return 40 + r.identity.size() + r.address.size() + r.meta.size() + r.accuser.size();
+  return 40 + r.identity.size() + r.address.size() + r.meta.size() + r.accuser.size() +
+         r.credential.size() + r.signature.size();
+}
+
+uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t keyed_hash(uint64_t key, std::string_view bytes) {
+  uint64_t h = mix(key);
+  for (unsigned char c : bytes) h = mix(h ^ c);
+  return h;
 }
 
 }  // namespace
+
+std::string SimAuthority::signature_for(uint64_t world_key, std::string_view identity,
+                                        std::string_view bytes) {
+  const uint64_t h = keyed_hash(keyed_hash(world_key, identity), bytes);
+  std::string sig(8, '\0');
+  for (int i = 0; i < 8; ++i) sig[static_cast<size_t>(i)] = static_cast<char>(h >> (8 * i));
+  return sig;
+}
+
+ClaimAuthority::Proof SimAuthority::sign(std::string_view bytes) {
+  return Proof{identity_, signature_for(world_key_, identity_, bytes)};
+}
+
+ClaimAuthority::Verdict SimAuthority::verify(std::string_view identity, std::string_view bytes,
+                                             std::string_view credential,
+                                             std::string_view signature) {
+  Verdict v;
+  if (credential.empty() || signature.empty()) {
+    v.reason = ClaimRejection::kBadSignature;
+    v.detail = "no proof";
+  } else if (credential != identity) {
+    v.reason = ClaimRejection::kNotAllowed;
+    v.detail = "credential of another identity";
+  } else if (signature != signature_for(world_key_, identity, bytes)) {
+    v.reason = ClaimRejection::kBadSignature;
+    v.detail = "signature does not verify";
+  } else {
+    v.ok = true;
+  }
+  return v;
+}
+
+MemberRecord sign_as_owner(uint64_t world_key, std::string_view cluster, MemberRecord r) {
+  r.credential = r.identity;
+  r.signature = SimAuthority::signature_for(world_key, r.identity, signed_claim_bytes(cluster, r));
+  return r;
+}
 
 size_t estimate_size(const Envelope& e) {
   size_t n = 48 + e.cluster.size() + e.from.size();
@@ -81,7 +132,8 @@ void Simulator::start_core(size_t i) {
   if (!n.instance.is_zero()) start_ms = std::max(start_ms, (n.instance.hi >> 16) + 1);
   n.instance = InstanceId::make(start_ms, rng_.next(), rng_.next());
   LocalMember local{n.identity, n.instance, n.address, options_.port, n.meta};
-  n.core.emplace(options_.config, local, rng_.next(), now_);
+  n.core.emplace(options_.config, local, std::make_shared<SimAuthority>(world_key(), n.identity),
+                 rng_.next(), now_);
   n.paused = false;
   n.inbox.clear();
   n.tick_pending = false;

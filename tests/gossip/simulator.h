@@ -44,6 +44,30 @@
 
 namespace esk8s::gossip::sim {
 
+// A deterministic stand-in for the production TlsClaimAuthority (gossip/tls_claims.h): a
+// member's credential is its identity and its signature an 8-byte keyed hash of the signed bytes
+// under a secret derived from (world key, identity). A node's authority signs only for its own
+// identity, so the protocol sees exactly the production rule "a member speaks only for itself";
+// a test builds a valid record for another identity only on purpose (signature_for), to model a
+// stolen key. Not cryptography: it stands in for it inside one test process.
+class SimAuthority final : public ClaimAuthority {
+ public:
+  SimAuthority(uint64_t world_key, std::string identity)
+      : world_key_(world_key), identity_(std::move(identity)) {}
+  static std::string signature_for(uint64_t world_key, std::string_view identity,
+                                   std::string_view bytes);
+  Proof sign(std::string_view bytes) override;
+  Verdict verify(std::string_view identity, std::string_view bytes, std::string_view credential,
+                 std::string_view signature) override;
+
+ private:
+  uint64_t world_key_;
+  std::string identity_;
+};
+
+// `r` with a valid proof made as its own identity in `cluster` (for tests that craft records).
+MemberRecord sign_as_owner(uint64_t world_key, std::string_view cluster, MemberRecord r);
+
 // A rough encoded size of an envelope (the default size hook).
 size_t estimate_size(const Envelope& e);
 
@@ -118,6 +142,8 @@ class Simulator {
   // core answers is routed normally.
   void inject(size_t node, const Envelope& e, const std::string& from);
 
+  // The key every node's SimAuthority derives its secret from (SimOptions::seed).
+  uint64_t world_key() const { return options_.seed; }
   Time now() const { return now_; }
   Time start() const { return start_; }
   void run_for(Duration d);

@@ -316,7 +316,7 @@ TEST_CASE(
   esk8s::gossip::PushPull pp;
   pp.join = true;
   pp.members.push_back({identity(7), e.from_instance, 5, "127.0.35.99", kGossipPort,
-                        esk8s::gossip::MemberState::kAlive, "", ""});
+                        esk8s::gossip::MemberState::kAlive, "", "", "", ""});
   e.body = pp;
   t.send({identity(0), c.nodes()[0].ip, kGossipPort, e});
   io.run_for(3s);

@@ -72,6 +72,8 @@ TEST_CASE("values at every limit round trip") {
     m.address = std::string(kMaxAddressBytes, 'x');
     m.meta = std::string(kMaxMetaBytes, '\xff');
     m.accuser = std::string(kMaxIdentityBytes, 'y');
+    m.credential = std::string(kMaxCredentialBytes, '\x30');
+    m.signature = std::string(kMaxSignatureBytes, '\x02');
     m.incarnation = UINT64_MAX;
     m.port = UINT16_MAX;
     m.state = MemberState::kLeft;
@@ -137,6 +139,15 @@ TEST_CASE("meta of 1025 bytes is rejected with its limit") {
   Envelope e = sample_envelope(Nack{1}, 2);
   e.updates[1].meta = std::string(1025, 'm');
   CHECK(decode_error(encode(e)) == "update 1: meta is 1025 bytes, limit 1024");
+}
+
+TEST_CASE("a credential or signature over its limit is rejected with the limit") {
+  Envelope e = sample_envelope(Nack{1}, 2);
+  e.updates[0].credential = std::string(kMaxCredentialBytes + 1, 'c');
+  CHECK(decode_error(encode(e)) == "update 0: credential is 4097 bytes, limit 4096");
+  e = sample_envelope(Nack{1}, 2);
+  e.updates[1].signature = std::string(kMaxSignatureBytes + 1, 's');
+  CHECK(decode_error(encode(e)) == "update 1: signature is 513 bytes, limit 512");
 }
 
 TEST_CASE("65 piggybacked updates are rejected with the limit") {
@@ -313,7 +324,7 @@ TEST_CASE("elements of the wrong type are rejected with their name") {
   CHECK(decode_error(edited(e, [](json& d) { d[7][0] = "x"; })) ==
         "update 0 is a text string, expected an array");
   CHECK(decode_error(edited(e, [](json& d) { d[7][0].erase(7); })) ==
-        "update 0 has 7 elements, expected 8");
+        "update 0 has 9 elements, expected 10");
   CHECK(decode_error(edited(e, [](json& d) { d.push_back(0); })) ==
         "envelope has 9 elements, expected 8");
   CHECK(decode_error(edited(e, [](json& d) { d[6].push_back(0); })) ==

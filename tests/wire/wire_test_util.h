@@ -49,6 +49,8 @@ inline MemberRecord sample_member(int i) {
   if (m.state == MemberState::kSuspect || m.state == MemberState::kDead) {
     m.accuser = "esdb-9.esdb.db.svc.cluster.local";
   }
+  m.credential = std::string("\x30\x82", 2) + "cert-der-" + std::to_string(i);
+  m.signature = std::string("\x30\x45", 2) + "sig-" + std::to_string(i);
   return m;
 }
 
