@@ -201,11 +201,12 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   }
 
   // A warn line per refusal reason at most every refusal_log_interval; the next line says how
-  // many were suppressed in between (the counters have every one).
+  // many were suppressed in between (the counters have every one). `gate_key`: what shares the
+  // limit (default: the reason).
   void warn_limited(const std::string& reason, std::string_view message,
-                    std::vector<LogField> fields) {
+                    std::vector<LogField> fields, const std::string& gate_key = {}) {
     auto now = Clock::now();
-    LogGate& gate = log_gates[reason];
+    LogGate& gate = log_gates[gate_key.empty() ? reason : gate_key];
     if (now < gate.next) {
       ++gate.suppressed;
       return;
@@ -481,7 +482,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       warn_limited("identity_mismatch",
                    "gossip peer claimed an identity its certificate does not carry; connection "
                    "closed",
-                   {{"claimed", env->from.substr(0, 253)}, {"certificate", describe(c)}});
+                   {{"claimed", env->from.substr(0, 253)}, {"certificate", describe(c)}},
+                   "claimed_identity_mismatch");
       close(c);
       return;
     }
@@ -501,10 +503,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (!check.ok) {
       std::string reason = check.reason.empty() ? "refused" : check.reason;
       ++stats.peers_refused[reason];
-      warn_limited("peer_refused:" + reason, "gossip peer refused",
+      warn_limited(reason, "gossip peer refused",
                    {{"peer", c->outgoing ? c->expected : c->address},
                     {"direction", c->outgoing ? "outgoing" : "incoming"},
-                    {"detail", check.detail}});
+                    {"detail", check.detail}},
+                   "peer_refused:" + reason);
       if (c->outgoing) start_backoff(c);
       close(c);
       return;
