@@ -10,12 +10,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
 #include <utility>
 
+#include "common/file.h"
 #include "common/unique_fd.h"
 #include "discovery/dns_message.h"
 #include "discovery/identity.h"
@@ -499,8 +499,9 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
 }  // namespace
 
 Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::io("cannot read " + path + ": " + errno_text(errno));
+  Result<std::string> text = read_regular_file(path, kMaxSmallFileBytes, "resolv.conf");
+  if (!text) return text.status();
+  std::istringstream in(text.value());
   std::vector<std::string> out;
   std::string line;
   while (std::getline(in, line)) {

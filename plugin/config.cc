@@ -79,6 +79,10 @@ const std::vector<KeySpec>& config_keys() {
       {"ESK8S_CLUSTER_SIZE", "an integer 1-10000",
        "the StatefulSet's spec.replicas; static mode: the static peers",
        "Number of voting members; quorum is a majority of it."},
+      {"ESK8S_MAX_MEMBERS", "an integer 2-100000",
+       "2 x ESK8S_CLUSTER_SIZE + 16 when the size is set (static mode: from the peers), else 4096",
+       "Cap of the gossip membership table (self and tombstones included); records about new "
+       "identities beyond it are refused and counted (claims_rejected reason table_full)."},
       {"ESK8S_CLUSTER_NAME", "a DNS-1123 subdomain", "<service>.<namespace>",
        "Carried by every gossip message; messages of other clusters are refused."},
       {"ESK8S_DISCOVERY", "kubernetes | dns | static", "kubernetes", "Where peers come from."},
@@ -576,6 +580,20 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     }
   } else if (c.discovery == DiscoveryMode::kStatic) {
     c.cluster_size = static_cast<uint32_t>(c.static_peers.size() + 1);
+  }
+
+  if (auto v = get("ESK8S_MAX_MEMBERS")) {
+    if (parse_uint(*v, 100000, n) && n >= 2) {
+      c.max_members = static_cast<uint32_t>(n);
+      if (c.cluster_size && n < *c.cluster_size) {
+        problems.error("ESK8S_MAX_MEMBERS=" + std::to_string(n) + " is below ESK8S_CLUSTER_SIZE=" +
+                       std::to_string(*c.cluster_size) +
+                       ": the cluster's own members would be refused; unset it or raise it to at "
+                       "least " + std::to_string(2 * *c.cluster_size + 16));
+      }
+    } else {
+      problems.bad_value("ESK8S_MAX_MEMBERS", *v);
+    }
   }
 
   if (!problems.errors.empty()) {

@@ -54,6 +54,8 @@ struct Config {
   std::string cluster_domain_source;  // "ESK8S_CLUSTER_DOMAIN", "/etc/resolv.conf", "default"
   // Voting members; unset means "read the StatefulSet's spec.replicas" (Kubernetes modes).
   std::optional<uint32_t> cluster_size;
+  // ESK8S_MAX_MEMBERS: the gossip table's cap; unset = derived from cluster_size (runtime.cc).
+  std::optional<uint32_t> max_members;
   std::string cluster_name;
   DiscoveryMode discovery = DiscoveryMode::kKubernetes;
   discovery::PeerSet static_peers;  // static mode only; the local identity removed

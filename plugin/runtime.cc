@@ -56,9 +56,13 @@ gossip::Config gossip_config(const Config& c) {
                      : c.preset == Preset::kWan ? gossip::Config::wan()
                                                 : gossip::Config::lan();
   g.cluster_name = c.cluster_name;
-  // The membership table's cap follows the configured cluster size (twice it plus room for
-  // tombstones of replaced members); without one, the preset's cap holds.
-  if (c.cluster_size) g.max_members = 2 * static_cast<size_t>(*c.cluster_size) + 16;
+  // The membership table's cap: ESK8S_MAX_MEMBERS, else twice the configured cluster size plus
+  // room for tombstones of replaced members, else the preset's cap.
+  if (c.max_members) {
+    g.max_members = *c.max_members;
+  } else if (c.cluster_size) {
+    g.max_members = 2 * static_cast<size_t>(*c.cluster_size) + 16;
+  }
   return g;
 }
 

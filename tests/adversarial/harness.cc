@@ -501,15 +501,29 @@ bool TlsConnection::write_frame(std::string_view payload) {
 }
 
 namespace {
+// Non-blocking reads for the lifetime of this object: a readable socket may carry only a TLS
+// record that is not application data (a session ticket), and a blocking SSL_read would then
+// wait for the socket's receive timeout instead of the caller's deadline.
+class NonBlockingReads {
+ public:
+  explicit NonBlockingReads(int fd) : fd_(fd), flags_(::fcntl(fd, F_GETFL)) {
+    ::fcntl(fd_, F_SETFL, flags_ | O_NONBLOCK);
+  }
+  ~NonBlockingReads() { ::fcntl(fd_, F_SETFL, flags_); }
+
+ private:
+  int fd_, flags_;
+};
+
 // Reads exactly `want` bytes before `deadline`; false on close, error or timeout.
 bool read_exact(SSL* ssl, int fd, char* out, size_t want, Clock::time_point deadline) {
+  NonBlockingReads nb(fd);
   size_t got = 0;
   while (got < want) {
-    if (SSL_pending(ssl) == 0 && !wait_fd(fd, POLLIN, deadline)) return false;
     size_t n = 0;
     if (SSL_read_ex(ssl, out + got, want - got, &n) != 1) {
       int err = SSL_get_error(ssl, 0);
-      if (err == SSL_ERROR_WANT_READ) continue;
+      if (err == SSL_ERROR_WANT_READ && wait_fd(fd, POLLIN, deadline)) continue;
       return false;
     }
     got += n;
@@ -535,14 +549,14 @@ bool TlsConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   if (!ssl_) return true;
   auto deadline = Clock::now() + timeout;
   SSL* ssl = static_cast<SSL*>(ssl_);
+  NonBlockingReads nb(fd_);
   char buf[4096];
   while (Clock::now() < deadline) {
-    if (SSL_pending(ssl) == 0 && !wait_fd(fd_, POLLIN, deadline)) return false;
     size_t n = 0;
     if (SSL_read_ex(ssl, buf, sizeof buf, &n) != 1) {
       int err = SSL_get_error(ssl, 0);
-      if (err == SSL_ERROR_WANT_READ) continue;
-      return true;  // EOF, close_notify or reset
+      if (err != SSL_ERROR_WANT_READ) return true;  // EOF, close_notify or reset
+      if (!wait_fd(fd_, POLLIN, deadline)) return false;
     }
     // Data (e.g. a frame from the node): keep reading until it closes or time is up.
   }

@@ -423,3 +423,19 @@ TEST_CASE(
   CHECK(error_of(with(base(), "ESK8S_ADVERTISE_ADDRESS", "not an address!"))
             .find("ESK8S_ADVERTISE_ADDRESS") != std::string::npos);
 }
+
+TEST_CASE("config: ESK8S_MAX_MEMBERS caps the gossip table and may not be below the cluster size") {
+  auto r = parse(base());
+  REQUIRE(r.is_ok());
+  CHECK_FALSE(r->config.max_members.has_value());  // derived from the cluster size at runtime
+  r = parse(with(base(), "ESK8S_MAX_MEMBERS", "40"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.max_members == 40u);
+  std::string msg = error_of(with(base(), "ESK8S_MAX_MEMBERS", "2"));
+  CHECK(contains(msg, "ESK8S_MAX_MEMBERS=2 is below ESK8S_CLUSTER_SIZE=3"));
+  CHECK(contains(msg, "at least 22"));
+  for (const char* bad : {"1", "0", "-5", "many", "100001"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of(with(base(), "ESK8S_MAX_MEMBERS", bad)), "ESK8S_MAX_MEMBERS"));
+  }
+}

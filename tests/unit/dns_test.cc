@@ -2,6 +2,7 @@
 // resolution against a tiny DNS server on 127.0.0.1 (UDP and TCP on one port) run by the test.
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -895,7 +896,14 @@ TEST_CASE("dns: options, nameserver specs and resolv.conf are checked") {
   CHECK(contains(none.status().message(), "lists no nameserver"));
   Result<std::vector<std::string>> missing = read_resolv_conf_nameservers(dir.path() + "/nope");
   REQUIRE_FALSE(missing.is_ok());
-  CHECK(missing.status().code() == Status::Code::kIo);
+  CHECK(missing.status().code() == Status::Code::kNotFound);
+  CHECK(contains(missing.status().message(), dir.path() + "/nope"));
+  // A FIFO is refused at once instead of blocking the resolver thread.
+  const std::string fifo = dir.path() + "/fifo.conf";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  Result<std::vector<std::string>> not_regular = read_resolv_conf_nameservers(fifo);
+  REQUIRE_FALSE(not_regular.is_ok());
+  CHECK(contains(not_regular.status().message(), "FIFO"));
 
   // Empty nameservers come from resolv_conf_path.
   DnsSourceOptions from_file = options({});
