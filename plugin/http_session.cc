@@ -72,7 +72,9 @@ void HttpSession<Stream>::read_request() {
   if (closed_) return;
   parser_.emplace();
   configure_request_parser(*parser_);
-  host_.waiting(id_);
+  // A new connection has waited since its accept (the server admitted it as waiting); a kept-alive
+  // one waits from now on.
+  if (!first_request_) host_.waiting(id_);
   if (buffer_.size() > 0) {  // pipelined bytes: the head has started
     if (!first_request_) beast::get_lowest_layer(stream_).expires_after(timeouts_.head_timeout);
     read_head();

@@ -27,7 +27,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr long kRssCeilingKib = 200 * 1024;  // generous: a node idles at ~15 MB
+// Generous: a node idles at ~15 MB. Under AddressSanitizer (the sanitizer build of the node),
+// freed memory sits in ASan's quarantine (256 MiB by default) before it is reused: ~500 MB
+// after this file's slowloris test, where the normal build stays under 20 MB.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kRssCeilingKib = 1024 * 1024;
+#else
+constexpr long kRssCeilingKib = 200 * 1024;
+#endif
 
 std::string refused_series(const char* reason) {
   return std::string("esk8s_http_refused_connections_total{reason=\"") + reason + "\"}";
@@ -216,7 +223,9 @@ TEST_CASE("http attack: slowloris and idle connections do not starve /health/liv
   }
   REQUIRE_MESSAGE(c.running(0), c.exit_description(0) << "\n" << c.logs());
   CHECK(refused(c, "connection_cap") > 0);
-  CHECK(c.rss_kib(0) < kRssCeilingKib);
+  const long rss = c.rss_kib(0);
+  INFO("RSS " << rss << " KiB");
+  CHECK(rss < kRssCeilingKib);
 }
 
 TEST_CASE("http attack: a Range header with 1000 ranges gets the /gossip body once") {

@@ -160,6 +160,13 @@ struct ServerFixture {
     return c.receive(2s, complete_answer);
   }
   uint64_t refused(HttpRefusal r) const { return server.refusals()[idx(r)]; }
+  // Whether the count of `r` reaches `n` within a second. A deadline closes the socket from
+  // Beast's timer before the session's handler counts it, so a client sees the close first.
+  bool counted(HttpRefusal r, uint64_t n) const {
+    const auto end = Clock::now() + 1s;
+    while (refused(r) != n && Clock::now() < end) std::this_thread::sleep_for(5ms);
+    return refused(r) == n;
+  }
 
   SnapshotCell cell;
   std::atomic<int64_t> heartbeat_ns{0};
@@ -334,7 +341,7 @@ TEST_CASE("http connection table: at the cap a newcomer evicts the longest waiti
   CHECK_FALSE(t.contains(1));
 }
 
-TEST_CASE("http connection table: busy connections are never evicted; all busy refuses") {
+TEST_CASE("http connection table: busy connections are never evicted and a table of busy ones refuses") {
   HttpConnectionTable t(2);
   t.admit(1);
   t.admit(2);
@@ -428,7 +435,7 @@ TEST_CASE("http server: GET /%ff and a non-UTF-8 method get JSON and the server 
   std::string bad = c.receive(0ms);
   CHECK(status_of(bad) == 400);
   CHECK_FALSE(parse(body_of(bad)).is_discarded());
-  CHECK(f.refused(HttpRefusal::kBadRequest) == 1);
+  CHECK(f.counted(HttpRefusal::kBadRequest, 1));
   CHECK(status_of(f.get("/health/live")) == 200);
 }
 
@@ -446,8 +453,8 @@ TEST_CASE("http server: a POST gets 405 JSON and a GET with a body 413, both the
   body.send("GET /health/live HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\nab");
   REQUIRE(body.closed_within(2s));
   CHECK(status_of(body.receive(0ms)) == 413);
-  CHECK(f.refused(HttpRefusal::kMethodNotAllowed) == 1);
-  CHECK(f.refused(HttpRefusal::kBodyTooLarge) == 1);
+  CHECK(f.counted(HttpRefusal::kMethodNotAllowed, 1));
+  CHECK(f.counted(HttpRefusal::kBodyTooLarge, 1));
 }
 
 TEST_CASE("http server: a head over 8 KiB gets 431 and the connection closes") {
@@ -456,7 +463,7 @@ TEST_CASE("http server: a head over 8 KiB gets 431 and the connection closes") {
   c.send("GET /health/live HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
   REQUIRE(c.closed_within(2s));
   CHECK(status_of(c.receive(0ms)) == 431);
-  CHECK(f.refused(HttpRefusal::kHeaderTooLarge) == 1);
+  CHECK(f.counted(HttpRefusal::kHeaderTooLarge, 1));
 }
 
 TEST_CASE("http server: a head trickled past http_io_timeout is cut off as header_timeout") {
@@ -474,7 +481,7 @@ TEST_CASE("http server: a head trickled past http_io_timeout is cut off as heade
   CHECK(closed);
   CHECK(Clock::now() - began < 1500ms);
   CHECK(status_of(c.receive(0ms)) == -1);  // no answer: the head never completed
-  CHECK(f.refused(HttpRefusal::kHeaderTimeout) == 1);
+  CHECK(f.counted(HttpRefusal::kHeaderTimeout, 1));
 }
 
 TEST_CASE("http server: silent and idle keep-alive connections are closed as idle_timeout") {
@@ -487,7 +494,7 @@ TEST_CASE("http server: silent and idle keep-alive connections are closed as idl
   const auto answered = Clock::now();
   CHECK(kept.closed_within(2s));
   CHECK(Clock::now() - answered >= 250ms);
-  CHECK(f.refused(HttpRefusal::kIdleTimeout) == 2);
+  CHECK(f.counted(HttpRefusal::kIdleTimeout, 2));
 }
 
 TEST_CASE("http server: a Range header with 1000 ranges gets the /gossip body once") {
@@ -503,20 +510,16 @@ TEST_CASE("http server: a Range header with 1000 ranges gets the /gossip body on
 
 TEST_CASE("http server: at the connection cap the longest waiting connection gives way to a probe") {
   Timings t = ServerFixture::fast_timings();
-  t.http_keep_alive = 5000ms;
+  t.http_io_timeout = 5000ms;
   ServerFixture f(t, 8);
-  // Eight keep-alive connections, each answered once and now waiting for its next request, in
-  // the order they were answered.
+  // Eight connections that never send a request: they wait for their heads in the order the
+  // kernel queued them for accept, which is the order they connected in.
   std::vector<std::unique_ptr<RawClient>> idle;
-  for (int i = 0; i < 8; ++i) {
-    idle.push_back(std::make_unique<RawClient>(f.server.port()));
-    idle.back()->send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n");
-    REQUIRE(status_of(idle.back()->receive(2s, complete_answer)) == 200);
-  }
-  CHECK(status_of(f.get("/health/live")) == 200);
+  for (int i = 0; i < 8; ++i) idle.push_back(std::make_unique<RawClient>(f.server.port()));
+  CHECK(status_of(f.get("/health/live")) == 200);  // the ninth: admitted, answered
   CHECK(idle.front()->closed_within(1s));  // the longest waiter, long before its 5 s deadline
   for (size_t i = 1; i < idle.size(); ++i) CHECK_FALSE(idle[i]->closed_within(50ms));
-  CHECK(f.refused(HttpRefusal::kConnectionCap) == 1);
+  CHECK(f.counted(HttpRefusal::kConnectionCap, 1));
 }
 
 TEST_CASE("http server: slow clients hold no thread: one thread answers probes past 200 of them") {
@@ -536,7 +539,7 @@ TEST_CASE("http server: slow clients hold no thread: one thread answers probes p
   }
 }
 
-TEST_CASE("http server: stop closes open connections and returns quickly; stop twice is fine") {
+TEST_CASE("http server: stop closes open connections and returns quickly, and twice is harmless") {
   Timings t = ServerFixture::fast_timings();
   t.http_io_timeout = 30000ms;
   t.http_keep_alive = 30000ms;
