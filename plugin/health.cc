@@ -67,6 +67,10 @@ HealthReport not_ok(HealthReport r, const char* status, const char* reason) {
 
 }  // namespace
 
+bool quorum_observed(const ReadinessState& r) {
+  return r.gossip_running && gossip::QuorumView{r.cluster_size, r.alive}.has_quorum();
+}
+
 HealthReport ready_report(const Snapshot& snapshot) {
   const ReadinessState& r = snapshot.readiness;
   HealthReport rep;

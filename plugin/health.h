@@ -40,6 +40,11 @@ HealthReport startup_report(const Snapshot& snapshot);
 // The body names the mode, why it was chosen, alive/needed/clusterSize and the reason.
 HealthReport ready_report(const Snapshot& snapshot);
 
+// Whether `r` shows a quorum that may be latched as "seen" (ReadinessState::quorum_seen): gossip
+// runs and a majority of a KNOWN cluster size is alive. An unknown size (0) never counts: a
+// node alone must not latch a quorum of one before the StatefulSet read says how many it needs.
+bool quorum_observed(const ReadinessState& r);
+
 // /health/disruptable: 200 only if stopping this node leaves a majority of the cluster size
 // alive among the others (QuorumView::can_lose_self); unknown size or not running is 503.
 HealthReport disruptable_report(const Snapshot& snapshot);

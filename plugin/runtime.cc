@@ -22,6 +22,7 @@
 #include "gossip/driver.h"
 #include "gossip/esdb_gossip.h"
 #include "gossip/quorum.h"
+#include "plugin/health.h"
 #include "plugin/http_server.h"
 #include "plugin/membership_view.h"
 #include "plugin/statefulset_info.h"
@@ -116,7 +117,6 @@ struct Runtime::Loop {
   bool quorum_seen = false;
   bool mode_pending = false;  // auto: waiting for the StatefulSet read
   bool superseded = false;
-  uint32_t most_members_seen = 1;
   std::thread statefulset_reader;  // kubernetes mode: reads the owning StatefulSet once
   std::unique_ptr<discovery::KubeClient> statefulset_kube;
 
@@ -125,16 +125,9 @@ struct Runtime::Loop {
     r.mode = ready_mode;
     r.mode_reason = ready_mode_reason;
     r.mode_pending = mode_pending;
+    // 0 while unknown: never guessed from the members seen (cluster_size_source says why).
     r.cluster_size = cluster_size;
     r.cluster_size_source = cluster_size_source;
-    most_members_seen =
-        std::max<uint32_t>(most_members_seen, static_cast<uint32_t>(members.size()));
-    if (r.cluster_size == 0) {
-      // Nothing configured or readable: the most members ever seen, so quorum is never easier
-      // than what this node has witnessed. Logged at start; set ESK8S_CLUSTER_SIZE instead.
-      r.cluster_size = most_members_seen;
-      r.cluster_size_source = "members seen (set ESK8S_CLUSTER_SIZE)";
-    }
     r.gossip_running = gossip != nullptr && gossip_error.empty();
     r.alive = r.gossip_running ? gossip->core().alive_count() : 0;
     r.host_ready = !self_status || self_status->host_ready != 0;
@@ -142,8 +135,7 @@ struct Runtime::Loop {
     for (const auto& p : peers) ids.insert(p.identity);
     r.discovered = static_cast<uint32_t>(ids.size());
     r.superseded = superseded;
-    gossip::QuorumView q{r.cluster_size, r.alive};
-    if (r.gossip_running && q.has_quorum() && !quorum_seen) {
+    if (quorum_observed(r) && !quorum_seen) {
       quorum_seen = true;
       rt.log_.info("quorum observed", {{"alive", std::to_string(r.alive)},
                                        {"cluster_size", std::to_string(r.cluster_size)}});
@@ -161,6 +153,10 @@ struct Runtime::Loop {
       if (c.ready_mode == ReadyMode::kAuto) {
         ready_mode_reason = "auto: cannot read the pod's StatefulSet (" + info.status().message() +
                             "); bootstrap-latch is safe under both pod management policies";
+      }
+      if (!c.cluster_size) {
+        cluster_size_source = "unknown: cannot read the pod's StatefulSet (" +
+                              info.status().message() + "); set ESK8S_CLUSTER_SIZE";
       }
       rt.log_.warn("cannot read the pod's StatefulSet", {{"error", info.status().message()}});
       publish();
@@ -670,10 +666,16 @@ Status Runtime::start() {
     l->cluster_size_source = config_.discovery == DiscoveryMode::kStatic
                                  ? "ESK8S_CLUSTER_SIZE or the static peers"
                                  : "ESK8S_CLUSTER_SIZE";
-  } else if (!sts_kube) {
+  } else if (sts_kube) {
+    l->cluster_size_source = "waiting for the pod's StatefulSet (spec.replicas)";
+  } else {
+    l->cluster_size_source = "unknown: no Kubernetes API in " +
+                             std::string(to_string(config_.discovery)) +
+                             " discovery to read the StatefulSet; set ESK8S_CLUSTER_SIZE";
     log_.warn(
-        "the cluster size is unknown: set ESK8S_CLUSTER_SIZE; until then quorum is a "
-        "majority of the most members seen");
+        "the cluster size is unknown: set ESK8S_CLUSTER_SIZE; until then no quorum is counted "
+        "(quorum mode is never ready, bootstrap-latch stays in its bootstrapping answer) and no "
+        "member is disruptable");
   }
   l->checks.push_back({"config", true, "identity " + config_.identity()});
   std::string namespaces = config_.namespace_name;

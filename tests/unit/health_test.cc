@@ -154,3 +154,61 @@ TEST_CASE("health: ready waits while auto has not read the StatefulSet yet") {
   s.readiness.mode_pending = false;
   CHECK(ready_report(s).http_status == 200);
 }
+
+// Every (mode, size known?, alive, discovered, quorum seen) combination that matters for a cluster
+// of 3, with the size unknown (0) as it is before the StatefulSet read or after a 403 on it.
+TEST_CASE("health: an unknown cluster size never yields a quorum, in every mode and count") {
+  for (ReadyMode mode : {ReadyMode::kQuorum, ReadyMode::kBootstrapLatch}) {
+    for (uint32_t alive = 1; alive <= 5; ++alive) {
+      for (uint32_t discovered = 1; discovered <= 5; ++discovered) {
+        CAPTURE(static_cast<int>(mode));
+        CAPTURE(alive);
+        CAPTURE(discovered);
+        auto s = running(mode, 0, alive, discovered);
+        s.readiness.cluster_size_source = "waiting for the pod's StatefulSet (spec.replicas)";
+        // Nothing to latch: not even a node alone "is a majority of one".
+        CHECK_FALSE(quorum_observed(s.readiness));
+        CHECK(disruptable_report(s).body["reason"] == "cluster-size-unknown");
+        auto r = ready_report(s);
+        CHECK(r.body["clusterSize"] == 0);
+        CHECK(r.body["clusterSizeSource"] == s.readiness.cluster_size_source);
+        if (mode == ReadyMode::kQuorum) {
+          // A 403 on the StatefulSet never makes a node ready alone (or with anyone) here.
+          CHECK(r.http_status == 503);
+          CHECK(r.body["reason"] == "cluster-size-unknown");
+        } else {
+          // bootstrap-latch keeps answering as bootstrapping: OrderedReady must go on
+          // creating the pods, and the latch can only close against a known size.
+          CHECK(r.http_status == 200);
+          CHECK(r.body["reason"] == "bootstrapping");
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("health: a quorum is observed only against a known size and a running gossip") {
+  for (uint32_t size = 1; size <= 5; ++size) {
+    for (uint32_t alive = 0; alive <= size; ++alive) {
+      CAPTURE(size);
+      CAPTURE(alive);
+      auto s = running(ReadyMode::kBootstrapLatch, size, alive, size);
+      CHECK(quorum_observed(s.readiness) == (alive >= size / 2 + 1));
+      s.readiness.gossip_running = false;
+      CHECK_FALSE(quorum_observed(s.readiness));
+    }
+  }
+}
+
+TEST_CASE("health: once the size is known, a latched node alone with its peers' pods present is "
+          "ready only until quorum was seen") {
+  // Pod 0 of an OrderedReady cluster of 3 whose StatefulSet read has just answered: nothing was
+  // latched while the size was unknown, so it is still bootstrapping (ready), and pods 1 and 2 get
+  // created. Had it latched a "quorum of one" earlier, it would now be not-ready: the deadlock.
+  auto s = running(ReadyMode::kBootstrapLatch, 3, 1, 3);
+  s.readiness.quorum_seen = false;
+  CHECK(ready_report(s).http_status == 200);
+  CHECK(ready_report(s).body["reason"] == "bootstrapping");
+  s.readiness.quorum_seen = true;
+  CHECK(ready_report(s).http_status == 503);
+}

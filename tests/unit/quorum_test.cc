@@ -16,7 +16,9 @@ TEST_CASE("quorum: a majority of the configured size is needed, in every up/down
                 Row{3, 2, true, false}, Row{3, 3, true, true}, Row{4, 2, false, false},
                 Row{4, 3, true, false}, Row{4, 4, true, true}, Row{5, 2, false, false},
                 Row{5, 3, true, false}, Row{5, 4, true, true}, Row{5, 5, true, true},
-                Row{7, 3, false, false}, Row{7, 4, true, false}, Row{7, 5, true, true}}) {
+                Row{7, 3, false, false}, Row{7, 4, true, false}, Row{7, 5, true, true},
+                // An unknown size (0) never has a quorum, however many are alive.
+                Row{0, 0, false, false}, Row{0, 1, false, false}, Row{0, 5, false, false}}) {
     CAPTURE(r.size);
     CAPTURE(r.alive);
     QuorumView q{r.size, r.alive};
