@@ -361,7 +361,7 @@ struct Core::Impl {
     if (live && !was_live) probes.add(c.identity, rng);
     if (!live) reap_queue.emplace(now + Duration(config.dead_retention), c.identity);
     if (seeds.count(c.identity) != 0) {
-      if (c.state == MemberState::kDead) {
+      if (c.state == MemberState::kDead || c.state == MemberState::kLeft) {
         pending_seeds.insert(c.identity);
       } else {
         pending_seeds.erase(c.identity);
@@ -690,7 +690,7 @@ struct Core::Impl {
   std::map<std::string, ActiveSuspicion, std::less<>> suspicions;
   std::set<std::pair<Time, std::string>> suspicion_deadlines;
   std::map<std::string, SeedAddress, std::less<>> seeds;
-  PickableSet pending_seeds;  // seeds not known alive: never heard from, or dead
+  PickableSet pending_seeds;  // seeds not known alive: never heard from, dead, or left
   std::set<std::pair<Time, std::string>> reap_queue;
 
   Time next_probe{}, next_gossip{}, next_push_pull{}, next_seed_retry{};
@@ -792,7 +792,10 @@ Ready Core::set_seeds(const std::vector<Seed>& seeds, Time now) {
   bool added_pending = false;
   for (const auto& [id, addr] : next) {
     const Membership::Entry* e = m.table.find(id);
-    const bool wants_contact = e == nullptr || e->record.state == MemberState::kDead;
+    // Unknown, dead, or left: a replacement pod under a left identity may not be able to discover
+    // us itself (a missing RoleBinding), so we reach out to whatever discovery lists.
+    const bool wants_contact = e == nullptr || e->record.state == MemberState::kDead ||
+                               e->record.state == MemberState::kLeft;
     if (wants_contact && !m.pending_seeds.contains(id)) {
       m.pending_seeds.insert(id);
       added_pending = true;

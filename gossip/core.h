@@ -21,7 +21,7 @@
 //     holds the newer instance's record.
 //   * Claims about unknown identities are accepted only when alive (tombstones are never
 //     re-learned, so removed members do not come back through push-pull).
-//   * Seeds that are not known alive (never heard from, or declared dead) get a join push-pull
+//   * Seeds that are not known alive (never heard from, declared dead, or left) get a join push-pull
 //     every seed_retry_interval, seed_fanout random ones at a time; that is also how the sides
 //     of a healed partition find each other.
 //   * Push-pull interval grows with the cluster as memberlist's: push_pull_interval *

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "plugin/membership_view.h"
 #include "plugin/statefulset_info.h"
 #include "plugin/tls_manager.h"
+#include "tls/peer_verify.h"
 
 namespace esk8s::plugin {
 
@@ -305,7 +307,11 @@ struct Runtime::Loop {
             "Frames that could not be decoded (connection closed).", ts.bad_frames);
     counter("esk8s_gossip_tls_handshake_failures_total", "TLS handshakes that failed.",
             ts.handshake_failures);
-    for (const auto& [reason, n] : ts.peers_refused) {
+    // Every known reason from the start at 0, so "alert on any growth" sees the first refusal.
+    std::map<std::string, uint64_t> refused;
+    for (tls::PeerReason why : tls::kPeerRefusals) refused[std::string(tls::metric_label(why))] = 0;
+    for (const auto& [reason, n] : ts.peers_refused) refused[reason] += n;
+    for (const auto& [reason, n] : refused) {
       counter("esk8s_gossip_tls_rejections_total",
               "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
     }

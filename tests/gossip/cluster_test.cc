@@ -272,6 +272,24 @@ TEST_CASE("cluster: a graceful leave is learned by every member within one probe
 }
 
 TEST_CASE(
+    "cluster: a replacement for a member that left is contacted by its peers even when it cannot "
+    "discover them itself") {
+  Simulator s = make_sim(13);
+  s.add_cluster(5);
+  REQUIRE(s.run_until([&] { return converged(s); }, seconds(5)).satisfied);
+  s.leave(2);
+  REQUIRE(s.run_until([&] { return s.all_see(except(s, {2}), {2}, MemberState::kLeft); },
+                      seconds(2))
+              .satisfied);
+  // The pod comes back at a new address under the same identity; its peers' discovery lists it
+  // there, but its own discovery finds nobody (a missing RoleBinding, say).
+  s.restart(2, /*update_discovery=*/true, /*self_discovers=*/false);
+  const RunResult r = s.run_until([&] { return converged(s); }, seconds(5));
+  CHECK(r.satisfied);
+  CHECK(s.all_see(except(s, {2}), {2}, MemberState::kAlive));
+}
+
+TEST_CASE(
     "cluster: a newer process under the same identity makes the old one report superseded once") {
   Simulator s = make_sim(10);
   s.add_cluster(4);

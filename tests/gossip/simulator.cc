@@ -179,14 +179,19 @@ void Simulator::crash(size_t i) {
   n.tick_pending = false;
 }
 
-void Simulator::restart(size_t i, bool update_discovery) {
+void Simulator::restart(size_t i, bool update_discovery, bool self_discovers) {
   crash(i);
   start_core(i);
-  if (update_discovery) {
+  if (update_discovery && self_discovers) {
     seed_all();
-  } else {
-    set_seeds(i, discovery_set(i, SIZE_MAX));
+    return;
   }
+  if (update_discovery) {
+    for (size_t j : running_nodes()) {
+      if (j != i) set_seeds(j, discovery_set(j, SIZE_MAX));
+    }
+  }
+  if (self_discovers) set_seeds(i, discovery_set(i, SIZE_MAX));
 }
 
 void Simulator::pause(size_t i) { nodes_[i].paused = true; }

@@ -121,9 +121,10 @@ class Simulator {
   void set_seeds(size_t node, const std::vector<Seed>& seeds);
 
   void crash(size_t node);
-  // New instance id, new address, same identity. Re-seeds everyone when `update_discovery`
-  // (the node itself is always seeded with the discovery set).
-  void restart(size_t node, bool update_discovery = true);
+  // New instance id, new address, same identity. Re-seeds everyone when `update_discovery`;
+  // the node itself is seeded with the discovery set unless `self_discovers` is false (a pod
+  // whose own discovery finds nobody, e.g. for lack of RBAC).
+  void restart(size_t node, bool update_discovery = true, bool self_discovers = true);
   void pause(size_t node);
   void resume(size_t node);
   void leave(size_t node);

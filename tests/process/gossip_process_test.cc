@@ -221,7 +221,16 @@ TEST_CASE("gossip processes: 3 nodes over mutual TLS converge to 3 alive members
   auto v = Cluster::view(c.nodes()[0].ip);
   CHECK(v[identity(1)].value("address", "") == c.nodes()[1].ip);
   CHECK(v[identity(2)].value("instanceId", "").size() == 36);
-  CHECK(Cluster::metrics(c.nodes()[0].ip).find("esk8s_quorum 1") != std::string::npos);
+  const std::string metrics = Cluster::metrics(c.nodes()[0].ip);
+  CHECK(metrics.find("esk8s_quorum 1") != std::string::npos);
+  // Labelled refusal counters exist at 0 before the first refusal, so alerts see it.
+  for (const char* series : {"esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"} 0",
+                             "esk8s_gossip_tls_rejections_total{reason=\"weak_key\"} 0",
+                             "esk8s_gossip_claims_rejected_total{reason=\"not_allowed\"} 0",
+                             "esk8s_gossip_connections_closed_total{reason=\"memory_budget\"} 0"}) {
+    CAPTURE(series);
+    CHECK(metrics.find(series) != std::string::npos);
+  }
 }
 
 TEST_CASE("gossip processes: 5 nodes converge and a SIGKILLed node is declared dead by all") {
