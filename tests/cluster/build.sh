@@ -9,7 +9,6 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUTDIR}
-bin=$out/esk8s-cluster
 
 if [ -n "${ESK8S_SKIP_CLUSTER:-}" ]; then
   echo "setup: ESK8S_SKIP_CLUSTER is set: not building esk8s-cluster (the cluster tests will be skipped)"
@@ -22,6 +21,8 @@ if ! command -v go >/dev/null; then
 fi
 
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
+bin=$out/esk8s-cluster
 stamp=$out/esk8s-cluster.inputs
 inputs=$( (go version; cd "$src" && sha256sum build.sh go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1)
 if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
