@@ -2,7 +2,7 @@
 # Builds esk8s-cluster (the real Kubernetes control plane, docs/CLUSTER.md) into OUTDIR when Go
 # is installed, and only when its sources, go.mod/go.sum or the Go version changed. Without Go it
 # says so and exits 0: the tests labelled "cluster" are then skipped. A cold build (empty module
-# and build caches) downloads ~200 modules and compiles k8s.io/kubernetes: minutes, so it prints
+# and build caches) downloads ~160 modules and compiles k8s.io/kubernetes: minutes, so it prints
 # progress. Go's module and build caches make later builds fast.
 #   tests/cluster/build.sh OUTDIR        (scripts/setup runs it with OUTDIR=build/cluster)
 #   ESK8S_SKIP_CLUSTER=1                 skip the build (the cluster tests are then skipped)
