@@ -14,6 +14,10 @@ if [ -n "${ESK8S_SKIP_CLUSTER:-}" ]; then
   echo "setup: ESK8S_SKIP_CLUSTER is set: not building esk8s-cluster (the cluster tests will be skipped)"
   exit 0
 fi
+# Go's own installer puts it in /usr/local/go, on the PATH only of login shells.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  export PATH=/usr/local/go/bin:$PATH
+fi
 if ! command -v go >/dev/null; then
   echo "setup: go not found: not building esk8s-cluster, the real control plane (the cluster tests" \
     "will be skipped; docs/CLUSTER.md)"
