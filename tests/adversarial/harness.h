@@ -40,8 +40,9 @@ struct Credential {
 class ProcessCluster {
  public:
   // `size` members esdb-0..esdb-<size-1> on 127.0.<subnet>.<1+i> (use a subnet no other test uses),
-  // preset `local`, TLS mode local-ca with a fresh CA. `extra_env` entries (KEY=VALUE) are added to
-  // every node's environment (and override the defaults with the same key).
+  // preset `local`, TLS mode local-ca with a fresh CA, a 16 MB ASan quarantine (so RSS ceilings
+  // hold in the sanitizer build). `extra_env` entries (KEY=VALUE) are added to every node's
+  // environment (and override the defaults with the same key).
   ProcessCluster(int size, int subnet, std::vector<std::string> extra_env = {});
   ~ProcessCluster();  // SIGKILLs every node, removes the temporary directory
   ProcessCluster(const ProcessCluster&) = delete;

@@ -28,9 +28,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr long kRssCeilingKib = 200 * 1024;  // generous: a node idles at ~15 MB
-// Under AddressSanitizer freed memory sits in a quarantine (256 MB by default) and counts in the
-// node's RSS; a small one keeps the ceiling meaningful in the sanitizer build (ignored otherwise).
-const std::vector<std::string> kMemoryEnv = {"ASAN_OPTIONS=quarantine_size_mb=16"};
 
 std::string refused_series(const char* reason) {
   return std::string("esk8s_http_refused_connections_total{reason=\"") + reason + "\"}";
@@ -199,7 +196,7 @@ TEST_CASE("http attack: GET /%ff and non-UTF-8 methods leave the node running wi
 
 TEST_CASE("http attack: slowloris and idle connections do not starve /health/live") {
   raise_fd_limit();
-  ProcessCluster c(1, 61, kMemoryEnv);
+  ProcessCluster c(1, 61);
   start_one(c);
   {
     ConnectionHolder four(c.ip(0), 4, 0);  // as many as httplib had workers
@@ -249,7 +246,7 @@ TEST_CASE("http attack: a Range header with 1000 ranges gets the /gossip body on
 }
 
 TEST_CASE("http attack: 8 MB headers are refused without memory growth") {
-  ProcessCluster c(1, 63, kMemoryEnv);
+  ProcessCluster c(1, 63);
   start_one(c);
   const long rss_before = c.rss_kib(0);
   const std::string big = "GET /health/live HTTP/1.1\r\nX-Big: " + std::string(8 << 20, 'a');

@@ -29,9 +29,6 @@ namespace {
 
 constexpr long kRssCeilingKib = 200 * 1024;  // generous: the finding reached 1.3 GB
 
-// Under AddressSanitizer freed memory sits in a quarantine (256 MB by default) and counts in the
-// RSS; a small one keeps the measurement about live memory. Ignored by uninstrumented nodes.
-const std::vector<std::string> kMemoryEnv = {"ASAN_OPTIONS=quarantine_size_mb=16"};
 
 // A 4-byte frame header declaring `length` bytes.
 std::string frame_header(uint32_t length) {
@@ -100,7 +97,7 @@ void check_cluster_unharmed(ProcessCluster& c) {
 
 TEST_CASE("192 authenticated connections each announcing an 8 MiB frame and sending only its "
           "header leave memory, liveness and membership intact") {
-  ProcessCluster cluster(3, 70, kMemoryEnv);
+  ProcessCluster cluster(3, 70);
   start_converged(cluster);
   const std::string& target = cluster.ip(0);
   MESSAGE("node 0 RSS before the attack " << cluster.rss_kib(0) << " KiB");
