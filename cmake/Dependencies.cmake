@@ -23,6 +23,11 @@ if(NOT nlohmann_json_FOUND)
   message(FATAL_ERROR "nlohmann/json not found: install the Debian package 'nlohmann-json3-dev' (or run scripts/setup)")
 endif()
 
+find_package(yaml-cpp 0.7 QUIET CONFIG)
+if(NOT yaml-cpp_FOUND OR NOT TARGET yaml-cpp)
+  message(FATAL_ERROR "yaml-cpp not found: install the Debian package 'libyaml-cpp-dev' (or run scripts/setup)")
+endif()
+
 find_package(Boost 1.74 QUIET CONFIG COMPONENTS headers)
 if(NOT Boost_FOUND)
   find_package(Boost 1.74 QUIET)

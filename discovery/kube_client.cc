@@ -41,6 +41,13 @@ std::string content_or_empty(const std::string& path, std::string_view what) {
   return text ? std::move(text).value() : std::string();
 }
 
+// Authorization only when there is a token (a client certificate alone authenticates too).
+httplib::Headers request_headers(const std::string& token) {
+  httplib::Headers h = {{"Accept", "application/json"}};
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  return h;
+}
+
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
@@ -61,15 +68,28 @@ Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeCl
     return Status::config("no CA for the API server " + config.server + " in " + config.source +
                           "; esk8s needs certificate-authority(-data) to verify it");
   }
-  if (config.token.empty() && config.token_file.empty() &&
+  if (config.token.empty() && config.token_file.empty() && !config.exec &&
       (config.client_cert_pem.empty() && config.client_cert_file.empty())) {
     return Status::config("no credentials in " + config.source +
-                          "; esk8s needs a token, a token file or a client certificate");
+                          "; esk8s needs a token, a token file, a client certificate or an exec "
+                          "plugin");
   }
   std::unique_ptr<KubeClient> c(
       new KubeClient(std::move(config), options, std::move(log), addr->host, addr->port));
+  std::optional<ExecCredential> first;
+  if (c->config_.exec) {
+    ExecClusterInfo cluster{c->config_.server, c->config_.ca_pem};
+    if (cluster.ca_pem.empty() && !c->config_.ca_file.empty()) {
+      cluster.ca_pem = content_or_empty(c->config_.ca_file, "API server CA file");
+    }
+    c->exec_ = std::make_unique<ExecCredentialProvider>(*c->config_.exec, std::move(cluster),
+                                                        options.exec);
+    auto cred = c->exec_->get();
+    if (!cred.is_ok()) return cred.status();
+    first = std::move(cred).value();
+  }
   std::string error;
-  if (!c->connect(error)) return Status::config(error);
+  if (!c->connect(error, first ? &*first : nullptr)) return Status::config(error);
   return c;
 }
 
@@ -86,7 +106,8 @@ KubeClient::KubeClient(KubeConfig config, KubeClientOptions options, Logger log,
 
 KubeClient::~KubeClient() { cancel(); }
 
-std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
+std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error,
+                                                         const ExecCredential* exec) {
   if (cancelled_) {
     error = "cancelled";
     return nullptr;
@@ -112,6 +133,10 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
   }
   std::shared_ptr<httplib::SSLClient> cli;
   std::string cert_pem = config_.client_cert_pem, key_pem = config_.client_key_pem;
+  if (exec) {
+    cert_pem = exec->client_cert_pem;
+    key_pem = exec->client_key_pem;
+  }
   if (cert_pem.empty() && !config_.client_cert_file.empty())
     cert_pem = content_or_empty(config_.client_cert_file, "client certificate");
   if (key_pem.empty() && !config_.client_key_file.empty())
@@ -127,7 +152,8 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error) {
     if (!cert || !key) {
       X509_free(cert);
       EVP_PKEY_free(key);
-      error = "cannot load the client certificate/key of " + config_.source;
+      error = "cannot load the client certificate/key of " + config_.source +
+              (exec ? " (from its exec plugin)" : "");
       return nullptr;
     }
     cli = std::make_shared<httplib::SSLClient>(host_, port_, cert, key);
@@ -184,6 +210,24 @@ std::string KubeClient::current_token(bool force_reload) {
   return token_;
 }
 
+bool KubeClient::credentials(bool force_reload, std::string& token,
+                             std::optional<ExecCredential>& exec, std::string& error) {
+  exec.reset();
+  if (!exec_) {
+    token = current_token(force_reload);
+    return true;
+  }
+  auto cred = exec_->get();
+  if (!cred.is_ok()) {
+    error = cred.status().message();
+    log_.warn("exec credential plugin failed", {{"error", error}});
+    return false;
+  }
+  exec = std::move(cred).value();
+  token = exec->token;
+  return true;
+}
+
 ApiResponse KubeClient::finish(int status, std::string body,
                                const std::string& retry_after_header) {
   ApiResponse r;
@@ -200,17 +244,23 @@ ApiResponse KubeClient::finish(int status, std::string body,
 ApiResponse KubeClient::request(const std::string& method, const std::string& path,
                                 const std::string& json_body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    std::string error;
-    auto cli = connect(error);
+    std::string error, token;
+    std::optional<ExecCredential> exec;
+    if (!credentials(attempt > 0, token, exec, error)) return {0, "", std::nullopt, error};
+    auto cli = connect(error, exec ? &*exec : nullptr);
     if (!cli) return {0, "", std::nullopt, error};
     ++requests_;
-    httplib::Headers h = {{"Authorization", "Bearer " + current_token(attempt > 0)},
-                          {"Accept", "application/json"}};
+    httplib::Headers h = request_headers(token);
     auto res = method == "POST" ? cli->Post(path.c_str(), h, json_body, "application/json")
                                 : cli->Get(path.c_str(), h);
     release(cli);
     if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
-    // A 401 may mean the token rotated under us: re-read it once and retry.
+    // A 401 may mean the token rotated under us or the plugin's credential was revoked early:
+    // re-read the token file (or run the plugin again) once and retry.
+    if (res->status == 401 && attempt == 0 && exec) {
+      exec_->invalidate(*exec);
+      continue;
+    }
     if (res->status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
     return finish(res->status, res->body, res->get_header_value("Retry-After"));
   }
@@ -228,15 +278,16 @@ ApiResponse KubeClient::post(const std::string& path, const std::string& json_bo
 ApiResponse KubeClient::stream(const std::string& path_and_query,
                                const std::function<bool(std::string_view)>& on_data,
                                std::chrono::seconds read_timeout) {
-  std::string error;
-  auto cli = connect(error);
+  std::string error, token;
+  std::optional<ExecCredential> exec;
+  if (!credentials(false, token, exec, error)) return {0, "", std::nullopt, error};
+  auto cli = connect(error, exec ? &*exec : nullptr);
   if (!cli) return {0, "", std::nullopt, error};
   cli->set_read_timeout(read_timeout.count(), 0);
   ++requests_;
   int status = 0;
   std::string error_body, retry_after;
-  httplib::Headers h = {{"Authorization", "Bearer " + current_token(false)},
-                        {"Accept", "application/json"}};
+  httplib::Headers h = request_headers(token);
   auto res = cli->Get(
       path_and_query.c_str(), h,
       [&](const httplib::Response& r) {
@@ -253,13 +304,16 @@ ApiResponse KubeClient::stream(const std::string& path_and_query,
         return on_data(std::string_view(data, len));
       });
   release(cli);
-  if (status == 401) current_token(true);  // the next request uses a re-read token
+  // The next request uses a re-read token or a fresh credential from the plugin.
+  if (status == 401 && exec) exec_->invalidate(*exec);
+  if (status == 401 && !exec) current_token(true);
   if (!res && status == 0) return {0, "", std::nullopt, httplib::to_string(res.error())};
   return finish(status, std::move(error_body), retry_after);
 }
 
 void KubeClient::cancel() {
   cancelled_ = true;
+  if (exec_) exec_->cancel();
   std::set<std::shared_ptr<httplib::SSLClient>> active;
   {
     std::lock_guard lock(mu_);
@@ -268,6 +322,9 @@ void KubeClient::cancel() {
   for (auto& c : active) c->stop();
 }
 
-void KubeClient::reset_cancel() { cancelled_ = false; }
+void KubeClient::reset_cancel() {
+  cancelled_ = false;
+  if (exec_) exec_->reset_cancel();
+}
 
 }  // namespace esk8s::discovery

@@ -3,6 +3,8 @@
 // get wrong:
 // - a token file is re-read by path about every `token_reload` and immediately after a 401
 //   (the kubelet rotates bound service-account tokens through a symlink swap);
+// - an exec credential plugin (kubeconfig `exec`) is run at create(), its credential cached
+//   until its expirationTimestamp, and run again after a 401 (exec_credential.h);
 // - a CA file is reloaded when it changes;
 // - the server certificate is always verified (chain and host name); there is no insecure mode.
 //
@@ -23,6 +25,7 @@
 
 #include "common/logger.h"
 #include "common/status.h"
+#include "discovery/exec_credential.h"
 #include "discovery/kube_config.h"
 
 namespace httplib {
@@ -42,11 +45,13 @@ struct KubeClientOptions {
   std::chrono::seconds token_reload{60};
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds request_timeout{30};
+  ExecCredentialOptions exec;  // how an exec plugin runs (timeout, output bound, stderr)
 };
 
 class KubeClient {
  public:
-  // Fails when the server URL, CA or client certificate cannot be used (the message names them).
+  // Fails when the server URL, CA or client certificate cannot be used, or when an exec plugin
+  // fails its first run (the message names them).
   static Result<std::unique_ptr<KubeClient>> create(KubeConfig config, KubeClientOptions options,
                                                     Logger log);
   ~KubeClient();
@@ -70,9 +75,16 @@ class KubeClient {
              uint16_t port);
   // A fresh connection with the current CA, client certificate and timeouts. nullptr when
   // cancelled or when the CA cannot be loaded (`error` says why).
-  std::shared_ptr<httplib::SSLClient> connect(std::string& error);
+  // `exec` is the exec plugin's credential, when there is a plugin (its client certificate, if
+  // any, replaces the kubeconfig's).
+  std::shared_ptr<httplib::SSLClient> connect(std::string& error,
+                                              const ExecCredential* exec = nullptr);
   void release(const std::shared_ptr<httplib::SSLClient>& c);
   std::string current_token(bool force_reload);
+  // The bearer token for a request (empty: none) and, with an exec plugin, its credential.
+  // False (and `error`) when the plugin fails.
+  bool credentials(bool force_reload, std::string& token, std::optional<ExecCredential>& exec,
+                   std::string& error);
   ApiResponse finish(int status, std::string body, const std::string& retry_after_header);
   // GET or POST, retried once with a re-read token after a 401.
   ApiResponse request(const std::string& method, const std::string& path,
@@ -85,6 +97,7 @@ class KubeClient {
   const uint16_t port_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<bool> cancelled_{false};
+  std::unique_ptr<ExecCredentialProvider> exec_;  // set when the user has an exec plugin
 
   std::mutex mu_;
   std::set<std::shared_ptr<httplib::SSLClient>> active_;  // guarded by mu_

@@ -15,7 +15,7 @@
 
 #include "common/base64.h"
 #include "common/file.h"
-#include "discovery/yaml_subset.h"
+#include "discovery/kube_config_yaml.h"
 
 namespace esk8s::discovery {
 
@@ -25,7 +25,9 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr const char* kSupportedCredentials =
-    "esk8s supports token, tokenFile and client certificates only";
+    "esk8s supports token, tokenFile, client certificates and exec plugins";
+constexpr const char* kExecV1 = "client.authentication.k8s.io/v1";
+constexpr const char* kExecV1beta1 = "client.authentication.k8s.io/v1beta1";
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -93,7 +95,7 @@ class KubeconfigReader {
       : base_dir_(base_dir), source_(source_path.empty() ? "<inline>" : source_path) {}
 
   Result<KubeConfig> read(std::string_view text, const std::string& context_override) {
-    auto doc = parse_yaml_subset(text);
+    auto doc = parse_kubeconfig_yaml(text);
     if (!doc) return error(doc.status().message());
     const json& root = doc.value();
     if (root.is_null()) return error("the file is empty");
@@ -305,17 +307,7 @@ class KubeconfigReader {
   }
 
   Status read_user(const json& u, const std::string& where, KubeConfig& out) const {
-    if (auto it = u.find("exec"); it != u.end() && !it->is_null()) {
-      std::string command;
-      if (it->is_object()) {
-        if (auto cmd = it->find("command"); cmd != it->end() && cmd->is_string()) {
-          command = " (command " + in_quotes(cmd->get<std::string>()) + ")";
-        }
-      }
-      return error(where + " gets its credentials from an exec plugin" + command + "; " +
-                   kSupportedCredentials +
-                   " (for example a service-account token from `kubectl create token`)");
-    }
+    const bool has_exec = has(u, "exec");
     if (auto it = u.find("auth-provider"); it != u.end() && !it->is_null()) {
       std::string name;
       if (it->is_object()) {
@@ -359,6 +351,14 @@ class KubeconfigReader {
                    " has a client key but no client certificate (client-certificate or "
                    "client-certificate-data)");
     }
+    if (has_exec) {
+      if (has_cert || !token.empty() || !token_file.empty()) {
+        return error(where +
+                     " sets exec together with a token, tokenFile or client certificate; keep "
+                     "one way to authenticate");
+      }
+      return read_exec(*u.find("exec"), where, out);
+    }
     if (!has_cert && token.empty() && token_file.empty()) {
       return error(where + " has no credentials; " + kSupportedCredentials);
     }
@@ -377,6 +377,86 @@ class KubeconfigReader {
     out.client_key_file = resolve_path(base_dir_, key_file);
     out.token_file = resolve_path(base_dir_, token_file);
     if (out.token_file.empty()) out.token = token;
+    return Status::ok();
+  }
+
+  // An exec credential plugin: validated here, run by exec_credential.cc.
+  Status read_exec(const json& e, const std::string& where, KubeConfig& out) const {
+    if (!e.is_object()) return error(where + ": exec must be a mapping, found " + describe_type(e));
+    const std::string w = where + ": exec";
+    ExecConfig x;
+    x.origin = "kubeconfig " + source_ + ": " + where;
+    if (Status s = get_string(e, "apiVersion", w, x.api_version); !s) return s;
+    if (Status s = get_string(e, "command", w, x.command); !s) return s;
+    if (Status s = get_string(e, "interactiveMode", w, x.interactive_mode); !s) return s;
+    if (Status s = get_string(e, "installHint", w, x.install_hint); !s) return s;
+    if (x.api_version.empty()) {
+      return error(w + " has no apiVersion; set " + kExecV1 + " (or " + kExecV1beta1 +
+                   ") as the plugin's documentation says");
+    }
+    if (x.api_version != kExecV1 && x.api_version != kExecV1beta1) {
+      return error(w + " has apiVersion " + in_quotes(x.api_version) + "; esk8s (like kubectl) " +
+                   "supports " + kExecV1 + " and " + kExecV1beta1 +
+                   " (update the plugin and regenerate the kubeconfig)");
+    }
+    if (x.command.empty()) return error(w + " has no command");
+    if (auto a = e.find("args"); a != e.end() && !a->is_null()) {
+      if (!a->is_array()) return error(w + ": args must be a list, found " + describe_type(*a));
+      for (const json& arg : *a) {
+        if (!arg.is_string()) {
+          return error(w + ": args must be strings, found " + describe_type(arg) +
+                       " (quote it)");
+        }
+        x.args.push_back(arg.get<std::string>());
+      }
+    }
+    if (auto env = e.find("env"); env != e.end() && !env->is_null()) {
+      if (!env->is_array()) {
+        return error(w + ": env must be a list of name/value entries, found " +
+                     describe_type(*env));
+      }
+      size_t index = 0;
+      for (const json& v : *env) {
+        ++index;
+        const std::string ew = w + ": env entry " + std::to_string(index);
+        if (!v.is_object()) return error(ew + " must be a mapping with name and value");
+        std::string name, value;
+        if (Status s = get_string(v, "name", ew, name); !s) return s;
+        if (Status s = get_string(v, "value", ew, value); !s) return s;
+        if (name.empty() || name.find('=') != std::string::npos) {
+          return error(ew + " needs a name without '='");
+        }
+        x.env.emplace_back(std::move(name), std::move(value));
+      }
+    }
+    if (auto p = e.find("provideClusterInfo"); p != e.end() && !p->is_null()) {
+      if (!p->is_boolean()) {
+        return error(w + ": provideClusterInfo must be true or false, found " +
+                     describe_type(*p));
+      }
+      x.provide_cluster_info = p->get<bool>();
+    }
+    if (x.interactive_mode.empty()) {
+      if (x.api_version == kExecV1) {
+        return error(w + " has no interactiveMode, which " + kExecV1 +
+                     " requires (kubectl refuses it too); add interactiveMode: Never or "
+                     "IfAvailable");
+      }
+      x.interactive_mode = "IfAvailable";
+    }
+    if (x.interactive_mode == "Always") {
+      return error(w + " (command " + in_quotes(x.command) +
+                   ") has interactiveMode Always: the plugin needs a terminal, but esk8s runs it "
+                   "without one; log in with the plugin first or use non-interactive "
+                   "credentials, and set interactiveMode: IfAvailable or Never");
+    }
+    if (x.interactive_mode != "Never" && x.interactive_mode != "IfAvailable") {
+      return error(w + ": interactiveMode " + in_quotes(x.interactive_mode) +
+                   " is not one of Never, IfAvailable, Always");
+    }
+    // Like kubectl: a relative path with a '/' is relative to the kubeconfig's directory.
+    if (x.command.find('/') != std::string::npos) x.command = resolve_path(base_dir_, x.command);
+    out.exec = std::move(x);
     return Status::ok();
   }
 
@@ -406,7 +486,7 @@ Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& ba
 
 Result<KubeConfig> load_kubeconfig(const std::string& path, const std::string& context_override) {
   if (path.empty()) return Status::config("kubeconfig path is empty");
-  auto text = read_regular_file(path, kYamlMaxInputBytes, "kubeconfig");
+  auto text = read_regular_file(path, kKubeconfigMaxBytes, "kubeconfig");
   if (!text) {
     // A missing kubeconfig stays an I/O error, as callers have always seen it.
     const Status& s = text.status();

@@ -1,10 +1,14 @@
 // kubeconfig parsing, in-cluster configuration and API server URL parsing.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "discovery/kube_config.h"
+#include "discovery/kube_config_yaml.h"
 #include "tests/unit/test_util.h"
 
 using esk8s::discovery::in_cluster_config;
@@ -267,18 +271,13 @@ TEST_CASE("kubeconfig: missing context, cluster and user are named with the alte
                  "context \"a\" names no user"));
 }
 
-TEST_CASE("kubeconfig: exec and auth-provider credentials are refused with what is supported") {
-  std::string e = error_of(kubectl_config(
-      "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n"
-      "      args:\n      - eks\n      - get-token\n"));
-  CHECK(contains(e, "kubeconfig /x: user \"kind-kind\""));
-  CHECK(contains(e, "exec plugin (command \"aws\")"));
-  CHECK(contains(e, "esk8s supports token, tokenFile and client certificates only"));
-
+TEST_CASE("kubeconfig: auth-provider, basic auth and impersonation are refused, naming the user") {
+  std::string e;
   e = error_of(
       kubectl_config("    auth-provider:\n      name: gcp\n      config: {cmd-path: gcloud}\n"));
+  CHECK(contains(e, "kubeconfig /x: user \"kind-kind\""));
   CHECK(contains(e, "\"gcp\" auth-provider"));
-  CHECK(contains(e, "esk8s supports token, tokenFile and client certificates only"));
+  CHECK(contains(e, "esk8s supports token, tokenFile, client certificates and exec plugins"));
 
   e = error_of(kubectl_config("    username: admin\n    password: secret\n"));
   CHECK(contains(e, "basic authentication"));
@@ -360,11 +359,20 @@ TEST_CASE("kubeconfig: malformed documents") {
   CHECK(contains(error_of("users:\n- user: {token: t}\n"), "users entry 1 has no name"));
   CHECK(contains(error_of("clusters:\n- name: a\n- name: a\n"), "defined more than once"));
   CHECK(contains(error_of("current-context: [a]\n"), "current-context must be a string"));
-  std::string e = error_of("apiVersion: v1\nclusters:\n- name: \"oops\n");
-  CHECK(e ==
-        "kubeconfig /x: line 3: unterminated double-quoted string (quoted strings must end "
-        "on the same line)");
-  CHECK(contains(error_of("a:\n\tb: c\n"), "kubeconfig /x: line 2: tab"));
+  // YAML syntax errors name the file, the line and the column (yaml-cpp's message).
+  std::string e = error_of("apiVersion: v1\nclusters:\n- name: a\n   cluster: {}\n");
+  CHECK(e == "kubeconfig /x: line 4, column 11: illegal map value (the file is not valid YAML)");
+  // yaml-cpp alone would let an unclosed quote swallow the rest of the file.
+  CHECK(error_of("apiVersion: v1\nclusters:\n- name: \"oops\ncurrent-context: x\n") ==
+        "kubeconfig /x: line 3, column 9: this quoted string has no closing quote");
+  CHECK(contains(error_of("a: 'it''s\n"), "line 1, column 4: this quoted string has no closing"));
+  CHECK(error_of("a: \"q\\\"\"\nb: 'it''s'\n") == error_of("a: b\n"));  // closed: parsed
+  e = error_of("clusters:\n- name: a\n  cluster: {server: https://a\n");
+  CHECK(contains(e, "kubeconfig /x: line "));
+  CHECK(contains(error_of("a: b\na: c\n"),
+                 "kubeconfig /x: line 2, column 1: the key \"a\" appears twice"));
+  CHECK(contains(error_of("a: b\n---\nc: d\n"), "line 2, column 1: a second YAML document"));
+  CHECK(contains(error_of("a: *nowhere\n"), "kubeconfig /x: line 1"));
 }
 
 TEST_CASE("kubeconfig: load_kubeconfig resolves paths against the file's directory") {
@@ -535,4 +543,417 @@ TEST_CASE("server URL: http is refused with a sentence, junk is refused") {
   CHECK(contains(error_of_url("https://host/?watch=1"), "query or fragment"));
   CHECK(contains(error_of_url("https://ho st"), "whitespace"));
   CHECK(contains(error_of_url("https://host%41"), "invalid host"));
+}
+
+// --- kubeconfigs as the cloud CLIs write them (yaml-cpp) ---
+
+TEST_CASE("kubeconfig: as `aws eks update-kubeconfig` writes it (ARN names, aws eks get-token)") {
+  const std::string text = R"(apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: )" + kCaB64 + R"(
+    server: https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com
+  name: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+- cluster:
+    certificate-authority-data: )" + kCaB64 + R"(
+    server: https://FEDCBA9876543210FEDCBA9876543210.yl4.us-east-1.eks.amazonaws.com
+  name: arn:aws:eks:us-east-1:111122223333:cluster/esdb-staging
+contexts:
+- context:
+    cluster: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+    user: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+  name: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+- context:
+    cluster: arn:aws:eks:us-east-1:111122223333:cluster/esdb-staging
+    namespace: esdb
+    user: arn:aws:eks:us-east-1:111122223333:cluster/esdb-staging
+  name: staging
+current-context: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+kind: Config
+preferences: {}
+users:
+- name: arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - --region
+      - eu-west-1
+      - eks
+      - get-token
+      - --cluster-name
+      - esdb-prod
+      - --output
+      - json
+      command: aws
+      env:
+      - name: AWS_PROFILE
+        value: prod-admin
+- name: arn:aws:eks:us-east-1:111122223333:cluster/esdb-staging
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      args: [--region, us-east-1, eks, get-token, --cluster-name, esdb-staging]
+      command: aws
+      interactiveMode: Never
+      provideClusterInfo: false
+)";
+  KubeConfig c = parse_ok(text);
+  CHECK(c.server == "https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com");
+  CHECK(c.ca_pem == kCaPem);
+  CHECK(c.token.empty());
+  CHECK(c.token_file.empty());
+  REQUIRE(c.exec.has_value());
+  CHECK(c.exec->api_version == "client.authentication.k8s.io/v1beta1");
+  CHECK(c.exec->command == "aws");
+  CHECK(c.exec->args == std::vector<std::string>{"--region", "eu-west-1", "eks", "get-token",
+                                                 "--cluster-name", "esdb-prod", "--output",
+                                                 "json"});
+  REQUIRE(c.exec->env.size() == 1);
+  CHECK(c.exec->env[0] == std::pair<std::string, std::string>{"AWS_PROFILE", "prod-admin"});
+  CHECK_FALSE(c.exec->provide_cluster_info);
+  CHECK(c.exec->interactive_mode == "IfAvailable");  // v1beta1's default
+  CHECK(c.exec->origin ==
+        "kubeconfig /etc/kube/config: user "
+        "\"arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod\" (named by context "
+        "\"arn:aws:eks:eu-west-1:111122223333:cluster/esdb-prod\")");
+
+  KubeConfig s = parse_ok(text, "staging");
+  CHECK(s.namespace_name == "esdb");
+  REQUIRE(s.exec.has_value());
+  CHECK(s.exec->api_version == "client.authentication.k8s.io/v1");
+  CHECK(s.exec->interactive_mode == "Never");
+  CHECK(s.exec->args.size() == 6);
+}
+
+TEST_CASE("kubeconfig: as `gcloud container clusters get-credentials` writes it") {
+  // installHint is a plain scalar folded over two lines, as gcloud writes it.
+  const std::string text = R"(apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: )" + kCaB64 + R"(
+    server: https://34.79.10.20
+  name: gke_my-project_europe-west1_esdb
+- cluster:
+    certificate-authority-data: )" + kCaB64 + R"(
+    server: https://127.0.0.1:43615
+  name: kind-kind
+contexts:
+- context:
+    cluster: gke_my-project_europe-west1_esdb
+    user: gke_my-project_europe-west1_esdb
+  name: gke_my-project_europe-west1_esdb
+- context:
+    cluster: kind-kind
+    user: kind-kind
+  name: kind-kind
+current-context: gke_my-project_europe-west1_esdb
+kind: Config
+preferences: {}
+users:
+- name: gke_my-project_europe-west1_esdb
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      installHint: Install gke-gcloud-auth-plugin for use with kubectl by following
+        https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl#install_plugin
+      provideClusterInfo: true
+- name: kind-kind
+  user:
+    client-certificate-data: )" + kCertB64 + R"(
+    client-key-data: )" + kKeyB64 + R"(
+)";
+  KubeConfig c = parse_ok(text);
+  CHECK(c.server == "https://34.79.10.20");
+  REQUIRE(c.exec.has_value());
+  CHECK(c.exec->command == "gke-gcloud-auth-plugin");
+  CHECK(c.exec->args.empty());
+  CHECK(c.exec->provide_cluster_info);
+  CHECK(c.exec->install_hint ==
+        "Install gke-gcloud-auth-plugin for use with kubectl by following "
+        "https://cloud.google.com/kubernetes-engine/docs/how-to/"
+        "cluster-access-for-kubectl#install_plugin");
+
+  KubeConfig kind = parse_ok(text, "kind-kind");
+  CHECK_FALSE(kind.exec.has_value());
+  CHECK(kind.client_cert_pem == kCertPem);
+  CHECK(kind.client_key_pem == kKeyPem);
+}
+
+TEST_CASE("kubeconfig: as `az aks get-credentials` writes it (admin certificate and kubelogin)") {
+  // The literal installHint with an indentation indicator and env: null are what az writes.
+  const std::string text = R"(apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: )" + kCaB64 + R"(
+    server: https://esdb-dns-1a2b3c4d.hcp.westeurope.azmk8s.io:443
+  name: esdb-aks
+contexts:
+- context:
+    cluster: esdb-aks
+    user: clusterAdmin_esdb-rg_esdb-aks
+  name: esdb-aks-admin
+- context:
+    cluster: esdb-aks
+    user: clusterUser_esdb-rg_esdb-aks
+  name: esdb-aks
+current-context: esdb-aks
+kind: Config
+preferences: {}
+users:
+- name: clusterAdmin_esdb-rg_esdb-aks
+  user:
+    client-certificate-data: )" + kCertB64 + R"(
+    client-key-data: )" + kKeyB64 + R"(
+    token: 0123456789abcdef0123456789abcdef
+- name: clusterUser_esdb-rg_esdb-aks
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --environment
+      - AzurePublicCloud
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - 72f988bf-86f1-41af-91ab-2d7cd011db47
+      - --login
+      - devicecode
+      command: kubelogin
+      env: null
+      installHint: |2
+
+        kubelogin is not installed which is required to connect to AAD enabled cluster.
+
+        To learn more, please go to https://aka.ms/aks/kubelogin
+      provideClusterInfo: false
+)";
+  KubeConfig c = parse_ok(text);
+  REQUIRE(c.exec.has_value());
+  CHECK(c.exec->command == "kubelogin");
+  CHECK(c.exec->args.size() == 11);
+  CHECK(c.exec->args.back() == "devicecode");
+  CHECK(c.exec->env.empty());
+  CHECK(c.exec->install_hint ==  // `|2`: the content is indented 2 more than `installHint`
+        "\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n"
+        "\nTo learn more, please go to https://aka.ms/aks/kubelogin\n");
+  CHECK(c.server == "https://esdb-dns-1a2b3c4d.hcp.westeurope.azmk8s.io:443");
+
+  KubeConfig admin = parse_ok(text, "esdb-aks-admin");
+  CHECK_FALSE(admin.exec.has_value());
+  CHECK(admin.client_cert_pem == kCertPem);
+  CHECK(admin.token == "0123456789abcdef0123456789abcdef");
+}
+
+TEST_CASE("kubeconfig: folded and literal scalars, anchors, aliases, merge keys, comments, flow") {
+  const std::string text = R"(# written by hand
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab   # a comment after a value
+  cluster: &lab
+    server: >-
+      https://lab.example.com:6443
+    certificate-authority-data: &ca |
+      LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJjYQot
+      LS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==
+- name: lab-again
+  cluster: *lab
+- name: lab-merged
+  cluster:
+    <<: *lab
+    server: "https://lab.example.com:7443"
+contexts: [{name: a, context: {cluster: lab, user: ops}},
+           {name: b, context: {cluster: lab-again, user: ops, namespace: "b"}},
+           {name: c, context: {cluster: lab-merged, user: plugin}}]
+users:
+- name: ops
+  user:
+    token: >
+      folded-token
+- name: plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./bin/get-token   # relative to the kubeconfig's directory
+      args: ["--audience", 'esk8s', --verbose=false]
+      env: [{name: A, value: "1"}, {name: B, value: ''}]
+      interactiveMode: IfAvailable
+      provideClusterInfo: True
+current-context: a
+)";
+  KubeConfig a = parse_ok(text);
+  CHECK(a.server == "https://lab.example.com:6443");
+  CHECK(a.ca_pem == kCaPem);
+  CHECK(a.token == "folded-token\n");  // '>' keeps the final line break, as YAML says
+
+  KubeConfig b = parse_ok(text, "b");
+  CHECK(b.server == "https://lab.example.com:6443");
+  CHECK(b.ca_pem == kCaPem);
+  CHECK(b.namespace_name == "b");
+
+  KubeConfig c = parse_ok(text, "c");
+  CHECK(c.server == "https://lab.example.com:7443");  // the key written wins over the merge
+  CHECK(c.ca_pem == kCaPem);
+  REQUIRE(c.exec.has_value());
+  CHECK(c.exec->command == "/etc/kube/bin/get-token");
+  CHECK(c.exec->args == std::vector<std::string>{"--audience", "esk8s", "--verbose=false"});
+  REQUIRE(c.exec->env.size() == 2);
+  CHECK(c.exec->env[1] == std::pair<std::string, std::string>{"B", ""});
+  CHECK(c.exec->provide_cluster_info);
+}
+
+TEST_CASE("kubeconfig: exec settings kubectl refuses, and interactiveMode Always, are errors") {
+  auto exec_user = [](const std::string& body) {
+    return kubectl_config("    exec:\n" + body);
+  };
+  std::string e = error_of(exec_user(
+      "      apiVersion: client.authentication.k8s.io/v1\n      command: kubelogin\n"
+      "      interactiveMode: Always\n"));
+  CHECK(contains(e, "kubeconfig /x: user \"kind-kind\""));
+  CHECK(contains(e, "interactiveMode Always"));
+  CHECK(contains(e, "without one"));
+  CHECK(contains(e, "IfAvailable or Never"));
+
+  // {exec body, part of the error}
+  const std::pair<std::string, std::string> cases[] = {
+      {"      apiVersion: client.authentication.k8s.io/v1\n      command: x\n",
+       "has no interactiveMode"},
+      {"      apiVersion: client.authentication.k8s.io/v1alpha1\n      command: x\n",
+       "apiVersion \"client.authentication.k8s.io/v1alpha1\"; esk8s (like kubectl) supports "
+       "client.authentication.k8s.io/v1 and client.authentication.k8s.io/v1beta1"},
+      {"      command: x\n", "exec has no apiVersion"},
+      {"      apiVersion: client.authentication.k8s.io/v1beta1\n", "exec has no command"},
+      {"      apiVersion: client.authentication.k8s.io/v1beta1\n      command: x\n"
+       "      args: [a, [b]]\n",
+       "args must be strings"},
+      {"      apiVersion: client.authentication.k8s.io/v1beta1\n      command: x\n"
+       "      env: [{value: v}]\n",
+       "env entry 1 needs a name"},
+      {"      apiVersion: client.authentication.k8s.io/v1beta1\n      command: x\n"
+       "      interactiveMode: Sometimes\n",
+       "interactiveMode \"Sometimes\" is not one of"},
+      {"      - not a mapping\n", "exec must be a mapping"},
+  };
+  for (const auto& [body, part] : cases) {
+    e = error_of(exec_user(body));
+    INFO(body);
+    CHECK(contains(e, "kubeconfig /x: user \"kind-kind\""));
+    CHECK(contains(e, part));
+  }
+
+  e = error_of(kubectl_config("    token: t\n    exec:\n"
+                              "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                              "      command: x\n"));
+  CHECK(contains(e, "sets exec together with a token"));
+}
+
+TEST_CASE("kubeconfig: proxy-url is refused naming the cluster") {
+  std::string text = kubectl_config(kCertUser);
+  text.replace(text.find("    server: https://prod"), 0, "    proxy-url: http://proxy:3128\n");
+  CHECK(error_of(text, "prod") ==
+        "kubeconfig /x: cluster \"prod\": proxy-url is not supported by esk8s; the API server "
+        "must be reachable directly");
+}
+
+TEST_CASE("kubeconfig yaml: scalar types, document markers, line endings") {
+  using esk8s::discovery::parse_kubeconfig_yaml;
+  auto ok = [](const std::string& text) {
+    auto r = parse_kubeconfig_yaml(text);
+    INFO(r.status().to_string());
+    REQUIRE(r.is_ok());
+    return r.value();
+  };
+  nlohmann::json j = ok(
+      "port: 6443\noctal: 0755\nt: true\nF: False\nn: null\ntilde: ~\nempty:\n"
+      "quoted_true: \"true\"\nquoted_null: 'null'\nyes: yes\nhash: a#b\n");
+  CHECK(j["port"] == "6443");
+  CHECK(j["octal"] == "0755");
+  CHECK(j["t"] == true);
+  CHECK(j["F"] == false);
+  CHECK(j["n"].is_null());
+  CHECK(j["tilde"].is_null());
+  CHECK(j["empty"].is_null());
+  CHECK(j["quoted_true"] == "true");
+  CHECK(j["quoted_null"] == "null");
+  CHECK(j["yes"] == "yes");  // YAML 1.2: not a boolean
+  CHECK(j["hash"] == "a#b");
+  CHECK(ok("---\na: b\n...\n") == nlohmann::json({{"a", "b"}}));
+  CHECK(ok("a: b\r\nc:\r\n- d\r\n") == nlohmann::json::parse(R"({"a": "b", "c": ["d"]})"));
+  CHECK(ok("\xEF\xBB\xBF"
+           "a: b\n") == nlohmann::json({{"a", "b"}}));
+  CHECK(ok("").is_null());
+  CHECK(ok("# only a comment\n\n").is_null());
+}
+
+TEST_CASE("kubeconfig yaml: size, depth and alias expansion are bounded") {
+  using esk8s::discovery::parse_kubeconfig_yaml;
+  auto error = [](const std::string& text) {
+    esk8s::Result<nlohmann::json> r = nlohmann::json();
+    CHECK_NOTHROW(r = parse_kubeconfig_yaml(text));
+    REQUIRE_FALSE(r.is_ok());
+    return r.status().message();
+  };
+  CHECK(contains(error(std::string(esk8s::discovery::kKubeconfigMaxBytes + 1, '#')),
+                 "larger than 1048576 bytes"));
+  CHECK(contains(error("a: " + std::string(5000, '[') + std::string(5000, ']') + "\n"),
+                 "nested deeper than 64 levels"));
+  std::string deep_block;
+  for (int i = 0; i < 100; ++i) deep_block += std::string(static_cast<size_t>(i), ' ') + "k:\n";
+  CHECK(contains(error(deep_block), "nested deeper than 64 levels"));
+  CHECK(parse_kubeconfig_yaml("a: " + std::string(63, '[') + std::string(63, ']')).is_ok());
+
+  // "Billion laughs": each level doubles ten times; the expansion stops at the node bound.
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    const char p = static_cast<char>(c - 1);
+    laughs += std::string(1, c) + ": &" + c + " [*" + p + ", *" + p + ", *" + p + ", *" + p +
+              ", *" + p + ", *" + p + ", *" + p + ", *" + p + ", *" + p + ", *" + p + "]\n";
+  }
+  CHECK(contains(error(laughs), "expands to more than"));
+}
+
+TEST_CASE("kubeconfig yaml: mangled kubeconfigs never throw and errors carry a position") {
+  const std::string base = kubectl_config(kCertUser) +
+                           "extra: {list: [1, 2, {x: &y y}], alias: *y}\nblock: |-\n  one\n";
+  uint32_t state = 4242;
+  auto next = [&state] {
+    state = state * 1103515245u + 12345u;
+    return (state >> 8) & 0xFFFF;
+  };
+  const std::string alphabet = " \t\n:-#'\"[]{},|>&*!?\\%@`";
+  int parsed = 0, failed = 0;
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s = base;
+    const int edits = 1 + static_cast<int>(next() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = next() % s.size();
+      switch (next() % 3) {
+        case 0:
+          s[pos] = alphabet[next() % alphabet.size()];
+          break;
+        case 1:
+          s.insert(pos, 1, alphabet[next() % alphabet.size()]);
+          break;
+        default:
+          s.erase(pos, 1 + next() % 3);
+          break;
+      }
+      if (s.empty()) s = "x";
+    }
+    esk8s::Result<KubeConfig> r = KubeConfig{};
+    REQUIRE_NOTHROW(r = parse_kubeconfig(s, "/etc/kube", "/x"));
+    if (r.is_ok()) {
+      ++parsed;
+    } else {
+      ++failed;
+      CHECK(r.status().message().rfind("kubeconfig /x: ", 0) == 0);
+    }
+  }
+  CHECK(parsed > 0);
+  CHECK(failed > 0);
 }
