@@ -535,7 +535,9 @@ TEST_CASE("http server: slow clients hold no thread: one thread answers probes p
   for (int i = 0; i < 5; ++i) {
     const auto sent = Clock::now();
     CHECK(status_of(f.get("/health/live")) == 200);
-    CHECK(Clock::now() - sent < 500ms);
+    // Had a slow client held the only thread, the probe would wait for its 5 s deadline; half of
+    // it separates the two on a loaded machine and in the sanitizer build.
+    CHECK(Clock::now() - sent < 2500ms);
   }
 }
 
@@ -551,7 +553,9 @@ TEST_CASE("http server: stop closes open connections and returns quickly, and tw
   }
   const auto began = Clock::now();
   f->server.stop();
-  CHECK(Clock::now() - began < 1000ms);
+  // Not waiting for the clients' 30 s deadlines: at most the 1 s stop grace and the joins (the
+  // sanitizer build on a loaded machine took 1.17 s).
+  CHECK(Clock::now() - began < 5000ms);
   f->server.stop();
   for (auto& c : open) CHECK(c->closed_within(1s));
 }
