@@ -6,9 +6,6 @@
 // SIGTERM, or refuses to start at once with a sentence naming the file or key; every certificate
 // refusal is counted under its reason and the hostile member is never listed.
 #include <doctest/doctest.h>
-#include <openssl/bio.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,48 +64,11 @@ Credential flawed_member_cert(const std::string& ca_dir, const std::string& iden
   return {issued->cert_pem, issued->key_pem};
 }
 
-// Presents `cred` to the gossip listener at `ip` over TLS 1.3 at OpenSSL security level 0 and
-// reports whether the node then closed the connection. The harness's TlsConnection keeps the
-// default level, at which OpenSSL will not even load an RSA-1024 key; a hostile member lowers it.
+// Presents `cred` to the gossip listener at `ip` and reports whether the node then closed the
+// connection (during the handshake, or right after it once it has looked at the certificate).
 bool presented_and_closed(const std::string& ip, const Credential& cred) {
-  const int fd = tcp_connect(ip, kGossipPort, 3s);
-  REQUIRE(fd >= 0);
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        SSL_CTX_free);
-  REQUIRE(ctx);
-  SSL_CTX_set_security_level(ctx.get(), 0);
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
-      BIO_new_mem_buf(cred.cert_pem.data(), int(cred.cert_pem.size())), BIO_free);
-  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
-      BIO_new_mem_buf(cred.key_pem.data(), int(cred.key_pem.size())), BIO_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-  REQUIRE((cert && key));
-  REQUIRE(SSL_CTX_use_certificate(ctx.get(), cert.get()) == 1);
-  REQUIRE(SSL_CTX_use_PrivateKey(ctx.get(), key.get()) == 1);
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-  SSL_set_fd(ssl.get(), fd);
-  bool closed = false;
-  if (SSL_connect(ssl.get()) == 1) {
-    // tcp_connect set a receive timeout: a node that kept the connection would end this read
-    // with a timeout, not with end of stream or a reset.
-    char buf[256];
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!closed && std::chrono::steady_clock::now() < deadline) {
-      int n = SSL_read(ssl.get(), buf, sizeof buf);
-      int err = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl.get(), n);
-      closed = err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SSL ||
-               (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK);
-    }
-  } else {
-    closed = true;  // the node refused during the handshake
-  }
-  ::close(fd);
-  return closed;
+  TlsConnection c;
+  return !c.connect(ip, kGossipPort, cred, 3s) || c.closed_by_peer(5s);
 }
 
 std::string rejections(const std::string& reason) {

@@ -114,7 +114,8 @@ std::string http_raw(const std::string& ip, uint16_t port, std::string_view raw,
 int tcp_connect(const std::string& ip, uint16_t port, std::chrono::milliseconds timeout);
 
 // A TLS 1.3 client connection to a gossip listener, presenting `client` (or no certificate when
-// nullopt). It does not verify the server (the hostile side does not care). Blocking.
+// nullopt), at OpenSSL security level 0 so that weak keys can be presented. It does not verify
+// the server (the hostile side does not care). Blocking.
 class TlsConnection {
  public:
   TlsConnection() = default;
