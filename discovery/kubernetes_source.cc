@@ -158,7 +158,9 @@ std::vector<std::string> KubernetesSource::describe_missing(
   std::vector<std::string> out;
   const std::string who = user.empty() ? "this pod's service account" : user;
   const std::string manifest = multi_namespace
-                                   ? "rbac/clusterrole.yaml and rbac/rolebinding-per-namespace.yaml"
+                                   ? "rbac/role.yaml if that is this pod's own namespace, else "
+                                     "rbac/clusterrole.yaml and rbac/rolebinding-per-namespace.yaml "
+                                     "with PEER_NAMESPACE set to it"
                                    : "rbac/role.yaml";
   for (const auto& c : checks) {
     if (c.allowed || !c.error.empty()) continue;

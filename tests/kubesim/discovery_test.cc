@@ -383,8 +383,9 @@ TEST_CASE(
   for (const auto& p : report["problems"]) {
     named = named || p.get<std::string>() ==
                          "cannot list endpointslices.discovery.k8s.io in namespace \"dr\" as "
-                         "system:serviceaccount:prod:esdb; apply rbac/clusterrole.yaml and "
-                         "rbac/rolebinding-per-namespace.yaml";
+                         "system:serviceaccount:prod:esdb; apply rbac/role.yaml if that is "
+                         "this pod's own namespace, else rbac/clusterrole.yaml and "
+                         "rbac/rolebinding-per-namespace.yaml with PEER_NAMESPACE set to it";
   }
   CHECK_MESSAGE(named, out2);
 }
