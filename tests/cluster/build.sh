@@ -28,7 +28,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bin=$out/esk8s-cluster
 stamp=$out/esk8s-cluster.inputs
-inputs=$( (go version; cd "$src" && sha256sum build.sh go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1)
+inputs=$( (go version; cd "$src" && sha256sum build.sh netns-run go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1)
 if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
   echo "setup: esk8s-cluster is up to date ($bin)"
   exit 0

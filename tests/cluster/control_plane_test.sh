@@ -49,7 +49,7 @@ trap cleanup EXIT
 # start [ARGS...]: runs esk8s-cluster on $state and waits (at most 240 s) for its ready line.
 start() {
   : >"$work/out.log"
-  timeout 600 "$bin" --state-dir "$state" --user tester "$@" >"$work/out.log" 2>&1 &
+  timeout 600 "$bin" --state-dir "$state" --user tester --nodes 0 "$@" >"$work/out.log" 2>&1 &
   pid=$!
   local t0=$SECONDS
   url=

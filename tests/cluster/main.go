@@ -6,15 +6,19 @@
 //	esk8s-cluster --state-dir DIR      # prints "esk8s-cluster: ready https://127.0.0.1:PORT"
 //	kubectl --kubeconfig DIR/kubeconfig get --raw /readyz
 //
-// There is no kubelet yet: pods are created, scheduled when Nodes exist, and never run.
+// Only the kubelet is ours (kubelet.go): it registers --nodes Nodes and runs their pods as host
+// processes with addresses of --pod-network, which must be local (tests/cluster/netns-run).
 // See docs/CLUSTER.md.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"k8s.io/component-base/cli"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
@@ -27,8 +31,10 @@ const usage = `esk8s-cluster: a real Kubernetes control plane on 127.0.0.1 for e
   esk8s-cluster --state-dir DIR [flags]
 
 etcd (embedded), kube-apiserver, kube-controller-manager and kube-scheduler v1.37 start on free
-ports of 127.0.0.1; when the API answers /readyz and the controller manager and scheduler are
-healthy it writes DIR/kubeconfig (admin, group system:masters) and prints
+ports of 127.0.0.1; then the process kubelet registers --nodes Nodes (10.244.0.N) and runs the
+pods bound to them as local processes (addresses 10.244.x.y: run inside the network namespace
+of tests/cluster/netns-run). When the API answers /readyz, the controller manager and scheduler
+are healthy and the nodes are Ready, it writes DIR/kubeconfig (admin, system:masters) and prints
 
   esk8s-cluster: ready https://127.0.0.1:PORT
 
@@ -90,6 +96,25 @@ func main() {
 		o.extraArgs.scheduler = append(o.extraArgs.scheduler, s)
 		return nil
 	})
+	fs.IntVar(&o.kubelet.nodes, "nodes", 3, "how many Nodes the process kubelet registers and runs pods on (0: none, pods stay Pending)")
+	o.kubelet.podNetwork = netip.MustParsePrefix("10.244.0.0/16")
+	fs.Func("pod-network", "the /16 that node (.0.N) and pod addresses come from; must be local routes, as tests/cluster/netns-run sets up (default 10.244.0.0/16)", func(s string) error {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() || p.Bits() != 16 || p.Masked() != p {
+			return fmt.Errorf("want an IPv4 /16 such as 10.244.0.0/16, got %q", s)
+		}
+		o.kubelet.podNetwork = p
+		return nil
+	})
+	fs.Float64Var(&o.kubelet.backoffScale, "crashloop-backoff-scale", 1, "multiplies CrashLoopBackOff's delays (10 s doubling to 5 min, reset after 10 min of running); e.g. 0.1 for tests")
+	fs.DurationVar(&o.kubelet.volumeSync, "volume-sync-period", 5*time.Second, "how often configMap, secret, downwardAPI and projected volumes are re-read and updated in running pods")
+	fs.Func("pod-path", "a directory searched first for container commands; repeatable", func(s string) error {
+		abs, err := filepath.Abs(s)
+		if err == nil {
+			o.kubelet.podPath = append(o.kubelet.podPath, abs)
+		}
+		return err
+	})
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			os.Exit(0)
@@ -98,6 +123,14 @@ func main() {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "esk8s-cluster: unexpected argument %q (see --help)\n", fs.Arg(0))
+		os.Exit(2)
+	}
+	if o.kubelet.nodes < 0 || o.kubelet.nodes > 250 {
+		fmt.Fprintf(os.Stderr, "esk8s-cluster: --nodes %d: want 0 to 250\n", o.kubelet.nodes)
+		os.Exit(2)
+	}
+	if o.kubelet.backoffScale <= 0 || o.kubelet.volumeSync <= 0 {
+		fmt.Fprintln(os.Stderr, "esk8s-cluster: --crashloop-backoff-scale and --volume-sync-period must be positive")
 		os.Exit(2)
 	}
 	if strings.TrimSpace(o.stateDir) == "" {

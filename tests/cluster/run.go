@@ -67,6 +67,7 @@ type options struct {
 	fsync        bool
 	readyTimeout time.Duration
 	extraArgs    struct{ apiserver, controllerManager, scheduler []string }
+	kubelet      kubeletOptions
 }
 
 // layout names every file the program writes under the state directory.
@@ -79,7 +80,7 @@ func (l layout) pki(name string) string { return l.path("pki", name) }
 func (l layout) log(name string) string { return l.path("logs", name+".log") }
 
 // owned are the top-level entries --delete-state removes.
-var owned = []string{"etcd", "pki", "logs", "users", "tokens.csv", "kubeconfig", "ca.crt"}
+var owned = []string{"etcd", "pki", "logs", "users", "tokens.csv", "kubeconfig", "ca.crt", "kubelet", "volumes"}
 
 func say(format string, args ...any) { fmt.Printf("esk8s-cluster: "+format+"\n", args...) }
 
@@ -125,6 +126,8 @@ type cluster struct {
 	etcd       *embed.Etcd
 	components []*component // in start order
 	url        string
+	nodes      []*node
+	stopNodes  context.CancelFunc
 }
 
 type ports struct{ etcdClient, etcdPeer, apiserver, controllerManager, scheduler int }
@@ -532,9 +535,15 @@ func (c *cluster) start(t0 time.Time, sigs <-chan os.Signal) int {
 	if err := writeKubeconfig(c.l.path("kubeconfig"), c.url, c.l.path("ca.crt"), "admin", kubeconfigAuth{token: admin}); err != nil {
 		return fail(err)
 	}
-	say("started in %.1fs (PKI %.1fs, etcd %.1fs, kube-apiserver %.1fs, controller manager and scheduler %.1fs); kubeconfig %s",
+	if c.o.kubelet.nodes > 0 {
+		if err := c.startWorkers(ctx, p, admin); err != nil {
+			return fail(err)
+		}
+	}
+	tNodes := time.Now()
+	say("started in %.1fs (PKI %.1fs, etcd %.1fs, kube-apiserver %.1fs, controller manager and scheduler %.1fs, %d nodes %.1fs); kubeconfig %s",
 		time.Since(t0).Seconds(), tPKI.Sub(t0).Seconds(), tEtcd.Sub(tPKI).Seconds(), tAPI.Sub(tEtcd).Seconds(),
-		tCtl.Sub(tAPI).Seconds(), c.l.path("kubeconfig"))
+		tCtl.Sub(tAPI).Seconds(), len(c.nodes), tNodes.Sub(tCtl).Seconds(), c.l.path("kubeconfig"))
 	say("ready %s", c.url)
 
 	for {
@@ -558,6 +567,13 @@ func (c *cluster) start(t0 time.Time, sigs <-chan os.Signal) int {
 // etcd. Every child is gone when it returns.
 func (c *cluster) stop() {
 	t := time.Now()
+	if len(c.nodes) > 0 {
+		stopNodes(c.nodes)
+		say("pods stopped in %.1fs", time.Since(t).Seconds())
+	}
+	if c.stopNodes != nil {
+		c.stopNodes()
+	}
 	var clients []*component
 	for _, comp := range c.components {
 		if comp.name != "kube-apiserver" {
