@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "cli/time_text.h"
+#include "discovery/identity.h"
 #include "plugin/config.h"
 #include "tls/files_source.h"
 #include "tls/issuer.h"
@@ -25,8 +26,10 @@ namespace esk8s::cli {
 
 const char* const kCertUsage =
     "  cert create-ca --out DIR [--key-type T] [--validity-days N] [--name CN] [--force]\n"
+    "                 [--namespace NS]...\n"
     "                 a cluster CA: DIR/ca.crt (0644) and DIR/ca.key (0600); default\n"
-    "                 ecdsa-p256, 3650 days, CN \"esk8s cluster CA\"\n"
+    "                 ecdsa-p256, 3650 days, CN \"esk8s cluster CA\"; prints the kubectl\n"
+    "                 command creating its Secret in each --namespace (NAMESPACE if none)\n"
     "  cert create-node --ca DIR --pod P --service S --namespace N --out DIR2\n"
     "                 [--cluster-domain D] [--client-service C]... [--peer-namespace NS]...\n"
     "                 [--localhost] [--key-type T] [--validity-days N] [--force]\n"
@@ -205,10 +208,17 @@ int failure(std::ostream& err, const std::string& command, const Status& s) {
 
 int create_ca(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const std::string cmd = "create-ca";
-  OptionSpec spec{{"--out", "--key-type", "--validity-days", "--name"}, {}, {"--force"}, 0};
+  OptionSpec spec{
+      {"--out", "--key-type", "--validity-days", "--name"}, {"--namespace"}, {"--force"}, 0};
   auto o = parse_options(args, spec);
   if (!o) return usage_error(err, cmd, o.status().message());
   if (Status s = require(o.value(), {"--out"}); !s) return usage_error(err, cmd, s.message());
+  std::vector<std::string> namespaces = o->all("--namespace");
+  for (const std::string& ns : namespaces) {
+    if (!discovery::is_dns1123_label(ns)) {
+      return usage_error(err, cmd, "--namespace \"" + ns + "\" is not a namespace name");
+    }
+  }
   auto type = key_type_option(o.value());
   if (!type) return usage_error(err, cmd, type.status().message());
   auto validity = parse_days(o.value(), "--validity-days", kDefaultCaValidityDays);
@@ -245,8 +255,16 @@ int create_ca(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (info) out << ", valid until " << tls::format_utc(info->not_after);
   out << "\nwrote " << key_path << " (mode 0600): keep it secret; anyone holding it can join "
       << "the cluster\n"
-      << "next: kubectl create secret generic esk8s-ca --from-file=ca.crt=" << cert_path
-      << " --from-file=ca.key=" << key_path << "\n";
+      << "next: create the Secret esk8s-ca in "
+      << (namespaces.empty() ? "every namespace that runs members of the cluster (the same CA "
+                               "in each):\n"
+                             : std::string(namespaces.size() == 1 ? "its namespace:\n"
+                                                                  : "each namespace:\n"));
+  if (namespaces.empty()) namespaces.push_back("NAMESPACE");
+  for (const std::string& ns : namespaces) {
+    out << "  kubectl -n " << ns << " create secret generic esk8s-ca --from-file=ca.crt="
+        << cert_path << " --from-file=ca.key=" << key_path << "\n";
+  }
   return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <set>
+#include <tuple>
 
 #include "cli/time_text.h"
 #include "common/base64.h"
@@ -96,8 +97,8 @@ std::string lower(std::string s) {
 
 Finding make(Severity s, std::string check, std::string object, std::string message,
              std::string why, std::string fix) {
-  return {
-      s, std::move(check), std::move(object), std::move(message), std::move(why), std::move(fix)};
+  return {s,           std::move(check), std::move(object), std::move(message),
+          std::move(why), std::move(fix),  ""};
 }
 
 const json* find_named(const std::vector<json>& objects, const std::string& name) {
@@ -171,6 +172,34 @@ std::vector<const json*> owned_pods(const Workload& w, const NamespaceObjects& n
 std::string where_set(const Workload& w, const std::string& key) {
   auto it = w.setting_sources.find(key);
   return it == w.setting_sources.end() ? "the container's env" : it->second;
+}
+
+// The headless Service whose EndpointSlices the members watch.
+std::string service_of(const Workload& w) { return w.setting("ESK8S_SERVICE", w.service_name()); }
+
+// Whether `s` can stand in a printed shell command as it is: the characters of Kubernetes
+// object names only, so nothing read from the API can inject shell syntax.
+bool shell_safe(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+// "esdb-0", or "esdb-a/esdb-0" when the cluster spans namespaces (pod names repeat there).
+std::string pod_label(const Cluster& c, const std::string& ns, const std::string& pod) {
+  return c.multi_namespace() ? ns + "/" + pod : pod;
+}
+
+// "2 of 3 members" wording: "spec.replicas is 3" for one StatefulSet, "the cluster has 3
+// members in all (esdb-a/esdb: 2, esdb-b/esdb: 1)" for several.
+std::string describe_members(const Cluster& c) {
+  if (c.workloads.size() == 1) return "spec.replicas is " + std::to_string(c.replicas());
+  std::vector<std::string> parts;
+  for (const Workload& w : c.workloads) {
+    parts.push_back(w.namespace_name + "/" + w.name + ": " + std::to_string(w.replicas()));
+  }
+  return "the cluster has " + std::to_string(c.replicas()) + " members in all (" + joined(parts) +
+         ")";
 }
 
 // ---- storage ----
@@ -356,13 +385,29 @@ void check_pod_management(const Workload& w, std::vector<Finding>& out) {
   }
 }
 
-void check_placement(const Workload& w, const NamespaceObjects& ns, std::vector<Finding>& out) {
+// Whether a required anti-affinity term sees the pods of every namespace of the cluster: a
+// namespaceSelector (whose labels the doctor cannot judge) is taken to, `namespaces` must list
+// them all, and without either the term sees only the pod's own namespace.
+bool term_covers(const json& term, const Workload& w, const Cluster& c) {
+  if (term.contains("namespaceSelector") && term["namespaceSelector"].is_object()) return true;
+  std::set<std::string> seen;
+  for (const json& n : array_at(term, "namespaces")) {
+    if (n.is_string()) seen.insert(n.get<std::string>());
+  }
+  if (seen.empty()) seen.insert(w.namespace_name);
+  return std::all_of(c.workloads.begin(), c.workloads.end(),
+                     [&](const Workload& v) { return seen.count(v.namespace_name) > 0; });
+}
+
+void check_placement(const Workload& w, const Cluster& c, std::vector<Finding>& out) {
   const json& terms = array_at(object_at(object_at(w.pod_spec(), "affinity"), "podAntiAffinity"),
                                "requiredDuringSchedulingIgnoredDuringExecution");
-  bool spread = false;
+  bool spread = false, across = false;
   for (const json& t : terms) {
-    spread = spread || (string_at(t, "topologyKey") == "kubernetes.io/hostname" &&
-                        selector_matches(object_at(t, "labelSelector"), template_labels(w)));
+    const bool matches = string_at(t, "topologyKey") == "kubernetes.io/hostname" &&
+                         selector_matches(object_at(t, "labelSelector"), template_labels(w));
+    spread = spread || matches;
+    across = across || (matches && term_covers(t, w, c));
   }
   if (!spread) {
     out.push_back(
@@ -374,21 +419,24 @@ void check_placement(const Workload& w, const NamespaceObjects& ns, std::vector<
              "add affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution "
              "with topologyKey kubernetes.io/hostname and a labelSelector matching the "
              "pod labels (examples/kubernetes/base/statefulset.yaml)"));
-  }
-  std::map<std::string, std::vector<std::string>> by_node;
-  for (const json* p : owned_pods(w, ns)) {
-    std::string node = string_at(object_at(*p, "spec"), "nodeName");
-    if (!node.empty()) by_node[node].push_back(name_of(*p));
-  }
-  for (const auto& [node, pods] : by_node) {
-    if (pods.size() < 2) continue;
-    out.push_back(make(Severity::kError, "placement.same-node", w.object(),
-                       "pods " + joined(pods) + " all run on node " + node,
-                       "losing node " + node + " costs " + std::to_string(pods.size()) +
-                           " votes at once, which can take the cluster below its quorum",
-                       "add the required anti-affinity on kubernetes.io/hostname, then delete "
-                       "all but one of these pods one at a time so they are rescheduled on "
-                       "other nodes"));
+  } else if (!across) {
+    std::vector<std::string> all;
+    for (const Workload& v : c.workloads) {
+      if (std::find(all.begin(), all.end(), v.namespace_name) == all.end()) {
+        all.push_back(v.namespace_name);
+      }
+    }
+    out.push_back(make(Severity::kWarning, "placement.anti-affinity-namespaces", w.object(),
+                       "the required anti-affinity on kubernetes.io/hostname does not look at "
+                       "every namespace of the cluster (" +
+                           joined(all) + ")",
+                       "a term without namespaces sees only its own namespace, so the scheduler "
+                       "may put members of two namespaces on one node, and losing that node "
+                       "costs two votes at once",
+                       "list " + joined(all) +
+                           " in the term's namespaces, as "
+                           "examples/kubernetes/overlays/multi-namespace/member/anti-affinity.yaml "
+                           "does"));
   }
 }
 
@@ -407,34 +455,6 @@ void check_resources(const Workload& w, std::vector<Finding>& out) {
            "dead to its peers",
            "set resources.requests.cpu, resources.requests.memory and "
            "resources.limits.memory (equal to the memory request) on the container"));
-}
-
-void check_replicas(const Workload& w, std::vector<Finding>& out) {
-  const int replicas = w.replicas();
-  if (replicas > 0 && replicas % 2 == 0) {
-    gossip::QuorumView q{static_cast<uint32_t>(replicas), 0};
-    out.push_back(make(Severity::kWarning, "replicas.even", w.object(),
-                       "replicas is " + std::to_string(replicas) + ", an even number",
-                       "a majority of " + std::to_string(replicas) + " is " +
-                           std::to_string(q.needed()) + ", so it tolerates " +
-                           std::to_string(replicas - static_cast<int>(q.needed())) +
-                           " failure(s), no more than " + std::to_string(replicas - 1) +
-                           " members would, and a clean split in half leaves no side a quorum",
-                       "use an odd number of replicas (3 or 5) and set ESK8S_CLUSTER_SIZE to it"));
-  }
-  if (!w.has_setting("ESK8S_CLUSTER_SIZE")) return;
-  const std::string text = w.setting("ESK8S_CLUSTER_SIZE");
-  auto size = parse_int(text);
-  if (text.empty() || (size && *size == replicas)) return;
-  out.push_back(
-      make(Severity::kError, "replicas.cluster-size", w.object(),
-           "ESK8S_CLUSTER_SIZE=" + text + " (" + where_set(w, "ESK8S_CLUSTER_SIZE") +
-               ") but spec.replicas is " + std::to_string(replicas),
-           "quorum is a majority of ESK8S_CLUSTER_SIZE: with more members than that two halves can "
-           "each count a quorum (split brain), with fewer the cluster may never reach one",
-           "set ESK8S_CLUSTER_SIZE=\"" + std::to_string(replicas) + "\" in " +
-               where_set(w, "ESK8S_CLUSTER_SIZE") +
-               " (or remove it: esk8s then follows spec.replicas) and restart the pods"));
 }
 
 void check_pre_stop(const Workload& w, std::vector<Finding>& out) {
@@ -553,49 +573,73 @@ std::optional<int> pdb_count(const json& v, int replicas) {
   return static_cast<int>((int64_t{replicas} * *pct + 99) / 100);
 }
 
-void check_pdb(const Workload& w, const NamespaceObjects& ns, std::vector<Finding>& out) {
-  if (ns.unavailable.count("poddisruptionbudgets")) return;
+// A PodDisruptionBudget selecting a workload's pods: how many of them it lets go at once
+// (nullopt when its fields cannot be read).
+struct Budget {
+  std::string object, field;
+  std::optional<int> down;
+};
+
+std::vector<Budget> budgets_of(const Workload& w, const NamespaceObjects& ns) {
+  std::vector<Budget> out;
   const int replicas = w.replicas();
-  bool any = false;
   for (const json& pdb : ns.pdbs) {
     const json& spec = object_at(pdb, "spec");
     if (!selector_matches(object_at(spec, "selector"), template_labels(w))) continue;
-    any = true;
-    const std::string object = "PodDisruptionBudget " + ns.name + "/" + name_of(pdb);
-    std::optional<int> down;
-    std::string field;
+    Budget b{"PodDisruptionBudget " + ns.name + "/" + name_of(pdb), "", std::nullopt};
+    auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
     if (spec.contains("maxUnavailable")) {
-      down = pdb_count(spec["maxUnavailable"], replicas);
-      field = "maxUnavailable: " + (spec["maxUnavailable"].is_string()
-                                        ? spec["maxUnavailable"].get<std::string>()
-                                        : spec["maxUnavailable"].dump());
+      b.down = pdb_count(spec["maxUnavailable"], replicas);
+      b.field = "maxUnavailable: " + text(spec["maxUnavailable"]);
     } else if (spec.contains("minAvailable")) {
       auto min = pdb_count(spec["minAvailable"], replicas);
-      if (min) down = std::max(0, replicas - *min);
-      field = "minAvailable: " + (spec["minAvailable"].is_string()
-                                      ? spec["minAvailable"].get<std::string>()
-                                      : spec["minAvailable"].dump());
+      if (min) b.down = std::max(0, replicas - *min);
+      b.field = "minAvailable: " + text(spec["minAvailable"]);
     }
-    if (!down) continue;
-    const int minority = (replicas - 1) / 2;
-    const int quorum = replicas / 2 + 1;
-    if (*down > minority) {
-      out.push_back(make(Severity::kError, "pdb.too-permissive", object,
-                         field + " lets " + std::to_string(*down) + " of " +
-                             std::to_string(replicas) + " members be evicted at once",
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// The budgets of one namespace against the size of the whole cluster: a majority of the
+// cluster must survive whatever this namespace's budget allows.
+void check_pdb(const Workload& w, const NamespaceObjects& ns, const Cluster& c,
+               std::vector<Finding>& out) {
+  if (ns.unavailable.count("poddisruptionbudgets")) return;
+  const int replicas = w.replicas();
+  int total = c.replicas();
+  if (!c.unread.empty()) {
+    // Members in namespaces the doctor could not read: ESK8S_CLUSTER_SIZE is the best count.
+    if (auto size = parse_int(w.setting("ESK8S_CLUSTER_SIZE"))) total = std::max(total, *size);
+  }
+  const int minority = (total - 1) / 2;
+  const std::vector<Budget> budgets = budgets_of(w, ns);
+  for (const Budget& b : budgets) {
+    if (!b.down) continue;
+    const std::string lets = b.field + " lets " + std::to_string(*b.down) + " of " +
+                             std::to_string(total) + " members be evicted";
+    if (*b.down > minority && minority == 0) {
+      out.push_back(make(Severity::kWarning, "pdb.no-spare-member", b.object,
+                         lets + ", and a cluster of " + std::to_string(total) +
+                             " has no member to spare",
+                         "any eviction takes the cluster below its quorum; no budget makes it "
+                         "safe, since maxUnavailable: 0 would block every drain instead",
+                         "run at least 3 members (spec.replicas and ESK8S_CLUSTER_SIZE)"));
+    } else if (*b.down > minority) {
+      out.push_back(make(Severity::kError, "pdb.too-permissive", b.object, lets + " at once",
                          "voluntary disruptions (drains, upgrades) may then take down a majority "
                          "and the cluster loses its quorum",
-                         "set maxUnavailable: " + std::to_string(std::max(1, minority)) +
-                             " (or minAvailable: " + std::to_string(quorum) + ")"));
-    } else if (*down <= 0 && replicas > 0) {
-      out.push_back(make(Severity::kWarning, "pdb.blocks-drains", object,
-                         field + " allows no member to be evicted",
+                         "set maxUnavailable: " + std::to_string(minority) + " (or minAvailable: " +
+                             std::to_string(std::max(0, replicas - minority)) + ")"));
+    } else if (*b.down <= 0 && replicas > 0) {
+      out.push_back(make(Severity::kWarning, "pdb.blocks-drains", b.object,
+                         b.field + " allows no member to be evicted",
                          "node drains and cluster upgrades then block forever on these pods",
                          "set maxUnavailable: 1; the preStop hook already waits until stopping "
                          "a member keeps the quorum"));
     }
   }
-  if (!any) {
+  if (budgets.empty()) {
     out.push_back(make(Severity::kWarning, "pdb.missing", w.object(),
                        "no PodDisruptionBudget selects the StatefulSet's pods",
                        "without one a node drain or cluster upgrade may evict several members "
@@ -640,6 +684,7 @@ void check_permissions(const Workload& w, const PermissionReport& report,
                        report.user + " cannot " + n.verb + " " + resource + " " + where, n.reason,
                        "apply " + n.rbac_file + " for ServiceAccount " + w.service_account() +
                            " of namespace " + w.namespace_name));
+    out.back().command = n.command;
   }
 }
 
@@ -875,69 +920,100 @@ void check_endpoints(const Workload& w, const NamespaceObjects& ns, std::vector<
 }
 
 struct MemberView {
-  std::string pod;
+  std::string ns, pod;
   std::set<std::string> alive;  // identities in state alive or suspect (gossip's "live")
 };
 
-std::string short_name(const std::string& identity) {
-  return identity.substr(0, identity.find('.'));
+// "esdb-0" from esdb-0.esdb.esdb-a.svc.cluster.local; "esdb-a/esdb-0" when the cluster spans
+// namespaces.
+std::string short_name(const Cluster& c, const std::string& identity) {
+  const size_t first = identity.find('.');
+  const std::string pod = identity.substr(0, first);
+  if (!c.multi_namespace() || first == std::string::npos) return pod;
+  const size_t second = identity.find('.', first + 1);
+  if (second == std::string::npos) return pod;
+  return identity.substr(second + 1, identity.find('.', second + 1) - second - 1) + "/" + pod;
 }
 
-std::string describe_set(const std::set<std::string>& s) {
+std::string describe_set(const Cluster& c, const std::set<std::string>& s) {
   std::vector<std::string> names;
-  for (const auto& i : s) names.push_back(short_name(i));
+  for (const auto& i : s) names.push_back(short_name(c, i));
+  std::sort(names.begin(), names.end());
   return "{" + joined(names) + "}";
 }
 
-void check_members(const Workload& w, const std::vector<MemberFetch>& fetches,
-                   std::vector<Finding>& out) {
-  std::vector<std::string> unreachable;
-  std::string first_error;
+// The workload of the cluster that runs `pod` in `ns`.
+const Workload* workload_of(const Cluster& c, const std::string& ns, const std::string& pod) {
+  for (const Workload& w : c.workloads) {
+    if (w.namespace_name == ns && pod.rfind(w.name + "-", 0) == 0) return &w;
+  }
+  return nullptr;
+}
+
+// The views of the members the doctor could read; unreadable answers become findings.
+std::vector<MemberView> member_views(const Cluster& c, std::vector<Finding>& out) {
   std::vector<MemberView> views;
-  for (const MemberFetch& f : fetches) {
-    if (!f.reachable) {
-      unreachable.push_back(f.target.pod);
-      if (first_error.empty()) first_error = f.error;
-      continue;
-    }
+  for (const MemberFetch& f : c.members) {
+    if (!f.reachable) continue;
     json body = f.body.size() <= discovery::kMaxObjectBytes ? json::parse(f.body, nullptr, false)
                                                             : json(json::value_t::discarded);
     if (f.status != 200 || !body.is_object() || !body.contains("members") ||
         !body["members"].is_array()) {
       out.push_back(make(
-          Severity::kWarning, "members.bad-answer", "Pod " + w.namespace_name + "/" + f.target.pod,
+          Severity::kWarning, "members.bad-answer",
+          "Pod " + f.target.namespace_name + "/" + f.target.pod,
           f.target.url + " answered HTTP " + std::to_string(f.status) + " without a members list",
           "the doctor cannot see this member's view of the cluster",
           "check that ESK8S_HTTP_PORT is the port esk8s serves /members on"));
       continue;
     }
-    MemberView v{f.target.pod, {}};
+    MemberView v{f.target.namespace_name, f.target.pod, {}};
     for (const json& m : body["members"]) {
       std::string state = string_at(m, "state");
       if (state == "alive" || state == "suspect") v.alive.insert(string_at(m, "identity"));
     }
     views.push_back(std::move(v));
   }
+  return views;
+}
+
+// The size a member counts its quorum against: its ESK8S_CLUSTER_SIZE, else (unset: esk8s takes
+// its own StatefulSet's replicas) the cluster's members in all, which is what it should be.
+int quorum_size(const Cluster& c, const Workload* w) {
+  if (w != nullptr) {
+    if (auto configured = parse_int(w->setting("ESK8S_CLUSTER_SIZE"))) return *configured;
+  }
+  return c.replicas();
+}
+
+void check_members(const Cluster& c, std::vector<Finding>& out) {
+  std::vector<std::string> unreachable;
+  std::string first_error;
+  for (const MemberFetch& f : c.members) {
+    if (f.reachable) continue;
+    unreachable.push_back(pod_label(c, f.target.namespace_name, f.target.pod));
+    if (first_error.empty()) first_error = f.error;
+  }
+  const std::vector<MemberView> views = member_views(c, out);
   if (!unreachable.empty()) {
-    out.push_back(make(Severity::kInfo, "members.unreachable", w.object(),
+    out.push_back(make(Severity::kInfo, "members.unreachable", c.object(),
                        "live checks skipped for " + joined(unreachable) +
                            ": not reachable from here (" + first_error + ")",
                        "the doctor compares the members' own /members views only when it can "
                        "reach the pods' HTTP port",
                        "run doctor in the cluster (a pod that can reach port " +
-                           w.setting("ESK8S_HTTP_PORT", std::to_string(kDefaultHttpPort)) +
+                           c.workloads.front().setting("ESK8S_HTTP_PORT",
+                                                       std::to_string(kDefaultHttpPort)) +
                            " of the members) for the live checks"));
   }
-  int size = w.replicas();
-  if (auto configured = parse_int(w.setting("ESK8S_CLUSTER_SIZE"))) size = *configured;
-  if (size <= 0) return;
-  gossip::QuorumView q{static_cast<uint32_t>(size), 0};
   for (const MemberView& v : views) {
+    const int size = quorum_size(c, workload_of(c, v.ns, v.pod));
+    if (size <= 0) continue;
+    gossip::QuorumView q{static_cast<uint32_t>(size), 0};
     if (v.alive.size() >= q.needed()) continue;
-    out.push_back(make(Severity::kError, "members.no-quorum",
-                       "Pod " + w.namespace_name + "/" + v.pod,
+    out.push_back(make(Severity::kError, "members.no-quorum", "Pod " + v.ns + "/" + v.pod,
                        v.pod + " sees " + std::to_string(v.alive.size()) + " of " +
-                           std::to_string(size) + " members alive " + describe_set(v.alive) +
+                           std::to_string(size) + " members alive " + describe_set(c, v.alive) +
                            ", fewer than the quorum of " + std::to_string(q.needed()),
                        "a member without a quorum in its view is not Ready and cannot take part "
                        "in the cluster",
@@ -949,14 +1025,240 @@ void check_members(const Workload& w, const std::vector<MemberFetch>& fetches,
   for (const MemberView& v : views) disagree = disagree || v.alive != views.front().alive;
   if (disagree) {
     std::vector<std::string> parts;
-    for (const MemberView& v : views) parts.push_back(v.pod + " sees " + describe_set(v.alive));
-    out.push_back(make(Severity::kWarning, "members.views-disagree", w.object(),
+    for (const MemberView& v : views) {
+      parts.push_back(pod_label(c, v.ns, v.pod) + " sees " + describe_set(c, v.alive));
+    }
+    out.push_back(make(Severity::kWarning, "members.views-disagree", c.object(),
                        "the members disagree on who is alive: " + joined(parts, "; "),
                        "members that disagree count different quorums; a partition, a blocked "
                        "gossip port or a certificate one side refuses is the usual cause",
                        "re-run in a few seconds; if it persists, check NetworkPolicies and the "
                        "gossip port between the pods named, and the members' logs for TLS "
                        "refusals"));
+  }
+}
+
+// ---- the cluster as a whole ----
+
+// Members of one cluster must watch each other's namespaces, and the namespaces they watch must
+// hold members and be readable for the doctor to judge the cluster.
+void check_peer_namespaces(const Cluster& c,
+                           const std::map<std::string, NamespaceObjects>& namespaces,
+                           std::vector<Finding>& out) {
+  for (const std::string& ns : c.namespaces) {
+    auto unread = c.unread.find(ns);
+    if (unread != c.unread.end()) {
+      out.push_back(make(Severity::kWarning, "cluster.namespace-unread", "Namespace " + ns,
+                         "members watch namespace " + ns + " (ESK8S_PEER_NAMESPACES), which the "
+                                                           "doctor could not read: " +
+                             unread->second,
+                         "the members there are unknown to the doctor, so the cluster's size, "
+                         "budgets and views were judged without them",
+                         "run the doctor as a user who may list statefulsets, pods and "
+                         "configmaps in namespace " +
+                             ns));
+    }
+  }
+  for (const Workload& w : c.workloads) {
+    const std::vector<std::string> watched = watched_namespaces(w);
+    std::set<std::string> reported;
+    for (const Workload& v : c.workloads) {
+      const std::string& other = v.namespace_name;
+      if (std::find(watched.begin(), watched.end(), other) != watched.end() ||
+          !reported.insert(other).second) {
+        continue;
+      }
+      out.push_back(make(
+          Severity::kError, "cluster.peer-namespaces", w.object(),
+          "the members of " + w.object() + " do not watch namespace " + other + ", where " +
+              v.object() + " runs members of the same cluster (ESK8S_PEER_NAMESPACES is \"" +
+              w.setting("ESK8S_PEER_NAMESPACES") + "\")",
+          "a member discovers only the namespaces it watches and by default admits only their "
+          "members as gossip peers (ESK8S_ALLOWED_PEERS), so the two sides do not form one "
+          "cluster",
+          "add " + other + " to ESK8S_PEER_NAMESPACES in " +
+              where_set(w, "ESK8S_PEER_NAMESPACES") + " and restart the pods"));
+    }
+    for (size_t i = 1; i < watched.size(); ++i) {
+      const std::string& peer = watched[i];
+      if (c.unread.count(peer) || !namespaces.count(peer)) continue;
+      if (std::any_of(c.workloads.begin(), c.workloads.end(),
+                      [&](const Workload& v) { return v.namespace_name == peer; })) {
+        continue;
+      }
+      out.push_back(make(Severity::kWarning, "cluster.peer-namespace-empty", w.object(),
+                         "ESK8S_PEER_NAMESPACES names namespace " + peer +
+                             ", which runs no esk8s StatefulSet of Service " + service_of(w),
+                         "the members watch it for nothing, and members meant to run there are "
+                         "missing from the cluster's quorum",
+                         "deploy the members of " + peer + ", or remove " + peer +
+                             " from ESK8S_PEER_NAMESPACES in " +
+                             where_set(w, "ESK8S_PEER_NAMESPACES")));
+    }
+  }
+}
+
+// Gossip refuses messages carrying another cluster name, and the default differs per namespace.
+void check_cluster_name(const Cluster& c, std::vector<Finding>& out) {
+  if (c.workloads.size() < 2) return;
+  std::vector<std::string> parts, where;
+  std::set<std::string> names;
+  std::string suggested;  // the first name set explicitly, else the first workload's
+  bool explicit_name = false;
+  for (const Workload& w : c.workloads) {
+    auto it = w.settings.find("ESK8S_CLUSTER_NAME");
+    if (it != w.settings.end() && !it->second) return;  // from a Secret: not knowable
+    const std::string name =
+        w.setting("ESK8S_CLUSTER_NAME",
+                  service_of(w) + "." + w.setting("ESK8S_NAMESPACE", w.namespace_name));
+    names.insert(name);
+    if (suggested.empty() || (w.has_setting("ESK8S_CLUSTER_NAME") && !explicit_name)) {
+      suggested = name;
+      explicit_name = w.has_setting("ESK8S_CLUSTER_NAME");
+    }
+    parts.push_back(w.namespace_name + "/" + w.name + ": " + name);
+    where.push_back(where_set(w, "ESK8S_CLUSTER_NAME"));
+  }
+  if (names.size() < 2) return;
+  out.push_back(make(Severity::kError, "cluster.name-mismatch", c.object(),
+                     "the members' cluster names differ: " + joined(parts) +
+                         " (unset, ESK8S_CLUSTER_NAME is <service>.<namespace>)",
+                     "gossip refuses messages carrying another cluster name, so each namespace "
+                     "forms a cluster of its own, each counting a quorum of ESK8S_CLUSTER_SIZE",
+                     "set ESK8S_CLUSTER_NAME to one value (e.g. " +
+                         suggested + ") in " + joined(where) + " and restart the pods"));
+}
+
+// Every member's ESK8S_CLUSTER_SIZE against the members of all StatefulSets of the cluster.
+void check_size(const Cluster& c, const std::map<std::string, NamespaceObjects>& namespaces,
+                std::vector<Finding>& out) {
+  const int total = c.replicas();
+  // The members that exist: a fix never names a smaller size (a size below them lets two halves
+  // each count a quorum).
+  size_t exist = static_cast<size_t>(std::max(total, 0));
+  size_t pods = 0;
+  std::set<std::string> alive;
+  for (const Workload& w : c.workloads) {
+    if (auto ns = namespaces.find(w.namespace_name); ns != namespaces.end()) {
+      pods += owned_pods(w, ns->second).size();
+    }
+  }
+  std::vector<Finding> ignored;
+  for (const MemberView& v : member_views(c, ignored)) alive.insert(v.alive.begin(), v.alive.end());
+  exist = std::max({exist, pods, alive.size()});
+  const std::string floor = std::to_string(exist);
+
+  if (total > 0 && total % 2 == 0) {
+    gossip::QuorumView q{static_cast<uint32_t>(total), 0};
+    out.push_back(make(Severity::kWarning, "replicas.even", c.object(),
+                       (c.workloads.size() == 1 ? "replicas is " + std::to_string(total)
+                                                : describe_members(c)) +
+                           ", an even number",
+                       "a majority of " + std::to_string(total) + " is " +
+                           std::to_string(q.needed()) + ", so it tolerates " +
+                           std::to_string(total - static_cast<int>(q.needed())) +
+                           " failure(s), no more than " + std::to_string(total - 1) +
+                           " members would, and a clean split in half leaves no side a quorum",
+                       c.workloads.size() == 1
+                           ? "use an odd number of replicas (3 or 5) and set ESK8S_CLUSTER_SIZE "
+                             "to it"
+                           : "use an odd number of members in all (3 or 5) and set "
+                             "ESK8S_CLUSTER_SIZE to it in every namespace"));
+  }
+  const std::string every = c.workloads.size() == 1 ? "" : " (the same in every namespace)";
+  const std::string why =
+      "quorum is a majority of ESK8S_CLUSTER_SIZE: with more members than that two halves can "
+      "each count a quorum (split brain), with fewer the cluster tolerates fewer failures or "
+      "never reaches a quorum";
+  for (const Workload& w : c.workloads) {
+    auto it = w.settings.find("ESK8S_CLUSTER_SIZE");
+    if (it != w.settings.end() && !it->second) continue;  // from a Secret: not knowable
+    const std::string src = where_set(w, "ESK8S_CLUSTER_SIZE");
+    if (!w.has_setting("ESK8S_CLUSTER_SIZE")) {
+      if (c.workloads.size() == 1 || w.replicas() == total) continue;
+      out.push_back(make(Severity::kError, "replicas.cluster-size", w.object(),
+                         "ESK8S_CLUSTER_SIZE is unset, so the members of " + w.object() +
+                             " count a quorum of its own spec.replicas (" +
+                             std::to_string(w.replicas()) + "), but " + describe_members(c),
+                         why,
+                         "set ESK8S_CLUSTER_SIZE=\"" + floor + "\" in the ConfigMap of " +
+                             w.object() + "'s envFrom" + every + " and restart the pods"));
+      continue;
+    }
+    const std::string text = w.setting("ESK8S_CLUSTER_SIZE");
+    auto size = parse_int(text);
+    if (size && *size == total) continue;
+    if (size && *size > total && !c.unread.empty()) continue;  // members may be in those
+    std::string fix = "set ESK8S_CLUSTER_SIZE=\"" + floor + "\" in " + src + every +
+                      (c.workloads.size() == 1 ? " (or remove it: esk8s then follows "
+                                                 "spec.replicas)"
+                                               : "") +
+                      " and restart the pods";
+    if (size && *size > static_cast<int>(exist)) {
+      fix = "scale the StatefulSet" + std::string(c.workloads.size() == 1 ? "" : "s") +
+            " up to " + text + " members in all, or, if the cluster is meant to have " + floor +
+            ", " + fix;
+    }
+    out.push_back(make(Severity::kError, "replicas.cluster-size", w.object(),
+                       "ESK8S_CLUSTER_SIZE=" + text + " (" + src + ") but " + describe_members(c),
+                       why, fix));
+  }
+}
+
+// A PodDisruptionBudget counts only its own namespace: the budgets of several namespaces may
+// together let a majority go.
+void check_budgets_across(const Cluster& c,
+                          const std::map<std::string, NamespaceObjects>& namespaces,
+                          std::vector<Finding>& out) {
+  if (!c.multi_namespace()) return;
+  const int minority = (c.replicas() - 1) / 2;
+  int sum = 0;
+  std::vector<std::string> parts;
+  for (const Workload& w : c.workloads) {
+    auto ns = namespaces.find(w.namespace_name);
+    if (ns == namespaces.end() || ns->second.unavailable.count("poddisruptionbudgets")) return;
+    int allowed = w.replicas();  // no budget: every pod may go
+    for (const Budget& b : budgets_of(w, ns->second)) {
+      if (b.down) allowed = std::min(allowed, std::max(0, *b.down));
+    }
+    sum += allowed;
+    parts.push_back(w.namespace_name + ": " + std::to_string(allowed));
+  }
+  if (sum <= minority) return;
+  out.push_back(make(Severity::kWarning, "pdb.spans-namespaces", c.object(),
+                     "the disruption budgets of the namespaces (" + joined(parts) +
+                         ") together let " + std::to_string(sum) + " of " +
+                         std::to_string(c.replicas()) +
+                         " members be evicted at once, more than the " + std::to_string(minority) +
+                         " the cluster can spare",
+                     "a PodDisruptionBudget counts only the pods of its own namespace, so drains "
+                     "in two namespaces at the same time are each allowed, and only the preStop "
+                     "hook's /health/disruptable stands between them and a lost quorum",
+                     "drain the nodes of one namespace at a time, and keep the preStop hook "
+                     "(--pre-stop) on every member"));
+}
+
+// Two members of the cluster on one node, whichever namespaces they are in.
+void check_same_node(const Cluster& c, const std::map<std::string, NamespaceObjects>& namespaces,
+                     std::vector<Finding>& out) {
+  std::map<std::string, std::vector<std::string>> by_node;
+  for (const Workload& w : c.workloads) {
+    auto ns = namespaces.find(w.namespace_name);
+    if (ns == namespaces.end()) continue;
+    for (const json* p : owned_pods(w, ns->second)) {
+      std::string node = string_at(object_at(*p, "spec"), "nodeName");
+      if (!node.empty()) by_node[node].push_back(pod_label(c, w.namespace_name, name_of(*p)));
+    }
+  }
+  for (const auto& [node, pods] : by_node) {
+    if (pods.size() < 2) continue;
+    out.push_back(make(Severity::kError, "placement.same-node", c.object(),
+                       "pods " + joined(pods) + " all run on node " + node,
+                       "losing node " + node + " costs " + std::to_string(pods.size()) +
+                           " votes at once, which can take the cluster below its quorum",
+                       "add the required anti-affinity on kubernetes.io/hostname, then delete "
+                       "all but one of these pods one at a time so they are rescheduled on "
+                       "other nodes"));
   }
 }
 
@@ -1040,27 +1342,112 @@ std::vector<std::string> referenced_secrets(const Workload& w) {
   return out;
 }
 
-std::vector<PermissionNeed> needed_permissions(const Workload& w) {
-  std::vector<PermissionNeed> out;
-  const std::string own = w.setting("ESK8S_NAMESPACE", w.namespace_name);
-  if (w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes") {
-    std::vector<std::string> namespaces = {own};
-    for (const std::string& ns : split_list(w.setting("ESK8S_PEER_NAMESPACES"))) {
-      if (std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
-        namespaces.push_back(ns);
+std::vector<std::string> watched_namespaces(const Workload& w) {
+  std::vector<std::string> out = {w.setting("ESK8S_NAMESPACE", w.namespace_name)};
+  for (const std::string& ns : split_list(w.setting("ESK8S_PEER_NAMESPACES"))) {
+    if (std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(ns);
+  }
+  return out;
+}
+
+std::vector<Cluster> assemble_clusters(const std::vector<Workload>& workloads,
+                                       const std::map<std::string, std::string>& unreadable) {
+  const size_t n = workloads.size();
+  std::vector<size_t> group(n);
+  for (size_t i = 0; i < n; ++i) group[i] = i;
+  auto root = [&](size_t i) {
+    while (group[i] != i) i = group[i] = group[group[i]];
+    return i;
+  };
+  auto watches = [&](size_t i, size_t j) {
+    const auto ns = watched_namespaces(workloads[i]);
+    return std::find(ns.begin(), ns.end(), workloads[j].namespace_name) != ns.end();
+  };
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      if (service_of(workloads[i]) == service_of(workloads[j]) &&
+          (watches(i, j) || watches(j, i))) {
+        group[root(j)] = root(i);
       }
     }
+  }
+  std::map<size_t, Cluster> by_root;
+  for (size_t i = 0; i < n; ++i) by_root[root(i)].workloads.push_back(workloads[i]);
+  std::vector<Cluster> out;
+  for (auto& [r, c] : by_root) {
+    std::sort(c.workloads.begin(), c.workloads.end(), [](const Workload& a, const Workload& b) {
+      return std::tie(a.namespace_name, a.name) < std::tie(b.namespace_name, b.name);
+    });
+    std::set<std::string> all;
+    for (const Workload& w : c.workloads) {
+      all.insert(w.namespace_name);
+      for (const std::string& ns : watched_namespaces(w)) all.insert(ns);
+    }
+    c.namespaces.assign(all.begin(), all.end());
+    for (const std::string& ns : c.namespaces) {
+      if (auto why = unreadable.find(ns); why != unreadable.end()) c.unread[ns] = why->second;
+    }
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const Cluster& a, const Cluster& b) {
+    const Workload &x = a.workloads.front(), &y = b.workloads.front();
+    return std::tie(x.namespace_name, x.name) < std::tie(y.namespace_name, y.name);
+  });
+  return out;
+}
+
+namespace {
+
+// Applies rbac/role.yaml (ServiceAccount esdb, Role and RoleBinding esk8s-discovery) to `ns` for
+// service account `sa`; "" when a name could not stand in a shell command.
+std::string role_command(const std::string& ns, const std::string& sa) {
+  if (!shell_safe(ns) || !shell_safe(sa)) return "";
+  return "sed -e 's/NAMESPACE/" + ns + "/g'" +
+         (sa == "esdb" ? "" : " -e 's/name: esdb$/name: " + sa + "/'") +
+         " rbac/role.yaml | kubectl apply -f -";
+}
+
+// Applies the esk8s-discovery ClusterRole and the RoleBinding esk8s-discovery-from-MEMBER in
+// `peer` for the service account `sa` of namespace `member`.
+std::string peer_binding_command(const std::string& peer, const std::string& member,
+                                 const std::string& sa) {
+  if (!shell_safe(peer) || !shell_safe(member) || !shell_safe(sa)) return "";
+  return "kubectl apply -f rbac/clusterrole.yaml && sed -e 's/PEER_NAMESPACE/" + peer +
+         "/g' -e 's/MEMBER_NAMESPACE/" + member + "/g' -e 's/SERVICE_ACCOUNT/" + sa +
+         "/g' rbac/rolebinding-per-namespace.yaml | kubectl apply -f -";
+}
+
+// Applies rbac/csr.yaml (ClusterRole esk8s-csr, ClusterRoleBinding esk8s-csr-NAMESPACE).
+std::string csr_command(const std::string& ns, const std::string& sa) {
+  if (!shell_safe(ns) || !shell_safe(sa)) return "";
+  return "sed -e 's/SERVICE_ACCOUNT/" + sa + "/g' -e 's/NAMESPACE/" + ns +
+         "/g' rbac/csr.yaml | kubectl apply -f -";
+}
+
+}  // namespace
+
+std::vector<PermissionNeed> needed_permissions(const Workload& w) {
+  std::vector<PermissionNeed> out;
+  const std::vector<std::string> namespaces = watched_namespaces(w);
+  const std::string& own = namespaces.front();
+  const std::string sa = w.service_account();
+  if (w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes") {
     for (const std::string& ns : namespaces) {
       for (const char* verb : {"list", "watch"}) {
-        out.push_back({verb, "discovery.k8s.io", "endpointslices", ns,
-                       ns == own ? "rbac/role.yaml"
-                                 : "rbac/clusterrole.yaml and rbac/rolebinding-per-namespace.yaml "
-                                   "(a RoleBinding in namespace " +
-                                       ns + ")",
-                       ns == own ? "discovery finds the members in the EndpointSlices of the "
-                                   "headless Service; without them no member finds a peer"
-                                 : "discovery finds the members of peer namespace " + ns +
-                                       " in its EndpointSlices; without them they stay invisible"});
+        if (ns == own) {
+          out.push_back({verb, "discovery.k8s.io", "endpointslices", ns, "rbac/role.yaml",
+                         "discovery finds the members in the EndpointSlices of the headless "
+                         "Service; without them no member finds a peer",
+                         role_command(w.namespace_name, sa)});
+        } else {
+          out.push_back({verb, "discovery.k8s.io", "endpointslices", ns,
+                         "rbac/clusterrole.yaml and rbac/rolebinding-per-namespace.yaml "
+                         "(RoleBinding esk8s-discovery-from-" +
+                             w.namespace_name + " in namespace " + ns + ")",
+                         "discovery finds the members of peer namespace " + ns +
+                             " in its EndpointSlices; without them they stay invisible",
+                         peer_binding_command(ns, w.namespace_name, sa)});
+        }
       }
     }
     const bool auto_mode = w.setting("ESK8S_READY_MODE", "auto") == "auto";
@@ -1069,15 +1456,18 @@ std::vector<PermissionNeed> needed_permissions(const Workload& w) {
           "esk8s reads the pod and its StatefulSet for ESK8S_READY_MODE=auto and the default "
           "ESK8S_CLUSTER_SIZE; without them readiness stays on bootstrap-latch and the cluster "
           "size cannot follow spec.replicas";
-      out.push_back({"get", "", "pods", own, "rbac/role.yaml", why});
-      out.push_back({"get", "apps", "statefulsets", own, "rbac/role.yaml", why});
+      out.push_back({"get", "", "pods", own, "rbac/role.yaml", why,
+                     role_command(w.namespace_name, sa)});
+      out.push_back({"get", "apps", "statefulsets", own, "rbac/role.yaml", why,
+                     role_command(w.namespace_name, sa)});
     }
   }
   if (w.setting("ESK8S_TLS_MODE", "local-ca") == "kubernetes-csr") {
     for (const char* verb : {"create", "get", "watch"}) {
       out.push_back({verb, "certificates.k8s.io", "certificatesigningrequests", "", "rbac/csr.yaml",
                      "ESK8S_TLS_MODE=kubernetes-csr requests each member's certificate with a "
-                     "CertificateSigningRequest; without it no member gets a certificate"});
+                     "CertificateSigningRequest; without it no member gets a certificate",
+                     csr_command(w.namespace_name, sa)});
     }
   }
   return out;
@@ -1109,13 +1499,14 @@ std::vector<MemberTarget> member_targets(const Workload& w, const NamespaceObjec
     const std::string ip = string_at(object_at(*p, "status"), "podIP");
     if (ip.empty()) continue;
     const std::string host = ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
-    out.push_back({name_of(*p), "http://" + host + ":" + std::to_string(*port) + "/members"});
+    out.push_back(
+        {name_of(*p), "http://" + host + ":" + std::to_string(*port) + "/members", ns.name});
   }
   return out;
 }
 
-std::vector<Finding> check_workload(const Workload& w, const NamespaceObjects& ns,
-                                    const Observations& obs) {
+std::vector<Finding> check_workload(const Workload& w, const Cluster& cluster,
+                                    const NamespaceObjects& ns, const Observations& obs) {
   std::vector<Finding> out;
   for (const std::string& cm : w.missing_configmaps) {
     out.push_back(make(Severity::kError, "config.configmap-missing",
@@ -1135,16 +1526,27 @@ std::vector<Finding> check_workload(const Workload& w, const NamespaceObjects& n
   check_storage(w, obs, out);
   check_pod_management(w, out);
   check_probes(w, out);
-  check_placement(w, ns, out);
+  check_placement(w, cluster, out);
   check_resources(w, out);
-  check_replicas(w, out);
   check_pre_stop(w, out);
   check_service(w, ns, out);
-  check_pdb(w, ns, out);
+  check_pdb(w, ns, cluster, out);
   if (obs.permissions) check_permissions(w, *obs.permissions, out);
   check_tls(w, ns, obs.now, out);
   check_endpoints(w, ns, out);
-  check_members(w, obs.members, out);
+  return out;
+}
+
+std::vector<Finding> check_cluster(const Cluster& cluster,
+                                   const std::map<std::string, NamespaceObjects>& namespaces) {
+  std::vector<Finding> out;
+  if (cluster.workloads.empty()) return out;
+  check_peer_namespaces(cluster, namespaces, out);
+  check_cluster_name(cluster, out);
+  check_size(cluster, namespaces, out);
+  check_budgets_across(cluster, namespaces, out);
+  check_same_node(cluster, namespaces, out);
+  check_members(cluster, out);
   return out;
 }
 

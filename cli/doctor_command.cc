@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <future>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include <httplib.h>
@@ -21,7 +23,9 @@ const char* const kDoctorUsage =
     "                 and readiness mode, probes, anti-affinity, headless Service, PDB, RBAC\n"
     "                 of the members' service account, certificates, endpoints and the\n"
     "                 members' /members views; each finding says why and how to fix it.\n"
-    "                 Namespace default: the kubeconfig context's, else \"default\".\n"
+    "                 Namespace default: the kubeconfig context's, else \"default\"; the\n"
+    "                 namespaces members name in ESK8S_PEER_NAMESPACES are read too, and a\n"
+    "                 cluster spanning namespaces is judged whole (size, quorum, budgets).\n"
     "                 exit 1 when an error is found, 2 when the API cannot be used\n";
 
 namespace {
@@ -32,6 +36,8 @@ using namespace doctor;
 constexpr int kExitUsage = 2;
 constexpr int kPageLimit = 250;
 constexpr int kMaxPages = 400;  // 100000 objects of one kind in one namespace
+// Namespaces read in one run, the given ones and those members name: a bound on a run's work.
+constexpr size_t kMaxNamespaces = 64;
 const char* const kDefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -350,21 +356,50 @@ int doctor_command(const DoctorOptions& opts, std::ostream& out, std::ostream& e
 
   std::vector<Finding> findings;
   ReportContext ctx;
-  ctx.namespaces = namespaces;
-  for (const std::string& ns : namespaces) {
+  // The namespaces given, then every namespace their members watch (ESK8S_PEER_NAMESPACES), so
+  // that a cluster spanning namespaces is judged whole. A named namespace that cannot be read
+  // is reported, not fatal: the doctor's user may lack access there.
+  const std::set<std::string> given(namespaces.begin(), namespaces.end());
+  std::vector<std::string> queue = namespaces;
+  std::map<std::string, NamespaceObjects> read;
+  std::map<std::string, std::string> unreadable;
+  std::vector<Workload> workloads;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const std::string ns = queue[i];
+    if (read.count(ns) || unreadable.count(ns)) continue;
+    const bool named = !given.count(ns);
+    if (read.size() + unreadable.size() >= kMaxNamespaces) {
+      unreadable[ns] = "the doctor reads at most " + std::to_string(kMaxNamespaces) + " namespaces";
+      continue;
+    }
     std::string fatal;
     NamespaceObjects objects = fetch_namespace(api, ns, &fatal);
     if (!fatal.empty()) {
       err << "esk8s doctor: " << fatal << "\n";
-      return kExitUsage;
+      if (!named || !api.fatal().empty()) return kExitUsage;
+      unreadable[ns] = fatal;
+      continue;
     }
-    std::vector<Workload> workloads = find_workloads(objects);
-    err << "esk8s doctor: namespace " << ns << ": " << workloads.size() << " esk8s StatefulSet(s), "
-        << objects.pods.size() << " pod(s)\n";
-    if (workloads.empty()) findings.push_back(no_workload_finding(objects));
-    fetch_secrets(api, workloads, objects);
-    for (const Workload& w : workloads) {
-      ctx.statefulsets.push_back(ns + "/" + w.name);
+    std::vector<Workload> found = find_workloads(objects);
+    err << "esk8s doctor: namespace " << ns << (named ? " (named in ESK8S_PEER_NAMESPACES)" : "")
+        << ": " << found.size() << " esk8s StatefulSet(s), " << objects.pods.size() << " pod(s)\n";
+    if (found.empty() && !named) findings.push_back(no_workload_finding(objects));
+    fetch_secrets(api, found, objects);
+    for (const Workload& w : found) {
+      for (const std::string& peer : watched_namespaces(w)) queue.push_back(peer);
+    }
+    workloads.insert(workloads.end(), found.begin(), found.end());
+    read.emplace(ns, std::move(objects));
+    ctx.namespaces.push_back(ns);
+  }
+
+  for (Cluster& cluster : assemble_clusters(workloads, unreadable)) {
+    err << "esk8s doctor: cluster of " << cluster.object() << ": " << cluster.replicas()
+        << " member(s)\n";
+    std::vector<MemberTarget> targets;
+    std::vector<Finding> found;
+    for (const Workload& w : cluster.workloads) {
+      ctx.statefulsets.push_back(w.namespace_name + "/" + w.name);
       Observations obs = base;
       err << "esk8s doctor: " << w.object() << ": RBAC of " << service_account_user(w) << "\n";
       obs.permissions = check_rbac(api, w);
@@ -372,12 +407,16 @@ int doctor_command(const DoctorOptions& opts, std::ostream& out, std::ostream& e
         err << "esk8s doctor: " << api.fatal() << "\n";
         return kExitUsage;
       }
-      auto targets = member_targets(w, objects);
-      err << "esk8s doctor: " << w.object() << ": /members of " << targets.size() << " pod(s)\n";
-      obs.members = fetch_all_members(targets, opts.member_timeout);
-      auto found = check_workload(w, objects, obs);
-      findings.insert(findings.end(), found.begin(), found.end());
+      auto mine = member_targets(w, read.at(w.namespace_name));
+      err << "esk8s doctor: " << w.object() << ": /members of " << mine.size() << " pod(s)\n";
+      targets.insert(targets.end(), mine.begin(), mine.end());
+      auto checked = check_workload(w, cluster, read.at(w.namespace_name), obs);
+      found.insert(found.end(), checked.begin(), checked.end());
     }
+    cluster.members = fetch_all_members(targets, opts.member_timeout);
+    auto whole = check_cluster(cluster, read);
+    findings.insert(findings.end(), found.begin(), found.end());
+    findings.insert(findings.end(), whole.begin(), whole.end());
   }
   sort_findings(findings);
   if (opts.json) {

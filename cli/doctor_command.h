@@ -2,11 +2,14 @@
 // reports every known pitfall with why it matters and how to fix it (the checks are listed in
 // doctor_checks.h). It connects like `esk8s discover` (--kubeconfig, ESK8S_KUBECONFIG,
 // KUBECONFIG, else in-cluster), asks SubjectAccessReviews about the members' service account,
-// and reads each pod's /members when it can reach the pods.
+// and reads each pod's /members when it can reach the pods. Besides the namespaces given it
+// reads every namespace the members name in ESK8S_PEER_NAMESPACES, and judges each cluster
+// (assemble_clusters) as a whole.
 //
 // Exit codes: 0 no error finding (warnings and info allowed), 1 at least one error finding,
 // 2 usage error or the API cannot be used at all (unreachable, credentials refused, StatefulSets
-// not listable). Findings go to `out`; progress and fatal messages to `err`.
+// not listable in a namespace given; in a namespace only named by members that is a finding).
+// Findings go to `out`; progress and fatal messages to `err`.
 //
 // Thread-safety: one call at a time per output stream; the /members fetches run concurrently
 // inside a call.

@@ -66,4 +66,26 @@ const nlohmann::json& Workload::pod_spec() const {
   return ps != tmpl->end() && ps->is_object() ? *ps : kEmptyObject;
 }
 
+int Cluster::replicas() const {
+  int sum = 0;
+  for (const Workload& w : workloads) sum += w.replicas();
+  return sum;
+}
+
+bool Cluster::multi_namespace() const {
+  for (const Workload& w : workloads) {
+    if (w.namespace_name != workloads.front().namespace_name) return true;
+  }
+  return false;
+}
+
+std::string Cluster::object() const {
+  if (workloads.size() == 1) return workloads.front().object();
+  std::string out = "StatefulSets ";
+  for (size_t i = 0; i < workloads.size(); ++i) {
+    out += (i ? ", " : "") + workloads[i].namespace_name + "/" + workloads[i].name;
+  }
+  return out;
+}
+
 }  // namespace esk8s::cli::doctor

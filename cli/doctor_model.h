@@ -1,7 +1,8 @@
 // The values `esk8s doctor` works with: a Finding (what is wrong, why it matters, how to fix it),
-// the Kubernetes objects fetched from one namespace, the esk8s workload found among them, and the
-// results of the live probes (SubjectAccessReviews, /members). The checks (doctor_checks.h) are
-// pure functions of these values; doctor_command.cc fills them from the API and the pods.
+// the Kubernetes objects fetched from one namespace, the esk8s workloads found among them, the
+// clusters those workloads form (one namespace or several), and the results of the live probes
+// (SubjectAccessReviews, /members). The checks (doctor_checks.h) are pure functions of these
+// values; doctor_command.cc fills them from the API and the pods.
 //
 // Objects are kept as the API returned them (nlohmann::json), so a check reads exactly the fields
 // it needs and a missing field means the API default.
@@ -32,6 +33,9 @@ struct Finding {
   std::string message;  // what was found, naming the bad value
   std::string why;      // one sentence: why it matters
   std::string fix;      // one sentence: the concrete fix
+  // A shell command that applies the fix, run from a checkout of esk8s with kubectl pointed at the
+  // cluster; empty when the fix needs a person's judgement.
+  std::string command;
 };
 
 // Everything listed in one namespace. A kind the doctor may not list is an empty vector and its
@@ -80,6 +84,7 @@ struct PermissionNeed {
   std::string namespace_name;  // empty = cluster-scoped
   std::string rbac_file;       // what to apply when it is missing
   std::string reason;          // what esk8s uses it for
+  std::string command;         // applies rbac_file for this account (Finding::command)
 };
 struct PermissionResult {
   PermissionNeed need;
@@ -96,6 +101,7 @@ struct PermissionReport {
 // A pod's /members endpoint and what it answered.
 struct MemberTarget {
   std::string pod, url;
+  std::string namespace_name;  // the pod's
 };
 struct MemberFetch {
   MemberTarget target;
@@ -110,8 +116,26 @@ struct Observations {
   std::vector<nlohmann::json> storage_classes;
   std::string storage_classes_unavailable;  // non-empty: could not list them (why)
   std::optional<PermissionReport> permissions;
-  std::vector<MemberFetch> members;
   std::chrono::system_clock::time_point now;
+};
+
+// One esk8s cluster as the doctor assembles it (assemble_clusters): the workloads whose members
+// find each other, in one namespace or in several joined by ESK8S_PEER_NAMESPACES. Size, quorum,
+// disruption budgets and the members' views are judged over the whole cluster, never over one
+// StatefulSet of a cluster that spans namespaces.
+struct Cluster {
+  std::vector<Workload> workloads;      // sorted by namespace, then name
+  std::vector<std::string> namespaces;  // every namespace a member watches, sorted
+  // Namespaces members watch that the doctor could not read -> why: the members there are
+  // unknown, so the cluster's size cannot be judged.
+  std::map<std::string, std::string> unread;
+  std::vector<MemberFetch> members;  // the /members answers of all workloads' pods
+
+  int replicas() const;          // spec.replicas summed over the workloads
+  bool multi_namespace() const;  // workloads in more than one namespace
+  // The one workload's object ("StatefulSet esdb/esdb"), or "StatefulSets esdb-a/esdb,
+  // esdb-b/esdb" for a cluster of several.
+  std::string object() const;
 };
 
 }  // namespace esk8s::cli::doctor

@@ -55,12 +55,14 @@ std::string padded(const std::string& s, size_t width) {
 json render_json(const std::vector<Finding>& findings, const ReportContext& ctx) {
   json list = json::array();
   for (const Finding& f : findings) {
-    list.push_back({{"severity", severity_name(f.severity)},
-                    {"check", f.check},
-                    {"object", f.object},
-                    {"message", f.message},
-                    {"why", f.why},
-                    {"fix", f.fix}});
+    json item = {{"severity", severity_name(f.severity)},
+                 {"check", f.check},
+                 {"object", f.object},
+                 {"message", f.message},
+                 {"why", f.why},
+                 {"fix", f.fix}};
+    if (!f.command.empty()) item["command"] = f.command;
+    list.push_back(std::move(item));
   }
   Counts c = count(findings);
   return {{"findings", list},
@@ -90,6 +92,7 @@ void render_table(const std::vector<Finding>& findings, const ReportContext& ctx
         << "         " << f.message << "\n"
         << "         why: " << f.why << "\n"
         << "         fix: " << f.fix << "\n";
+    if (!f.command.empty()) out << "         run: " << f.command << "\n";
   }
   Counts c = count(findings);
   std::string where;

@@ -1,6 +1,6 @@
 // How `esk8s doctor` shows its findings: a table for people (ANSI colour only when asked, i.e.
 // when stdout is a terminal) or a JSON document for tools:
-//   {"findings": [{"severity", "check", "object", "message", "why", "fix"}, ...],
+//   {"findings": [{"severity", "check", "object", "message", "why", "fix"[, "command"]}, ...],
 //    "summary": {"errors", "warnings", "info", "namespaces", "statefulsets", "exit_code"}}
 //
 // Thread-safety: pure functions (they write only to the given stream).

@@ -74,6 +74,25 @@ TEST_CASE("cert cli: create-ca writes ca.crt 0644 and ca.key 0600 and refuses to
   CHECK(tls::inspect_cert(tls::read_pem_file(ca + "/ca.crt", "ca").value())->key_type == "Ed25519");
 }
 
+TEST_CASE("cert cli: create-ca prints the kubectl create secret hint with -n for each namespace") {
+  test::TempDir dir;
+  std::string ca = dir.path() + "/ca";
+  const std::string files = " create secret generic esk8s-ca --from-file=ca.crt=" + ca +
+                            "/ca.crt --from-file=ca.key=" + ca + "/ca.key\n";
+  Run none = cert({"create-ca", "--out", ca});
+  REQUIRE_MESSAGE(none.code == 0, none.err);
+  CHECK(contains(none.out, "every namespace that runs members of the cluster"));
+  CHECK(contains(none.out, "  kubectl -n NAMESPACE" + files));
+  Run two =
+      cert({"create-ca", "--out", ca, "--force", "--namespace", "esdb-a", "--namespace=esdb-b"});
+  REQUIRE_MESSAGE(two.code == 0, two.err);
+  CHECK(contains(two.out, "  kubectl -n esdb-a" + files + "  kubectl -n esdb-b" + files));
+  CHECK_FALSE(contains(two.out, "NAMESPACE"));
+  Run bad = cert({"create-ca", "--out", dir.path() + "/x", "--namespace", "Bad;ns"});
+  CHECK(bad.code == 2);
+  CHECK(contains(bad.err, "--namespace \"Bad;ns\" is not a namespace name"));
+}
+
 TEST_CASE("cert cli: usage errors exit 2") {
   test::TempDir dir;
   struct Row {
