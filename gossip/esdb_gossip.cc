@@ -19,11 +19,20 @@
 //  - Newtonsoft.Json Src/Newtonsoft.Json/Utilities/DateTimeUtils.cs (WriteDefaultIsoDate): a UTC
 //    DateTime is "yyyy-MM-ddTHH:mm:ss" + ".fffffff" with trailing zeros removed (no fraction
 //    when it is zero) + "Z". Guids are written as Guid.ToString("D"): 8-4-4-4-12 lower-case hex.
-//  - ClusterVNode (the node builder): when internal TCP uses TLS (the default, and always in
-//    esk8s) the insecure internal endpoint is null and the secure one carries the port, so
-//    ClientMemberInfo reports internalTcpPort 0 and internalSecureTcpPort = the port; likewise
-//    externalTcpPort 0 and externalSecureTcpPort = the port when external TCP is served with TLS,
-//    and both 0 when it is not served.
+//  - ClientClusterInfo.cs, ClientMemberInfo(MemberInfo): where each endpoint field comes from.
+//    InternalTcpIp is the internal TCP endpoint's host (plain, else secure); InternalTcpPort and
+//    InternalSecureTcpPort are the plain and the TLS endpoint's ports, 0 for the one not served.
+//    InternalHttpEndPointIp/Port are the HTTP endpoint's. HttpEndPointIp is AdvertiseHostToClientAs
+//    when set, else the HTTP endpoint's host; HttpEndPointPort is AdvertiseHttpPortToClientAs
+//    when non-zero, else the HTTP port. ExternalTcpIp is AdvertiseHostToClientAs when set, else
+//    the external TLS endpoint's host, else the plain one's, else the HTTP endpoint's host.
+//    ExternalTcpPort and ExternalSecureTcpPort are both AdvertiseTcpPortToClientAs when it is
+//    non-zero, else the plain and the TLS endpoint's ports (0 when not served).
+//  - ClusterVNode (the node builder): a secure node (the default) serves internal TCP with TLS
+//    only, so it reports internalTcpPort 0 and internalSecureTcpPort = the port, and external TCP
+//    (when enabled) likewise; a node started with --insecure reports the plain ports and 0 for
+//    the secure ones. The host says which (plugin.h: *_tcp_port are the TLS ports, ABI 1.1's
+//    *_insecure_tcp_port the plain ones).
 //  - MemberInfo.cs: IsAlive is the node's current belief that the member is up (clients skip
 //    members with IsAlive false). A suspect member has not been declared down yet, so esk8s
 //    reports alive and suspect members as alive, dead and left ones as not alive.
@@ -32,8 +41,10 @@
 //  - The epoch id travels in RFC 4122 byte order (host_status.h), which is the order of the
 //    textual Guid form, so it is printed byte by byte.
 //
-// Addresses: every *Ip field carries the member's identity (its stable DNS name), never an IP.
-// Unknown numbers stay -1 (as MemberInfo.Initial does); missing ports are 0.
+// Addresses: an endpoint whose host the member's host left empty (every ABI 1.0 host) is the
+// member's identity (its stable DNS name), never its pod IP; a host may set names or addresses of
+// its own, as EventStoreDB's advertise-as options do. Unknown numbers stay -1 (as
+// MemberInfo.Initial does); missing ports are 0.
 #include "gossip/esdb_gossip.h"
 
 #include <cstdio>
@@ -58,21 +69,34 @@ ordered_json esdb_member(const GossipViewMember& m) {
   const MemberRecord& r = m.record;
   const HostStatus s = m.status.value_or(HostStatus{});
   const bool has = m.status.has_value();
+  auto host = [&](const std::string& h) -> const std::string& {
+    return h.empty() ? r.identity : h;
+  };
+  const bool external_tcp_served = s.external_tcp_port != 0 || s.external_insecure_tcp_port != 0;
+  const std::string& external_tcp_ip =
+      !s.advertise_host_to_client_as.empty() ? s.advertise_host_to_client_as
+      : external_tcp_served                  ? host(s.external_tcp_host)
+                                             : host(s.http_host);
+  const std::string& http_ip = !s.advertise_host_to_client_as.empty()
+                                   ? s.advertise_host_to_client_as
+                                   : host(s.http_host);
+  const uint16_t atp = s.advertise_tcp_port_to_client_as;
   ordered_json j;
   j["instanceId"] = r.instance.to_guid();
   j["timeStamp"] = format_esdb_timestamp(m.last_change);
   j["state"] = has && !s.state.empty() ? s.state : kUnknownState;
   j["isAlive"] = is_alive(r.state);
-  j["internalTcpIp"] = r.identity;
-  j["internalTcpPort"] = 0;
-  j["internalSecureTcpPort"] = has ? s.internal_tcp_port : 0;
-  j["externalTcpIp"] = r.identity;
-  j["externalTcpPort"] = 0;
-  j["externalSecureTcpPort"] = has ? s.external_tcp_port : 0;
-  j["internalHttpEndPointIp"] = r.identity;
-  j["internalHttpEndPointPort"] = has ? s.http_port : 0;
-  j["httpEndPointIp"] = r.identity;
-  j["httpEndPointPort"] = has ? s.http_port : 0;
+  j["internalTcpIp"] = host(s.internal_tcp_host);
+  j["internalTcpPort"] = s.internal_insecure_tcp_port;
+  j["internalSecureTcpPort"] = s.internal_tcp_port;
+  j["externalTcpIp"] = external_tcp_ip;
+  j["externalTcpPort"] = atp != 0 ? atp : s.external_insecure_tcp_port;
+  j["externalSecureTcpPort"] = atp != 0 ? atp : s.external_tcp_port;
+  j["internalHttpEndPointIp"] = host(s.http_host);
+  j["internalHttpEndPointPort"] = s.http_port;
+  j["httpEndPointIp"] = http_ip;
+  j["httpEndPointPort"] =
+      s.advertise_http_port_to_client_as != 0 ? s.advertise_http_port_to_client_as : s.http_port;
   j["lastCommitPosition"] = s.last_commit_position;
   j["writerCheckpoint"] = s.writer_checkpoint;
   j["chaserCheckpoint"] = s.chaser_checkpoint;
@@ -101,6 +125,14 @@ ordered_json status_json(const HostStatus& s) {
   j["externalTcpPort"] = s.external_tcp_port;
   j["httpPort"] = s.http_port;
   j["version"] = s.version;
+  j["internalInsecureTcpPort"] = s.internal_insecure_tcp_port;
+  j["externalInsecureTcpPort"] = s.external_insecure_tcp_port;
+  j["advertiseHttpPortToClientAs"] = s.advertise_http_port_to_client_as;
+  j["advertiseTcpPortToClientAs"] = s.advertise_tcp_port_to_client_as;
+  j["internalTcpHost"] = s.internal_tcp_host;
+  j["externalTcpHost"] = s.external_tcp_host;
+  j["httpHost"] = s.http_host;
+  j["advertiseHostToClientAs"] = s.advertise_host_to_client_as;
   return j;
 }
 

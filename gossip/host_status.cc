@@ -17,9 +17,18 @@
 //   "et" external_tcp_port     uint16
 //   "h"  http_port             uint16
 //   "v"  version               text, <= 31 bytes
+//   -- added with ABI 1.1 (an older peer ignores them; from an older peer they stay 0/empty):
+//   "iit" internal_insecure_tcp_port         uint16
+//   "eit" external_insecure_tcp_port         uint16
+//   "ahp" advertise_http_port_to_client_as   uint16
+//   "atp" advertise_tcp_port_to_client_as    uint16
+//   "ith" internal_tcp_host                  text, <= 127 bytes; written only when not empty
+//   "eth" external_tcp_host                  text, <= 127 bytes; written only when not empty
+//   "hh"  http_host                          text, <= 127 bytes; written only when not empty
+//   "ah"  advertise_host_to_client_as        text, <= 127 bytes; written only when not empty
 //
 // WARNING: a key's meaning and type never change; a changed field gets a new key.
-// The whole encoding is at most ~170 bytes, far below kMaxMetaBytes.
+// The whole encoding is at most ~730 bytes (~200 without hosts), below kMaxMetaBytes (1 KiB).
 #include "gossip/host_status.h"
 
 #include <algorithm>
@@ -82,14 +91,15 @@ Status read_int(const json& v, const char* key, T& out) {
   return field_error(key, std::string("is ") + cbor_type_name(v) + ", expected an integer");
 }
 
-Status read_text(const json& v, const char* key, std::string& out) {
+Status read_text(const json& v, const char* key, std::string& out,
+                 size_t max = kMaxStatusTextBytes) {
   if (!v.is_string()) {
     return field_error(key, std::string("is ") + cbor_type_name(v) + ", expected a text string");
   }
   const std::string& s = v.get_ref<const std::string&>();
-  if (s.size() > kMaxStatusTextBytes) {
+  if (s.size() > max) {
     return field_error(key, "is " + std::to_string(s.size()) + " bytes, limit " +
-                                std::to_string(kMaxStatusTextBytes));
+                                std::to_string(max));
   }
   out = s;
   return Status::ok();
@@ -125,6 +135,17 @@ std::string encode_host_status(const HostStatus& s) {
   m["et"] = s.external_tcp_port;
   m["h"] = s.http_port;
   m["v"] = cut_utf8(s.version, kMaxStatusTextBytes);
+  m["iit"] = s.internal_insecure_tcp_port;
+  m["eit"] = s.external_insecure_tcp_port;
+  m["ahp"] = s.advertise_http_port_to_client_as;
+  m["atp"] = s.advertise_tcp_port_to_client_as;
+  auto host = [&](const char* key, const std::string& h) {
+    if (!h.empty()) m[key] = cut_utf8(h, kMaxEndpointHostBytes);
+  };
+  host("ith", s.internal_tcp_host);
+  host("eth", s.external_tcp_host);
+  host("hh", s.http_host);
+  host("ah", s.advertise_host_to_client_as);
   const std::vector<uint8_t> bytes = json::to_cbor(m);
   return std::string(bytes.begin(), bytes.end());
 }
@@ -180,6 +201,22 @@ Result<HostStatus> decode_host_status(std::string_view meta) {
       st = read_int(v, "h", s.http_port);
     } else if (key == "v") {
       st = read_text(v, "v", s.version);
+    } else if (key == "iit") {
+      st = read_int(v, "iit", s.internal_insecure_tcp_port);
+    } else if (key == "eit") {
+      st = read_int(v, "eit", s.external_insecure_tcp_port);
+    } else if (key == "ahp") {
+      st = read_int(v, "ahp", s.advertise_http_port_to_client_as);
+    } else if (key == "atp") {
+      st = read_int(v, "atp", s.advertise_tcp_port_to_client_as);
+    } else if (key == "ith") {
+      st = read_text(v, "ith", s.internal_tcp_host, kMaxEndpointHostBytes);
+    } else if (key == "eth") {
+      st = read_text(v, "eth", s.external_tcp_host, kMaxEndpointHostBytes);
+    } else if (key == "hh") {
+      st = read_text(v, "hh", s.http_host, kMaxEndpointHostBytes);
+    } else if (key == "ah") {
+      st = read_text(v, "ah", s.advertise_host_to_client_as, kMaxEndpointHostBytes);
     }  // else: a key from a newer peer, ignored
     if (!st) return st;
   }

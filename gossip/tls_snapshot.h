@@ -10,6 +10,10 @@
 // expired certificate from one of another CA or one for another identity, and count each), so
 // no byte of application data is read or written before that verdict.
 //
+// A third context, https(), serves the plugin's HTTP endpoints over TLS to database clients with
+// the same certificate: TLS 1.2 or 1.3 (what EventStoreDB clients speak), no client certificate
+// requested. It rotates with the snapshot.
+//
 // Thread-safety: immutable after make(); share freely.
 #pragma once
 
@@ -51,11 +55,12 @@ class TlsSnapshot {
 
   boost::asio::ssl::context& server() const { return *server_; }
   boost::asio::ssl::context& client() const { return *client_; }
+  boost::asio::ssl::context& https() const { return *https_; }
   const std::string& trust_bundle_pem() const { return trust_bundle_pem_; }
 
  private:
   TlsSnapshot() = default;
-  std::unique_ptr<boost::asio::ssl::context> server_, client_;
+  std::unique_ptr<boost::asio::ssl::context> server_, client_, https_;
   std::string trust_bundle_pem_;
 };
 

@@ -20,6 +20,11 @@ using esk8s::Status;
 
 namespace {
 
+// esk8s_node_status grows only past the size ABI 1.0 hosts were compiled with (144 bytes: the 1.0
+// fields and their trailing padding), so a 1.0 host's whole-struct copy touches no 1.1 field.
+static_assert(offsetof(esk8s_node_status, reserved1) + sizeof(uint32_t) == 144);
+static_assert(offsetof(esk8s_node_status, internal_insecure_tcp_port) == 144);
+
 // The smallest host table we accept: the version header plus ctx. Callbacks past the host's
 // struct_size are treated as NULL.
 constexpr size_t kMinHostTableSize = offsetof(esk8s_host_api, log_enabled);

@@ -100,6 +100,10 @@ const std::vector<KeySpec>& config_keys() {
       {"ESK8S_HTTP_PORT", "an integer 0-65535 (0 picks a free port)", "2115",
        "Port of the HTTP endpoints (the health probes; /members, /gossip and /metrics as they "
        "land)."},
+      {"ESK8S_HTTPS_PORT", "an integer 0-65535 (0 picks a free port) or off",
+       "2116 (0 when ESK8S_HTTP_PORT is 0)",
+       "Port of the same HTTP endpoints over TLS with the node's certificate, for database "
+       "clients that fetch /gossip over HTTPS; probes keep using ESK8S_HTTP_PORT."},
       {"ESK8S_BIND_ADDRESS", "an IPv4 or IPv6 literal", "0.0.0.0 (all IPv4 interfaces)",
        "Address the listeners bind to (kubesim sets the pod IP)."},
       {"ESK8S_ADVERTISE_ADDRESS", "an IP literal or a DNS name",
@@ -502,6 +506,24 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   if (c.http_port != 0 && c.http_port == c.gossip_port) {
     problems.error("ESK8S_HTTP_PORT and ESK8S_GOSSIP_PORT are both " + std::to_string(c.http_port) +
                    "; they need different ports");
+  }
+  if (c.http_port == 0) c.https_port = 0;  // tests: every listener on a free port
+  if (auto v = get("ESK8S_HTTPS_PORT")) {
+    if (*v == "off")
+      c.https_port.reset();
+    else if (parse_uint(*v, 65535, n))
+      c.https_port = static_cast<uint16_t>(n);
+    else
+      problems.bad_value("ESK8S_HTTPS_PORT", *v);
+  }
+  if (c.https_port && *c.https_port != 0) {
+    for (auto [key, p] : {std::pair<const char*, uint16_t>{"ESK8S_HTTP_PORT", c.http_port},
+                          {"ESK8S_GOSSIP_PORT", c.gossip_port}}) {
+      if (p == *c.https_port) {
+        problems.error(std::string("ESK8S_HTTPS_PORT and ") + key + " are both " +
+                       std::to_string(p) + "; they need different ports");
+      }
+    }
   }
   if (auto v = get("ESK8S_BIND_ADDRESS")) {
     if (is_ip_literal(*v))

@@ -30,6 +30,7 @@ std::string_view to_string(Preset p);
 
 inline constexpr uint16_t kDefaultGossipPort = 2114;
 inline constexpr uint16_t kDefaultHttpPort = 2115;
+inline constexpr uint16_t kDefaultHttpsPort = 2116;
 inline constexpr uint32_t kMaxClusterSize = 10000;
 inline constexpr std::string_view kDefaultServiceAccountDir =
     "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -64,6 +65,8 @@ struct Config {
   std::string service_account_dir;
   uint16_t gossip_port = kDefaultGossipPort;
   uint16_t http_port = kDefaultHttpPort;  // 0: any free port (tests)
+  // The same endpoints over HTTPS (ESK8S_HTTPS_PORT); nullopt: off; 0: any free port.
+  std::optional<uint16_t> https_port = kDefaultHttpsPort;
   std::string bind_address = "0.0.0.0";
   // Where peers reach our gossip listener: ESK8S_ADVERTISE_ADDRESS, else the bind address when
   // it is a specific one, else the identity (resolved through the headless Service's DNS).

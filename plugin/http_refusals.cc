@@ -20,6 +20,8 @@ std::string_view to_string(HttpRefusal r) {
       return "method_not_allowed";
     case HttpRefusal::kBodyTooLarge:
       return "body_too_large";
+    case HttpRefusal::kTlsHandshake:
+      return "tls_handshake";
   }
   return "unknown";
 }
@@ -37,7 +39,7 @@ std::vector<Metric> refusal_metrics(const HttpRefusalCounts& counts) {
   for (size_t i = 0; i < kHttpRefusalReasons; ++i) {
     out.push_back({"esk8s_http_refused_connections_total",
                    "HTTP connections the endpoints refused or closed, by reason (limits, "
-                   "deadlines, the connection cap).",
+                   "deadlines, the connection cap, failed HTTPS handshakes).",
                    "counter",
                    {{"reason", std::string(to_string(static_cast<HttpRefusal>(i)))}},
                    static_cast<double>(counts[i])});

@@ -26,8 +26,9 @@ enum class HttpRefusal {
   kBadRequest,        // the bytes are not an HTTP/1.x request: 400, close
   kMethodNotAllowed,  // anything but GET and HEAD: 405, close
   kBodyTooLarge,      // the request announces a body (none is accepted): 413, close
+  kTlsHandshake,      // HTTPS: no certificate yet, or the handshake failed or missed its deadline
 };
-inline constexpr size_t kHttpRefusalReasons = 7;
+inline constexpr size_t kHttpRefusalReasons = 8;
 
 // The metric label: "header_too_large", "header_timeout", ...
 std::string_view to_string(HttpRefusal r);

@@ -65,10 +65,17 @@ struct HttpServer::Impl final : HttpSessionHost {
   size_t threads_running = 0;  // guarded by mu
 
   asio::io_context io;
-  // The acceptor and its retry timer live on one strand (accept handlers, and stop's close).
+  // The acceptors and their retry timers live on one strand (accept handlers, and stop's close).
   asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(io);
-  tcp::acceptor acceptor{accept_strand};
-  asio::steady_timer accept_retry{accept_strand};
+  struct Listener {
+    explicit Listener(asio::strand<asio::io_context::executor_type>& strand, bool https)
+        : acceptor(strand), retry(strand), tls(https) {}
+    tcp::acceptor acceptor;
+    asio::steady_timer retry;
+    bool tls;
+  };
+  Listener plain{accept_strand, false};
+  Listener secure{accept_strand, true};
   std::vector<std::thread> threads;
 
   // HttpSessionHost
@@ -134,37 +141,37 @@ struct HttpServer::Impl final : HttpSessionHost {
     if (c) c->close_from_outside(HttpRefusal::kConnectionCap);
   }
 
-  void accept_next() {
-    acceptor.async_accept(asio::make_strand(io), [this](error_code ec, tcp::socket socket) {
+  void accept_next(Listener& l) {
+    l.acceptor.async_accept(asio::make_strand(io), [this, &l](error_code ec, tcp::socket socket) {
       try {
-        on_accept(ec, std::move(socket));
+        on_accept(l, ec, std::move(socket));
       } catch (const std::exception& e) {
         failed(0, e.what());
-        retry_accept();
+        retry_accept(l);
       } catch (...) {
         failed(0, "unknown exception");
-        retry_accept();
+        retry_accept(l);
       }
     });
   }
 
-  void retry_accept() {
-    if (!acceptor.is_open()) return;
-    accept_retry.expires_after(kAcceptRetry);
-    accept_retry.async_wait([this](error_code ec) {
-      if (!ec && acceptor.is_open()) accept_next();
+  void retry_accept(Listener& l) {
+    if (!l.acceptor.is_open()) return;
+    l.retry.expires_after(kAcceptRetry);
+    l.retry.async_wait([this, &l](error_code ec) {
+      if (!ec && l.acceptor.is_open()) accept_next(l);
     });
   }
 
-  void on_accept(error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  void on_accept(Listener& l, error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
     if (ec) {
       // Out of descriptors: make room the way the cap does, then try again shortly.
       if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
         std::lock_guard lock(mu);
         if (std::optional<uint64_t> victim = table.evict_longest_waiting()) evict_locked(*victim);
       }
-      retry_accept();
+      retry_accept(l);
       return;
     }
     set_cloexec(socket.native_handle());
@@ -179,19 +186,44 @@ struct HttpServer::Impl final : HttpSessionHost {
         refused(id, HttpRefusal::kConnectionCap, {});
         error_code ignored;
         socket.close(ignored);
-        accept_next();
+        accept_next(l);
         return;
       }
     }
-    auto session = std::make_shared<HttpSession<beast::tcp_stream>>(
-        beast::tcp_stream(std::move(socket)), id, *this,
-        HttpSessionTimeouts{s.timings_.http_io_timeout, s.timings_.http_keep_alive});
+    const HttpSessionTimeouts timeouts{s.timings_.http_io_timeout, s.timings_.http_keep_alive};
+    std::shared_ptr<HttpConnection> session;
+    if (!l.tls) {
+      session = std::make_shared<HttpSession<beast::tcp_stream>>(
+          beast::tcp_stream(std::move(socket)), id, *this, timeouts);
+    } else if (std::shared_ptr<const gossip::TlsSnapshot> tls = s.tls_.load()) {
+      session = std::make_shared<HttpSession<HttpsStream>>(
+          HttpsStream(beast::tcp_stream(std::move(socket)), tls->https()), id, *this, timeouts,
+          tls);
+    } else {
+      refused(id, HttpRefusal::kTlsHandshake, {});  // no certificate yet
+      error_code ignored;
+      socket.close(ignored);
+      closed(id);
+      accept_next(l);
+      return;
+    }
     {
       std::lock_guard lock(mu);
       connections.emplace(id, session);
     }
     session->start();
-    accept_next();
+    accept_next(l);
+  }
+
+  // Opens, binds and listens on `ep` (SO_REUSEADDR, close-on-exec).
+  static error_code listen(tcp::acceptor& acceptor, const tcp::endpoint& ep) {
+    error_code ec;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) set_cloexec(acceptor.native_handle());
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    return ec;
   }
 
   void run_thread() {
@@ -223,35 +255,44 @@ HttpServer::~HttpServer() { stop(); }
 
 HttpRefusalCounts HttpServer::refusals() const { return refusals_.load(); }
 
-Status HttpServer::start(const std::string& address, uint16_t port) {
+Status HttpServer::start(const std::string& address, uint16_t port,
+                         std::optional<uint16_t> https_port) {
   if (impl_) return Status::state("HTTP server already started");
-  auto fail = [&](const std::string& why) {
-    return Status::io("cannot listen on ESK8S_BIND_ADDRESS=" + address +
-                      " ESK8S_HTTP_PORT=" + std::to_string(port) + ": " + why +
+  auto fail = [&](const char* key, uint16_t p, const std::string& why) {
+    return Status::io("cannot listen on ESK8S_BIND_ADDRESS=" + address + " " + key + "=" +
+                      std::to_string(p) + ": " + why +
                       "; choose a free port or an address of this host");
   };
   error_code ec;
   asio::ip::address ip = asio::ip::make_address(address, ec);
-  if (ec) return fail("not an IP address");
+  if (ec) return fail("ESK8S_HTTP_PORT", port, "not an IP address");
   auto impl = std::make_unique<Impl>(*this, max_connections_);
-  tcp::endpoint ep(ip, port);
-  impl->acceptor.open(ep.protocol(), ec);
-  if (!ec) set_cloexec(impl->acceptor.native_handle());
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(ep, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(ec.message());
-  port_ = impl->acceptor.local_endpoint(ec).port();
-  if (ec) return fail(ec.message());
+  if ((ec = Impl::listen(impl->plain.acceptor, tcp::endpoint(ip, port)))) {
+    return fail("ESK8S_HTTP_PORT", port, ec.message());
+  }
+  port_ = impl->plain.acceptor.local_endpoint(ec).port();
+  if (ec) return fail("ESK8S_HTTP_PORT", port, ec.message());
+  https_port_ = 0;
+  if (https_port) {
+    if ((ec = Impl::listen(impl->secure.acceptor, tcp::endpoint(ip, *https_port)))) {
+      return fail("ESK8S_HTTPS_PORT", *https_port, ec.message());
+    }
+    https_port_ = impl->secure.acceptor.local_endpoint(ec).port();
+    if (ec) return fail("ESK8S_HTTPS_PORT", *https_port, ec.message());
+    impl->accept_next(impl->secure);
+  }
 
-  impl->accept_next();
+  impl->accept_next(impl->plain);
   const size_t threads = std::max<size_t>(1, timings_.http_threads);
   impl->threads_running = threads;
   for (size_t i = 0; i < threads; ++i) {
     impl->threads.emplace_back([p = impl.get()] { p->run_thread(); });
   }
   impl_ = std::move(impl);
-  log_.info("HTTP endpoints listening", {{"address", address}, {"port", std::to_string(port_)}});
+  log_.info("HTTP endpoints listening",
+            {{"address", address},
+             {"port", std::to_string(port_)},
+             {"https_port", https_port_ ? std::to_string(https_port_) : std::string("off")}});
   return Status::ok();
 }
 
@@ -267,9 +308,11 @@ void HttpServer::stop() {
     }
   }
   asio::post(impl.accept_strand, [&impl] {
-    error_code ignored;
-    impl.acceptor.close(ignored);
-    impl.accept_retry.cancel();
+    for (Impl::Listener* l : {&impl.plain, &impl.secure}) {
+      error_code ignored;
+      l->acceptor.close(ignored);
+      l->retry.cancel();
+    }
   });
   for (auto& c : open) c->close_from_outside(std::nullopt);
   open.clear();

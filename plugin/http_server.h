@@ -15,6 +15,11 @@
 //     truncated, and JSON is dumped with invalid UTF-8 replaced;
 //   - every refusal is counted by reason: esk8s_http_refused_connections_total{reason}.
 //
+// HTTPS: with an HTTPS port the same endpoints are also served over TLS (ESK8S_HTTPS_PORT), with
+// the node's certificate from the latest set_tls() (the same limits, deadlines, cap and eviction;
+// the handshake counts against the first head's deadline). Until a certificate is set, HTTPS
+// connections are closed and counted as tls_handshake. Probes keep using plain HTTP.
+//
 // Thread-safety: start(), stop() and port() from one controlling thread; connections are served on
 // the server's threads.
 #pragma once
@@ -25,8 +30,11 @@
 #include <memory>
 #include <string>
 
+#include <optional>
+
 #include "common/logger.h"
 #include "common/status.h"
+#include "gossip/tls_snapshot.h"
 #include "plugin/http_refusals.h"
 #include "plugin/snapshot.h"
 #include "plugin/timings.h"
@@ -49,12 +57,19 @@ class HttpServer {
   // SO_REUSEPORT, which would let two nodes share a port silently) and close-on-exec, and serves
   // on Timings::http_threads background threads. Returns once the listener accepts connections.
   // Fails with kIo, naming the address and port, when it cannot bind. REQUIRES: not started.
-  Status start(const std::string& address, uint16_t port);
+  // With `https_port`, also binds address:https_port (0: any free port) for HTTPS.
+  Status start(const std::string& address, uint16_t port,
+               std::optional<uint16_t> https_port = std::nullopt);
+  // The certificate for HTTPS connections accepted from now on (open ones keep theirs). Any
+  // thread.
+  void set_tls(std::shared_ptr<const gossip::TlsSnapshot> tls) { tls_.store(std::move(tls)); }
   // Closes the listener and every connection (an answer being written may be cut short) and
   // joins every server thread, within about a second at worst. Idempotent.
   void stop();
   // The bound port (useful when started with port 0). REQUIRES: started.
   uint16_t port() const { return port_; }
+  // The bound HTTPS port, 0 without HTTPS. REQUIRES: started.
+  uint16_t https_port() const { return https_port_; }
   // The refusal counters so far (also on /metrics).
   HttpRefusalCounts refusals() const;
 
@@ -67,8 +82,10 @@ class HttpServer {
   Logger log_;
   size_t max_connections_;
   HttpRefusalCounters refusals_;  // outlives impl_: counts survive stop()
+  std::atomic<std::shared_ptr<const gossip::TlsSnapshot>> tls_;
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;
+  uint16_t https_port_ = 0;
 };
 
 }  // namespace esk8s::plugin

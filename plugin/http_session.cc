@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -28,18 +29,32 @@ std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
 template <class Stream>
 HttpSession<Stream>::HttpSession(Stream stream, uint64_t id, HttpSessionHost& host,
-                                 HttpSessionTimeouts timeouts)
-    : stream_(std::move(stream)), id_(id), host_(host), timeouts_(timeouts) {}
+                                 HttpSessionTimeouts timeouts, std::shared_ptr<const void> keep)
+    : keep_(std::move(keep)), stream_(std::move(stream)), id_(id), host_(host), timeouts_(timeouts) {}
 
 template <class Stream>
 void HttpSession<Stream>::start() {
   asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
     self->guarded([&] {
-      // One deadline covers the whole first head, from the accept.
+      // One deadline covers the whole first head (and an HTTPS handshake), from the accept.
       beast::get_lowest_layer(self->stream_).expires_after(self->timeouts_.head_timeout);
-      self->read_request();
+      if constexpr (std::is_same_v<Stream, HttpsStream>) {
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](beast::error_code ec) {
+                                        self->guarded([&] { self->on_handshake(ec); });
+                                      });
+      } else {
+        self->read_request();
+      }
     });
   });
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_handshake(const beast::error_code& ec) {
+  if (closed_) return;
+  if (ec) return refuse_silently(HttpRefusal::kTlsHandshake);
+  read_request();
 }
 
 template <class Stream>
@@ -181,5 +196,6 @@ void HttpSession<Stream>::finish() {
 }
 
 template class HttpSession<beast::tcp_stream>;
+template class HttpSession<HttpsStream>;
 
 }  // namespace esk8s::plugin

@@ -9,10 +9,11 @@
 //     (idle_timeout), then its whole head within `head_timeout` (header_timeout);
 //   - each answer must be written within `head_timeout`.
 //
-// The session is a template over its stream so that HTTPS can reuse it: a TLS stream
-// (beast::ssl_stream<beast::tcp_stream>) needs a handshake before the first read and a TLS
-// shutdown in finish(); deadlines and closing already go through the lowest layer. Only the plain
-// TCP stream is instantiated today.
+// The session is a template over its stream: beast::tcp_stream for HTTP and
+// beast::ssl_stream<beast::tcp_stream> (HttpsStream) for HTTPS. A TLS session first completes the
+// server handshake within the first head's deadline (a failure is counted as tls_handshake); a
+// closing session closes the socket without a TLS close_notify (every answer carries its length,
+// so no client needs one). Deadlines and closing go through the lowest layer.
 //
 // Thread-safety: start() and close_from_outside() may be called from any thread; everything else
 // runs on the session's strand.
@@ -26,6 +27,7 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -68,12 +70,17 @@ class HttpConnection {
   virtual void close_from_outside(std::optional<HttpRefusal> reason) = 0;
 };
 
+using HttpsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
 template <class Stream>
 class HttpSession final : public HttpConnection,
                           public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   // `host` must outlive every handler of this session (the server destroys its io_context first).
-  HttpSession(Stream stream, uint64_t id, HttpSessionHost& host, HttpSessionTimeouts timeouts);
+  // `keep` is held as long as the session: what the stream refers to (an HTTPS session's TLS
+  // context, through its snapshot).
+  HttpSession(Stream stream, uint64_t id, HttpSessionHost& host, HttpSessionTimeouts timeouts,
+              std::shared_ptr<const void> keep = nullptr);
 
   void start() override;
   void close_from_outside(std::optional<HttpRefusal> reason) override;
@@ -81,6 +88,7 @@ class HttpSession final : public HttpConnection,
  private:
   template <class F>
   void guarded(F&& step) noexcept;
+  void on_handshake(const boost::beast::error_code& ec);
   void read_request();
   void on_first_bytes(const boost::beast::error_code& ec, size_t n);
   void read_head();
@@ -90,6 +98,7 @@ class HttpSession final : public HttpConnection,
   void refuse_silently(HttpRefusal reason);
   void finish();
 
+  std::shared_ptr<const void> keep_;  // declared before stream_: outlives it
   Stream stream_;
   uint64_t id_;
   HttpSessionHost& host_;
@@ -102,5 +111,6 @@ class HttpSession final : public HttpConnection,
 };
 
 extern template class HttpSession<boost::beast::tcp_stream>;
+extern template class HttpSession<HttpsStream>;
 
 }  // namespace esk8s::plugin

@@ -80,6 +80,15 @@ gossip::HostStatus to_host_status(const esk8s_node_status& s) {
   h.external_tcp_port = s.external_tcp_port;
   h.http_port = s.http_port;
   h.version = cstr(s.version, sizeof s.version);
+  h.internal_insecure_tcp_port = s.internal_insecure_tcp_port;
+  h.external_insecure_tcp_port = s.external_insecure_tcp_port;
+  h.advertise_http_port_to_client_as = s.advertise_http_port_to_client_as;
+  h.advertise_tcp_port_to_client_as = s.advertise_tcp_port_to_client_as;
+  h.internal_tcp_host = cstr(s.internal_tcp_host, sizeof s.internal_tcp_host);
+  h.external_tcp_host = cstr(s.external_tcp_host, sizeof s.external_tcp_host);
+  h.http_host = cstr(s.http_host, sizeof s.http_host);
+  h.advertise_host_to_client_as =
+      cstr(s.advertise_host_to_client_as, sizeof s.advertise_host_to_client_as);
   return h;
 }
 
@@ -100,6 +109,15 @@ esk8s_node_status to_node_status(const gossip::HostStatus& h) {
   s.external_tcp_port = h.external_tcp_port;
   s.http_port = h.http_port;
   copy_cstr(s.version, sizeof s.version, h.version);
+  s.internal_insecure_tcp_port = h.internal_insecure_tcp_port;
+  s.external_insecure_tcp_port = h.external_insecure_tcp_port;
+  s.advertise_http_port_to_client_as = h.advertise_http_port_to_client_as;
+  s.advertise_tcp_port_to_client_as = h.advertise_tcp_port_to_client_as;
+  copy_cstr(s.internal_tcp_host, sizeof s.internal_tcp_host, h.internal_tcp_host);
+  copy_cstr(s.external_tcp_host, sizeof s.external_tcp_host, h.external_tcp_host);
+  copy_cstr(s.http_host, sizeof s.http_host, h.http_host);
+  copy_cstr(s.advertise_host_to_client_as, sizeof s.advertise_host_to_client_as,
+            h.advertise_host_to_client_as);
   return s;
 }
 

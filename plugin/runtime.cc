@@ -500,6 +500,7 @@ struct Runtime::Loop {
 
   // A certificate (first or renewed) from the TlsManager, on the loop thread.
   void on_tls(std::shared_ptr<const gossip::TlsSnapshot> snapshot) {
+    http->set_tls(snapshot);
     if (gossip) {
       gossip->set_tls(std::move(snapshot));
       publish();
@@ -613,6 +614,7 @@ Runtime::Runtime(Config config, Timings timings, Logger logger, std::shared_ptr<
 Runtime::~Runtime() { stop(); }
 
 uint16_t Runtime::http_port() const { return loop_->http->port(); }
+uint16_t Runtime::https_port() const { return loop_->http->https_port(); }
 
 void Runtime::post(std::function<void()> fn) { asio::post(loop_->io, std::move(fn)); }
 
@@ -695,9 +697,13 @@ Status Runtime::start() {
 
   l->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                          log_.with_component("http"));
-  if (Status s = l->http->start(config_.bind_address, config_.http_port); !s) return s;
-  l->checks.push_back(
-      {"http-listener", true, config_.bind_address + ":" + std::to_string(l->http->port())});
+  if (Status s = l->http->start(config_.bind_address, config_.http_port, config_.https_port); !s)
+    return s;
+  l->checks.push_back({"http-listener", true,
+                       config_.bind_address + ":" + std::to_string(l->http->port()) +
+                           (config_.https_port
+                                ? " (https " + std::to_string(l->http->https_port()) + ")"
+                                : std::string())});
   l->members = build_members(l->gossip_members(), l->peers, std::chrono::steady_clock::now(),
                              std::chrono::system_clock::now());
 

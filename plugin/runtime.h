@@ -40,6 +40,8 @@ class Runtime {
 
   // The bound HTTP port. REQUIRES: running().
   uint16_t http_port() const;
+  // The bound HTTPS port, 0 when ESK8S_HTTPS_PORT is off. REQUIRES: running().
+  uint16_t https_port() const;
   // Runs `fn` on the event-loop thread. REQUIRES: running().
   void post(std::function<void()> fn);
   // The latest published view.

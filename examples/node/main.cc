@@ -5,10 +5,12 @@
 //
 // Only the public C header is used, as a real database would.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -21,13 +23,17 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "esk8s/plugin.h"
 
 namespace {
 
 const char* kUsage =
-    "usage: esk8s-node [--plugin PATH] [--state NAME] [--node-priority N] [--quiet]\n"
+    "usage: esk8s-node [--plugin PATH] [--state NAME] [--state-file PATH] [--node-priority N]\n"
+    "                  [--int-tcp-port N] [--ext-tcp-port N] [--http-port N] [--insecure]\n"
+    "                  [--advertise-host-to-client-as HOST] [--advertise-tcp-port-to-client-as N]\n"
+    "                  [--advertise-http-port-to-client-as N] [--quiet]\n"
     "       esk8s-node --pre-stop [--timeout SECONDS]\n"
     "\n"
     "Reference database host for the esk8s plugin. Loads libesk8s.so, configures it from the\n"
@@ -38,7 +44,20 @@ const char* kUsage =
     "                       then the build tree it was built in)\n"
     "  --state NAME         node state reported to the plugin, an EventStoreDB VNodeState name\n"
     "                       (default: Follower)\n"
+    "  --state-file PATH    read the node state from this file at every status poll (its\n"
+    "                       first line; while it is missing or empty, --state), so a test or\n"
+    "                       an operator can make this node the Leader and back\n"
     "  --node-priority N    node priority reported to the plugin (default: 0)\n"
+    "  --int-tcp-port N     the database's internal (replication) TCP port, 0: not served\n"
+    "  --ext-tcp-port N     the database's external (client) TCP port, 0: not served\n"
+    "  --http-port N        the database's HTTP port, 0: not served (defaults 0)\n"
+    "  --insecure           the TCP ports are plain TCP, as EventStoreDB's --insecure serves\n"
+    "                       them (default: TLS); /gossip reports them as externalTcpPort and\n"
+    "                       internalTcpPort instead of the *SecureTcpPort fields\n"
+    "  --advertise-host-to-client-as HOST, --advertise-tcp-port-to-client-as N,\n"
+    "  --advertise-http-port-to-client-as N\n"
+    "                       what /gossip tells clients instead of the member's identity and\n"
+    "                       the ports above (EventStoreDB's options of these names)\n"
     "  --quiet              print only warnings and errors of the plugin\n"
     "  --pre-stop           for a preStop hook: wait until this node's /health/disruptable\n"
     "                       answers 200 (stopping it keeps a quorum of the others), polling\n"
@@ -53,9 +72,33 @@ const char* kUsage =
 struct Options {
   std::string plugin;
   std::string state = "Follower";
+  std::string state_file;
   int node_priority = 0;
+  uint16_t int_tcp_port = 0;
+  uint16_t ext_tcp_port = 0;
+  uint16_t http_port = 0;
+  bool insecure = false;
+  std::string advertise_host_to_client_as;
+  uint16_t advertise_tcp_port_to_client_as = 0;
+  uint16_t advertise_http_port_to_client_as = 0;
   bool quiet = false;
 };
+
+// The node state from the first line of `path`, or "" when the file is missing, not a regular
+// file, empty, or its line does not fit esk8s_node_status.state.
+std::string read_state_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st{};
+  char buf[64] = {};
+  ssize_t n = 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  std::string line(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  line = line.substr(0, line.find_first_of("\r\n"));
+  if (line.size() >= sizeof(esk8s_node_status{}.state)) return "";
+  return line;
+}
 
 std::mutex g_print_mu;
 
@@ -128,14 +171,36 @@ void on_membership(void*, const esk8s_member* members, size_t count) {
   print_line(out);
 }
 
+// True when the plugin's struct (its struct_size) holds the whole of `member`.
+#define STATUS_HAS(out, member) \
+  ((out)->struct_size >= offsetof(esk8s_node_status, member) + sizeof((out)->member))
+
 int on_node_status(void* ctx, esk8s_node_status* out) {
   auto* host = static_cast<Host*>(ctx);
+  const Options& o = host->opts;
   // Only fields this host knows and that fit the plugin's struct are written.
-  if (out->struct_size < offsetof(esk8s_node_status, version) + sizeof out->version) return 1;
+  if (!STATUS_HAS(out, version)) return 1;
   out->host_ready = 1;
-  std::snprintf(out->state, sizeof out->state, "%s", host->opts.state.c_str());
-  out->node_priority = host->opts.node_priority;
+  std::string state = o.state_file.empty() ? "" : read_state_file(o.state_file);
+  if (state.empty()) state = o.state;
+  std::snprintf(out->state, sizeof out->state, "%s", state.c_str());
+  out->node_priority = o.node_priority;
   std::snprintf(out->version, sizeof out->version, "esk8s-node %s", ESK8S_NODE_VERSION);
+  out->http_port = o.http_port;
+  if (!STATUS_HAS(out, advertise_host_to_client_as)) {
+    // An ABI 1.0 plugin knows only the TLS ports and the identity as host.
+    if (!o.insecure) {
+      out->internal_tcp_port = o.int_tcp_port;
+      out->external_tcp_port = o.ext_tcp_port;
+    }
+    return 0;
+  }
+  (o.insecure ? out->internal_insecure_tcp_port : out->internal_tcp_port) = o.int_tcp_port;
+  (o.insecure ? out->external_insecure_tcp_port : out->external_tcp_port) = o.ext_tcp_port;
+  out->advertise_tcp_port_to_client_as = o.advertise_tcp_port_to_client_as;
+  out->advertise_http_port_to_client_as = o.advertise_http_port_to_client_as;
+  std::snprintf(out->advertise_host_to_client_as, sizeof out->advertise_host_to_client_as, "%s",
+                o.advertise_host_to_client_as.c_str());
   return 0;
 }
 
@@ -207,6 +272,21 @@ int pre_stop(int timeout_seconds) {
   return 1;
 }
 
+// The option a port flag sets, or nullptr when `flag` is not one.
+uint16_t* port_flag(Options& o, const std::string& flag) {
+  const std::pair<const char*, uint16_t*> flags[] = {
+      {"--int-tcp-port", &o.int_tcp_port},
+      {"--ext-tcp-port", &o.ext_tcp_port},
+      {"--http-port", &o.http_port},
+      {"--advertise-tcp-port-to-client-as", &o.advertise_tcp_port_to_client_as},
+      {"--advertise-http-port-to-client-as", &o.advertise_http_port_to_client_as},
+  };
+  for (const auto& [name, field] : flags) {
+    if (flag == name) return field;
+  }
+  return nullptr;
+}
+
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "esk8s-node: %s\n\n%s", msg.c_str(), kUsage);
   return 2;
@@ -244,6 +324,26 @@ int main(int argc, char** argv) {
         return usage_error("--node-priority needs an integer");
       }
       host.opts.node_priority = static_cast<int>(p);
+    } else if (a == "--state-file") {
+      const char* v = value("--state-file");
+      if (!v || !*v) return usage_error("--state-file needs a path");
+      host.opts.state_file = v;
+    } else if (uint16_t* port = port_flag(host.opts, a)) {
+      const char* v = value(a.c_str());
+      char* end = nullptr;
+      long p = v ? std::strtol(v, &end, 10) : -1;
+      if (!v || !*v || *end || p < 0 || p > 65535) {
+        return usage_error(a + " needs a port number (0-65535)");
+      }
+      *port = static_cast<uint16_t>(p);
+    } else if (a == "--insecure") {
+      host.opts.insecure = true;
+    } else if (a == "--advertise-host-to-client-as") {
+      const char* v = value(a.c_str());
+      if (!v || !*v || std::strlen(v) >= sizeof(esk8s_node_status{}.advertise_host_to_client_as)) {
+        return usage_error(a + " needs a host name or address of at most 127 characters");
+      }
+      host.opts.advertise_host_to_client_as = v;
     } else if (a == "--quiet") {
       host.opts.quiet = true;
     } else if (a == "--pre-stop") {

@@ -4,11 +4,17 @@
  * usage: abi_test PATH/TO/libesk8s.so CASE      (CASE: see kCases below; "all" runs every case)
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "esk8s/plugin.h"
 
@@ -386,6 +392,233 @@ static void test_cycles(void) {
   }
 }
 
+/* The body of GET `path` from g_bind:port (HTTP/1.0, 2 s timeouts) into `out`; "" on failure. */
+static void http_get(unsigned short port, const char* path, char* out, size_t cap) {
+  struct sockaddr_in a;
+  struct timeval tv;
+  char req[256];
+  size_t got = 0;
+  ssize_t n;
+  char* body;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  out[0] = '\0';
+  if (fd < 0) return;
+  tv.tv_sec = 2;
+  tv.tv_usec = 0;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, g_bind, &a.sin_addr);
+  snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) != 0 ||
+      send(fd, req, strlen(req), 0) != (ssize_t)strlen(req)) {
+    close(fd);
+    return;
+  }
+  while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0) got += (size_t)n;
+  out[got] = '\0';
+  close(fd);
+  body = strstr(out, "\r\n\r\n");
+  if (body) memmove(out, body + 4, strlen(body + 4) + 1);
+}
+
+/* Polls /gossip on `port` until it contains every string of `want` (NULL-terminated), up to 5 s;
+ * returns 1 when it did. Prints the last answer when it did not. */
+static int gossip_shows(unsigned short port, const char* const* want) {
+  static char body[16384];
+  int i;
+  for (i = 0; i < 100; ++i) {
+    const char* const* w;
+    int all = 1;
+    http_get(port, "/gossip", body, sizeof body);
+    for (w = want; *w; ++w) all = all && strstr(body, *w) != NULL;
+    if (all) return 1;
+    sleep_ms(50);
+  }
+  fprintf(stderr, "/gossip never showed what was expected; last answer: %s\n", body);
+  return 0;
+}
+
+/* A configuration with a fixed HTTP port (on the case's own loopback address) and no HTTPS. */
+#define GOSSIP_HTTP_PORT 38215
+static const esk8s_kv kFixedPortConfig[] = {
+    KV("ESK8S_SERVICE", "esdb"),
+    KV("ESK8S_NAMESPACE", "abi"),
+    KV("ESK8S_POD_NAME", "esdb-0"),
+    KV("ESK8S_CLUSTER_DOMAIN", "cluster.local"),
+    KV("ESK8S_DISCOVERY", "static"),
+    KV("ESK8S_STATIC_PEERS", "esdb-0.esdb.abi.svc.cluster.local=127.0.0.1:2114"),
+    KV("ESK8S_HTTP_PORT", "38215"),
+    KV("ESK8S_HTTPS_PORT", "off"),
+    KV("ESK8S_PRESET", "local"),
+};
+#define FIXED_COUNT (sizeof kFixedPortConfig / sizeof kFixedPortConfig[0])
+
+/* What the status callbacks below saw. */
+struct status_seen {
+  struct seen base;
+  uint32_t struct_size;  /* what the plugin passed in */
+  int tail_was_zero;     /* the bytes past the host's struct were zero at every call */
+  int member_status_ok;  /* membership_changed showed the fields the host set */
+};
+
+/* An ABI 1.1 host sets every client-facing endpoint field. */
+static int cb_status_1_1(void* ctx, esk8s_node_status* out) {
+  struct status_seen* s = (struct status_seen*)ctx;
+  s->base.status_calls++;
+  s->struct_size = out->struct_size;
+  if (out->struct_size < offsetof(esk8s_node_status, advertise_host_to_client_as) +
+                             sizeof out->advertise_host_to_client_as) {
+    return 1;
+  }
+  out->host_ready = 1;
+  snprintf(out->state, sizeof out->state, "Leader");
+  out->internal_insecure_tcp_port = 1112;
+  out->external_insecure_tcp_port = 1113;
+  out->http_port = 2113;
+  snprintf(out->http_host, sizeof out->http_host, "10.9.8.7");
+  snprintf(out->external_tcp_host, sizeof out->external_tcp_host, "esdb-0.example.com");
+  return 0;
+}
+
+static void cb_membership_1_1(void* ctx, const esk8s_member* members, size_t count) {
+  struct status_seen* s = (struct status_seen*)ctx;
+  size_t i;
+  s->base.memberships++;
+  for (i = 0; i < count; ++i) {
+    const esk8s_node_status* st = members[i].status;
+    if (members[i].is_self && st && st->struct_size >= sizeof(esk8s_node_status) &&
+        st->external_insecure_tcp_port == 1113 && st->internal_insecure_tcp_port == 1112 &&
+        strcmp(st->http_host, "10.9.8.7") == 0 &&
+        strcmp(st->external_tcp_host, "esdb-0.example.com") == 0) {
+      s->member_status_ok = 1;
+    }
+  }
+}
+
+/* Runs one instance on the fixed-port configuration whose host reports through `status_cb` (and
+ * `membership_cb`, may be NULL) into `ss`, until /gossip shows every string of `want`; then
+ * `after` (may be NULL) checks more while it runs. */
+static void run_status_case(struct status_seen* ss,
+                            int (*status_cb)(void*, esk8s_node_status*),
+                            void (*membership_cb)(void*, const esk8s_member*, size_t),
+                            const char* const* want, void (*after)(struct status_seen*)) {
+  esk8s_init_fn init = NULL;
+  const esk8s_plugin_api* api = NULL;
+  esk8s_plugin* p = NULL;
+  char* err = NULL;
+  esk8s_host_api host;
+  esk8s_kv cfg[FIXED_COUNT + 2];
+  void* lib;
+  host = full_host(&ss->base);
+  host.ctx = ss;
+  host.node_status = status_cb;
+  host.membership_changed = membership_cb;
+  memcpy(cfg, kFixedPortConfig, sizeof kFixedPortConfig);
+  add_runtime_config(&cfg[FIXED_COUNT]);
+  lib = load(&init);
+  CHECK(lib && init);
+  CHECK(init(&host, cfg, FIXED_COUNT + 2, &api, &p, &err) == ESK8S_OK);
+  CHECK(api->start(p, &err) == ESK8S_OK);
+  CHECK(gossip_shows(GOSSIP_HTTP_PORT, want));
+  if (after) after(ss);
+  CHECK(api->stop(p, &err) == ESK8S_OK);
+  api->destroy(p);
+  CHECK(dlclose(lib) == 0);
+}
+
+static void check_status_1_1_seen(struct status_seen* ss) {
+  int i;
+  CHECK(ss->struct_size == sizeof(esk8s_node_status));
+  for (i = 0; i < 200 && !ss->member_status_ok; ++i) sleep_ms(10);
+  CHECK(ss->member_status_ok);
+}
+
+/* The ABI 1.1 endpoint fields reach the member list and /gossip renders them as EventStoreDB
+ * renders an insecure node's: plain ports in externalTcpPort/internalTcpPort, the hosts set. */
+static void test_status_endpoints(void) {
+  struct status_seen ss;
+  static const char* const kWant[] = {
+      "\"internalTcpPort\":1112,\"internalSecureTcpPort\":0",
+      "\"externalTcpIp\":\"esdb-0.example.com\",\"externalTcpPort\":1113,"
+      "\"externalSecureTcpPort\":0",
+      "\"internalHttpEndPointIp\":\"10.9.8.7\",\"internalHttpEndPointPort\":2113",
+      "\"internalTcpIp\":\"esdb-0.esdb.abi.svc.cluster.local\"",
+      NULL};
+  memset(&ss, 0, sizeof ss);
+  run_status_case(&ss, cb_status_1_1, cb_membership_1_1, kWant, check_status_1_1_seen);
+}
+
+/* esk8s_node_status as ABI 1.0 declared it: what a host built against 1.0 knows and writes. */
+struct node_status_1_0 {
+  uint32_t struct_size;
+  int32_t host_ready;
+  char state[32];
+  int64_t writer_checkpoint;
+  int64_t chaser_checkpoint;
+  int64_t last_commit_position;
+  int64_t epoch_position;
+  int32_t epoch_number;
+  int32_t node_priority;
+  uint8_t epoch_id[16];
+  int32_t is_read_only_replica;
+  uint16_t internal_tcp_port;
+  uint16_t external_tcp_port;
+  uint16_t http_port;
+  uint16_t reserved0;
+  char version[32];
+};
+
+/* A 1.0 host: checks the plugin's struct is big enough for its own, fills its own struct and
+ * copies exactly that many bytes. It also records whether the plugin's bytes past the 1.0 struct
+ * were zero (the plugin zero-fills, so the 1.1 fields read "not set"). */
+static int cb_status_1_0(void* ctx, esk8s_node_status* out) {
+  struct status_seen* s = (struct status_seen*)ctx;
+  struct node_status_1_0 old;
+  const unsigned char* tail = (const unsigned char*)out + sizeof old;
+  size_t i;
+  s->base.status_calls++;
+  s->struct_size = out->struct_size;
+  if (out->struct_size < sizeof old) return 1;
+  for (i = 0; i < out->struct_size - sizeof old; ++i) {
+    if (tail[i] != 0) s->tail_was_zero = 0;
+  }
+  memcpy(&old, out, sizeof old);
+  /* The 1.0 struct's trailing padding: a host's struct copy carries whatever it holds. */
+  memset((unsigned char*)&old + offsetof(struct node_status_1_0, version) + sizeof old.version,
+         0xFF, sizeof old - offsetof(struct node_status_1_0, version) - sizeof old.version);
+  old.host_ready = 1;
+  snprintf(old.state, sizeof old.state, "Follower");
+  old.internal_tcp_port = 1112;
+  old.external_tcp_port = 1113;
+  old.http_port = 2113;
+  memcpy(out, &old, sizeof old);
+  return 0;
+}
+
+/* A host built against ABI 1.0 still works: its ports are the TLS ports (as 1.0 rendered them),
+ * every host is the identity, the bytes past its struct are zero when it is called, and what its
+ * struct copy leaves in the 1.0 padding (0xFF here) is never read as a 1.1 field. */
+static void test_older_host_status(void) {
+  struct status_seen ss;
+  static const char* const kWant[] = {
+      "\"state\":\"Follower\"",
+      "\"internalTcpIp\":\"esdb-0.esdb.abi.svc.cluster.local\",\"internalTcpPort\":0,"
+      "\"internalSecureTcpPort\":1112",
+      "\"externalTcpIp\":\"esdb-0.esdb.abi.svc.cluster.local\",\"externalTcpPort\":0,"
+      "\"externalSecureTcpPort\":1113",
+      "\"httpEndPointIp\":\"esdb-0.esdb.abi.svc.cluster.local\",\"httpEndPointPort\":2113",
+      NULL};
+  memset(&ss, 0, sizeof ss);
+  ss.tail_was_zero = 1;
+  run_status_case(&ss, cb_status_1_0, NULL, kWant, NULL);
+  CHECK(ss.base.status_calls >= 1);
+  CHECK(ss.struct_size > sizeof(struct node_status_1_0));
+  CHECK(ss.tail_was_zero);
+}
+
 struct test_case {
   const char* name;
   void (*fn)(void);
@@ -401,6 +634,8 @@ static const struct test_case kCases[] = {
     {"environment_config", test_environment_config},
     {"port_in_use", test_port_in_use},
     {"cycles", test_cycles},
+    {"status_endpoints", test_status_endpoints},
+    {"older_host_status", test_older_host_status},
 };
 
 int main(int argc, char** argv) {

@@ -154,6 +154,11 @@ void ProcessCluster::start(int i, std::vector<std::string> env_override) {
   stop(i, SIGKILL);
   std::vector<std::string> env = merge_env(base_env(i), env_override);
   std::string log_path = dir_ + "/node-" + std::to_string(i) + ".log";
+  std::string bin = ESK8S_NODE_BIN;
+  std::vector<std::string> args = args_[i];
+  std::vector<char*> argv = {bin.data()};
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("harness: fork failed");
   if (pid == 0) {
@@ -164,9 +169,7 @@ void ProcessCluster::start(int i, std::vector<std::string> env_override) {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string bin = ESK8S_NODE_BIN;
-    char* argv[] = {bin.data(), nullptr};
-    ::execve(bin.c_str(), argv, envp.data());
+    ::execve(bin.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   pids_.at(static_cast<size_t>(i)) = pid;

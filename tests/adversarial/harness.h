@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,8 @@ class ProcessCluster {
   void start_all();
   // Starts node i (again); `env_override` entries replace same-key defaults for this start only.
   void start(int i, std::vector<std::string> env_override = {});
+  // Command-line arguments of esk8s-node for node i's next starts (none by default).
+  void set_args(int i, std::vector<std::string> args) { args_[i] = std::move(args); }
   // Sends `sig` and reaps the process (SIGKILL: at once; others: waits up to 10 s, then SIGKILL).
   void stop(int i, int sig);
   // True while node i's process is running (not exited, not crashed).
@@ -94,6 +97,7 @@ class ProcessCluster {
   std::vector<pid_t> pids_;
   std::vector<std::string> extra_env_;
   std::map<int, std::string> exits_;
+  std::map<int, std::vector<std::string>> args_;
 };
 
 // A member certificate (serverAuth + clientAuth, SAN = identity) signed by the CA in `ca_dir`.

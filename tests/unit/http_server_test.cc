@@ -13,10 +13,18 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <nlohmann/json.hpp>
 
@@ -24,6 +32,7 @@
 #include "plugin/http_request_parser.h"
 #include "plugin/http_router.h"
 #include "plugin/http_server.h"
+#include "tls/x509.h"
 
 using namespace esk8s;
 using namespace esk8s::plugin;
@@ -134,7 +143,8 @@ std::string body_of(const std::string& answer) {
 
 // A server on 127.0.0.1:0 over a published snapshot and a live heartbeat.
 struct ServerFixture {
-  explicit ServerFixture(Timings t = fast_timings(), size_t cap = kHttpMaxConnections)
+  explicit ServerFixture(Timings t = fast_timings(), size_t cap = kHttpMaxConnections,
+                         std::optional<uint16_t> https_port = std::nullopt)
       : server(cell, heartbeat_ns, t, Logger(std::make_shared<StderrSink>(LogLevel::kError), "http"),
                cap) {
     auto s = std::make_shared<Snapshot>();
@@ -143,7 +153,7 @@ struct ServerFixture {
     s->members_json = R"({"members":[]})";
     cell.store(s);
     heartbeat_ns.store(Clock::now().time_since_epoch().count());
-    REQUIRE(server.start("127.0.0.1", 0).is_ok());
+    REQUIRE(server.start("127.0.0.1", 0, https_port).is_ok());
   }
   static Timings fast_timings() {
     Timings t = Timings::local();
@@ -558,4 +568,96 @@ TEST_CASE("http server: stop closes open connections and returns quickly, and tw
   CHECK(Clock::now() - began < 5000ms);
   f->server.stop();
   for (auto& c : open) CHECK(c->closed_within(1s));
+}
+
+// ---- HTTPS ------------------------------------------------------------------------------------
+
+namespace {
+
+namespace asio = boost::asio;
+
+const std::string kNodeIdentity = "esdb-0.esdb.prod.svc.cluster.local";
+
+struct NodeCertificate {
+  tls::CertAndKey ca = tls::make_self_signed_ca("https test CA", tls::KeyType::kEcdsaP256, 24h)
+                           .value();
+  tls::CertAndKey leaf = [this] {
+    tls::CertSpec spec;
+    spec.common_name = kNodeIdentity;
+    spec.dns_names = {kNodeIdentity};
+    return tls::issue(spec, ca).value();
+  }();
+  std::shared_ptr<const gossip::TlsSnapshot> snapshot() const {
+    return gossip::TlsSnapshot::make({leaf.cert_pem, leaf.key_pem, ca.cert_pem}).value();
+  }
+};
+
+// One GET over TLS to 127.0.0.1:port, verifying the server for kNodeIdentity against `ca_pem`
+// as a database client would. The whole answer, or "handshake failed: ..." .
+std::string https_get(uint16_t port, const std::string& ca_pem, const std::string& target) {
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.add_certificate_authority(asio::buffer(ca_pem));
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> stream(io, ctx);
+  stream.set_verify_callback(asio::ssl::host_name_verification(kNodeIdentity));
+  boost::system::error_code ec;
+  stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return "connect failed: " + ec.message();
+  stream.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) return "handshake failed: " + ec.message();
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::write(stream, asio::buffer(req), ec);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    size_t n = stream.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "https: the endpoints answer over TLS with the node certificate verified for its identity") {
+  NodeCertificate cert;
+  ServerFixture f(ServerFixture::fast_timings(), kHttpMaxConnections, 0);
+  REQUIRE(f.server.https_port() != 0);
+  CHECK(f.server.https_port() != f.server.port());
+  f.server.set_tls(cert.snapshot());
+  f.beat();
+  std::string answer = https_get(f.server.https_port(), cert.ca.cert_pem, "/gossip?format=json");
+  INFO(answer);
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(body_of(answer).find(R"("serverIp":"x")") != std::string::npos);
+  CHECK(https_get(f.server.https_port(), cert.ca.cert_pem, "/health/live")
+            .rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(f.refused(HttpRefusal::kTlsHandshake) == 0);
+  // Plain HTTP (the probes) is unchanged.
+  CHECK(f.get("/health/live").rfind("HTTP/1.1 200", 0) == 0);
+}
+
+TEST_CASE(
+    "https: before a certificate and for plain HTTP on the HTTPS port the connection is refused "
+    "as tls_handshake") {
+  NodeCertificate cert;
+  ServerFixture f(ServerFixture::fast_timings(), kHttpMaxConnections, 0);
+  std::string before = https_get(f.server.https_port(), cert.ca.cert_pem, "/health/live");
+  CHECK(before.rfind("handshake failed", 0) == 0);
+  CHECK(f.counted(HttpRefusal::kTlsHandshake, 1));
+
+  f.server.set_tls(cert.snapshot());
+  RawClient plain(f.server.https_port());
+  REQUIRE(plain.connected());
+  plain.send("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string got = plain.receive(2s);
+  CHECK(got.find("HTTP/1.1 200") == std::string::npos);
+  CHECK(f.counted(HttpRefusal::kTlsHandshake, 2));
+  // A client that trusts another CA refuses the node, and the node counts the failed handshake.
+  NodeCertificate other;
+  CHECK(https_get(f.server.https_port(), other.ca.cert_pem, "/health/live")
+            .rfind("handshake failed", 0) == 0);
+  CHECK(f.counted(HttpRefusal::kTlsHandshake, 3));
 }

@@ -119,6 +119,99 @@ TEST_CASE("esdb gossip JSON for three members matches the golden output") {
   CHECK(render_esdb_gossip(three_members(), "esdb-0.esdb.db.svc.cluster.local", 2113) == expected);
 }
 
+// One alive member whose host reports `s`, rendered and parsed.
+nlohmann::json render_one(const HostStatus& s) {
+  std::vector<GossipViewMember> v(1);
+  v[0].record.identity = "esdb-0.esdb.db.svc.cluster.local";
+  v[0].record.state = MemberState::kAlive;
+  v[0].status = s;
+  return nlohmann::json::parse(render_esdb_gossip(v, "s", 1))["members"][0];
+}
+
+// EventStoreDB's default (secure) node: internal and external TCP with TLS only.
+HostStatus secure_node() {
+  HostStatus s;
+  s.internal_tcp_port = 1112;
+  s.external_tcp_port = 1113;
+  s.http_port = 2113;
+  return s;
+}
+
+TEST_CASE("esdb gossip renders a secure node's TLS ports as the secure fields and 0 as the plain") {
+  HostStatus s = secure_node();
+  s.state = "Leader";
+  const auto j = render_one(s);
+  const std::string id = "esdb-0.esdb.db.svc.cluster.local";
+  CHECK(j["internalTcpIp"] == id);
+  CHECK(j["internalTcpPort"] == 0);
+  CHECK(j["internalSecureTcpPort"] == 1112);
+  CHECK(j["externalTcpIp"] == id);
+  CHECK(j["externalTcpPort"] == 0);
+  CHECK(j["externalSecureTcpPort"] == 1113);
+  CHECK(j["internalHttpEndPointIp"] == id);
+  CHECK(j["internalHttpEndPointPort"] == 2113);
+  CHECK(j["httpEndPointIp"] == id);
+  CHECK(j["httpEndPointPort"] == 2113);
+}
+
+// A node started with --insecure: plain TCP only.
+TEST_CASE("esdb gossip renders an insecure node's plain ports as the plain fields and 0 as secure") {
+  HostStatus s;
+  s.internal_insecure_tcp_port = 1112;
+  s.external_insecure_tcp_port = 1113;
+  s.http_port = 2113;
+  const auto j = render_one(s);
+  CHECK(j["internalTcpPort"] == 1112);
+  CHECK(j["internalSecureTcpPort"] == 0);
+  CHECK(j["externalTcpPort"] == 1113);
+  CHECK(j["externalSecureTcpPort"] == 0);
+  CHECK(j["externalTcpIp"] == "esdb-0.esdb.db.svc.cluster.local");
+}
+
+TEST_CASE("esdb gossip uses the hosts the node sets for each endpoint") {
+  HostStatus s = secure_node();
+  s.internal_tcp_host = "10.0.0.1";
+  s.external_tcp_host = "esdb-0.example.com";
+  s.http_host = "10.0.0.2";
+  const auto j = render_one(s);
+  CHECK(j["internalTcpIp"] == "10.0.0.1");
+  CHECK(j["externalTcpIp"] == "esdb-0.example.com");
+  CHECK(j["internalHttpEndPointIp"] == "10.0.0.2");
+  CHECK(j["httpEndPointIp"] == "10.0.0.2");
+}
+
+// ClientMemberInfo: without external TCP, externalTcpIp falls back to the HTTP endpoint's host.
+TEST_CASE("esdb gossip reports the HTTP host as externalTcpIp when external TCP is not served") {
+  HostStatus s;
+  s.internal_tcp_port = 1112;
+  s.http_port = 2113;
+  s.external_tcp_host = "unused.example.com";
+  s.http_host = "esdb-0.example.com";
+  const auto j = render_one(s);
+  CHECK(j["externalTcpIp"] == "esdb-0.example.com");
+  CHECK(j["externalTcpPort"] == 0);
+  CHECK(j["externalSecureTcpPort"] == 0);
+}
+
+// AdvertiseHostToClientAs / AdvertiseHttpPortToClientAs / AdvertiseTcpPortToClientAs: clients see
+// the advertised host and ports; the internal HTTP endpoint keeps the node's own.
+TEST_CASE("esdb gossip tells clients the advertise-to-client host and ports") {
+  HostStatus s = secure_node();
+  s.http_host = "10.0.0.2";
+  s.advertise_host_to_client_as = "lb.example.com";
+  s.advertise_http_port_to_client_as = 443;
+  s.advertise_tcp_port_to_client_as = 8113;
+  const auto j = render_one(s);
+  CHECK(j["externalTcpIp"] == "lb.example.com");
+  CHECK(j["externalTcpPort"] == 8113);
+  CHECK(j["externalSecureTcpPort"] == 8113);
+  CHECK(j["httpEndPointIp"] == "lb.example.com");
+  CHECK(j["httpEndPointPort"] == 443);
+  CHECK(j["internalHttpEndPointIp"] == "10.0.0.2");
+  CHECK(j["internalHttpEndPointPort"] == 2113);
+  CHECK(j["internalTcpIp"] == "esdb-0.esdb.db.svc.cluster.local");
+}
+
 TEST_CASE("esdb gossip JSON for no members is an empty list") {
   CHECK(render_esdb_gossip({}, "self", 2113) ==
         R"({"members":[],"serverIp":"self","serverPort":2113})");
@@ -163,7 +256,9 @@ TEST_CASE("members JSON lists every member with its status or null") {
       R"("chaserCheckpoint":1000,"lastCommitPosition":900,"epochPosition":500,)"
       R"("epochNumber":3,"nodePriority":0,"epochId":"00010203-0405-0607-0809-0a0b0c0d0e0f",)"
       R"("readOnlyReplica":false,"internalTcpPort":1112,"externalTcpPort":0,"httpPort":2113,)"
-      R"("version":"24.10.0"}},)"
+      R"("version":"24.10.0","internalInsecureTcpPort":0,"externalInsecureTcpPort":0,)"
+      R"("advertiseHttpPortToClientAs":0,"advertiseTcpPortToClientAs":0,"internalTcpHost":"",)"
+      R"("externalTcpHost":"","httpHost":"","advertiseHostToClientAs":""}},)"
       R"({"identity":"esdb-1.esdb.db.svc.cluster.local",)"
       R"("instanceId":"00000000-0000-0001-0000-000000000002","incarnation":0,)"
       R"("address":"10.1.0.11","port":2112,"state":"dead",)"
@@ -172,7 +267,9 @@ TEST_CASE("members JSON lists every member with its status or null") {
       R"("chaserCheckpoint":800,"lastCommitPosition":700,"epochPosition":500,)"
       R"("epochNumber":3,"nodePriority":5,"epochId":"00010203-0405-0607-0809-0a0b0c0d0e0f",)"
       R"("readOnlyReplica":false,"internalTcpPort":1112,"externalTcpPort":1113,"httpPort":2113,)"
-      R"("version":"24.10.0"}},)"
+      R"("version":"24.10.0","internalInsecureTcpPort":0,"externalInsecureTcpPort":0,)"
+      R"("advertiseHttpPortToClientAs":0,"advertiseTcpPortToClientAs":0,"internalTcpHost":"",)"
+      R"("externalTcpHost":"","httpHost":"","advertiseHostToClientAs":""}},)"
       R"({"identity":"esdb-2.esdb.db.svc.cluster.local",)"
       R"("instanceId":"00000000-0000-0000-0000-000000000000","incarnation":0,)"
       R"("address":"10.1.0.12","port":2112,"state":"suspect",)"

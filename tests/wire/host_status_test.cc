@@ -30,6 +30,14 @@ HostStatus full_status() {
   s.external_tcp_port = 65535;
   s.http_port = 2113;
   s.version = "24.10.0";
+  s.internal_insecure_tcp_port = 1;
+  s.external_insecure_tcp_port = 2;
+  s.advertise_http_port_to_client_as = 3;
+  s.advertise_tcp_port_to_client_as = 4;
+  s.internal_tcp_host = "esdb-0.internal.example";
+  s.external_tcp_host = "10.0.0.7";
+  s.http_host = "esdb-0.example.com";
+  s.advertise_host_to_client_as = "lb.example.com";
   return s;
 }
 
@@ -58,6 +66,42 @@ TEST_CASE("host status round trips, defaults and every field set") {
     REQUIRE_MESSAGE(r.is_ok(), r.status().message());
     CHECK(r.value() == s);
   }
+}
+
+TEST_CASE("host status with every text at its longest fits the gossip meta limit") {
+  HostStatus s = full_status();
+  s.state = std::string(31, 's');
+  s.version = std::string(31, 'v');
+  s.internal_tcp_host = std::string(kMaxEndpointHostBytes, 'a');
+  s.external_tcp_host = std::string(kMaxEndpointHostBytes, 'b');
+  s.http_host = std::string(kMaxEndpointHostBytes, 'c');
+  s.advertise_host_to_client_as = std::string(kMaxEndpointHostBytes + 50, 'd');  // cut to 127
+  const std::string meta = encode_host_status(s);
+  CHECK(meta.size() <= kMaxMetaBytes);
+  Result<HostStatus> r = decode_host_status(meta);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().message());
+  CHECK(r.value().http_host == s.http_host);
+  CHECK(r.value().advertise_host_to_client_as == std::string(kMaxEndpointHostBytes, 'd'));
+}
+
+TEST_CASE("host status from a peer before ABI 1.1 decodes with no plain ports and no hosts") {
+  json m = as_json(full_status());
+  for (const char* k : {"iit", "eit", "ahp", "atp", "ith", "eth", "hh", "ah"}) m.erase(k);
+  Result<HostStatus> r = decode_host_status(cbor(m));
+  REQUIRE(r.is_ok());
+  CHECK(r.value().external_tcp_port == 65535);
+  CHECK(r.value().external_insecure_tcp_port == 0);
+  CHECK(r.value().advertise_tcp_port_to_client_as == 0);
+  CHECK(r.value().external_tcp_host.empty());
+  CHECK(r.value().advertise_host_to_client_as.empty());
+}
+
+TEST_CASE("host status refuses an endpoint host longer than 127 bytes") {
+  json m = as_json(full_status());
+  m["hh"] = std::string(128, 'h');
+  CHECK(decode_error(cbor(m)).find("\"hh\": is 128 bytes, limit 127") != std::string::npos);
+  m["hh"] = 7;
+  CHECK(decode_error(cbor(m)).find("\"hh\"") != std::string::npos);
 }
 
 TEST_CASE("host status state and version are cut to 31 bytes without splitting a character") {

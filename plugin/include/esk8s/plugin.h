@@ -55,7 +55,7 @@ extern "C" {
 
 /* ABI version of this header. */
 #define ESK8S_ABI_MAJOR 1
-#define ESK8S_ABI_MINOR 0
+#define ESK8S_ABI_MINOR 1
 
 /* A string view: `len` bytes at `ptr`, not necessarily NUL-terminated. `ptr` may be NULL only
  * when `len` is 0. Ownership is stated wherever the type is used. */
@@ -101,7 +101,10 @@ typedef enum esk8s_member_state {
  * disseminated through gossip. Field names follow EventStoreDB's gossip format.
  *
  * Growth: the plugin zero-fills the struct and sets `struct_size` to the size it knows; the host
- * writes only fields whose end lies within `struct_size`. Fields a host does not know stay zero. */
+ * writes only fields whose end lies within `struct_size` (an older plugin passes a smaller
+ * struct). Fields a host does not know stay zero, and zero means "not set" for every field added
+ * after ABI 1.0. Statuses the plugin hands out (esk8s_member.status) follow the same rule: read
+ * only fields within their `struct_size`. */
 typedef struct esk8s_node_status {
   uint32_t struct_size;
   /* 1 when the database is ready to serve clients; part of /health/ready. */
@@ -118,11 +121,40 @@ typedef struct esk8s_node_status {
   int32_t node_priority;
   uint8_t epoch_id[16]; /* a GUID in RFC 4122 byte order; all zero when unknown */
   int32_t is_read_only_replica;
-  uint16_t internal_tcp_port; /* 0 when not served */
+  /* The client-facing endpoints, as EventStoreDB's /gossip advertises them (ClientMemberInfo).
+   * Ports are 0 when not served. Since ABI 1.0 internal_tcp_port and external_tcp_port are the
+   * TCP ports served with TLS (/gossip: internalSecureTcpPort, externalSecureTcpPort); the plain
+   * ports of a node without TLS are the ABI 1.1 `*_insecure_tcp_port` fields below. */
+  uint16_t internal_tcp_port;
   uint16_t external_tcp_port;
-  uint16_t http_port;
+  uint16_t http_port; /* the database's HTTP port (/gossip: httpEndPointPort) */
   uint16_t reserved0;
   char version[32]; /* database version, NUL-terminated, e.g. "24.10.0" */
+  /* Never read: in ABI 1.0 these bytes were the struct's trailing padding, which a 1.0 host's
+   * struct copy may fill with anything. Later fields start past the 1.0 struct's size. */
+  uint32_t reserved1;
+
+  /* ---- ABI 1.1. A 1.0 host leaves these zero: no plain TCP ports, every host is the member's
+   * identity (its stable DNS name), nothing advertised differently to clients. ---- */
+
+  /* Plain (non-TLS) TCP ports, as a node started with EventStoreDB's --insecure serves them
+   * (/gossip: internalTcpPort, externalTcpPort). */
+  uint16_t internal_insecure_tcp_port;
+  uint16_t external_insecure_tcp_port;
+  /* EventStoreDB's AdvertiseHttpPortToClientAs / AdvertiseTcpPortToClientAs: when non-zero,
+   * clients are told this HTTP port (httpEndPointPort) and this TCP port (both externalTcpPort
+   * and externalSecureTcpPort), e.g. the ports of a load balancer in front of the node. */
+  uint16_t advertise_http_port_to_client_as;
+  uint16_t advertise_tcp_port_to_client_as;
+  /* Host names or IP addresses, NUL-terminated, at most 127 bytes; empty means the member's
+   * identity. internal_tcp_host: internalTcpIp; external_tcp_host: externalTcpIp; http_host:
+   * internalHttpEndPointIp and httpEndPointIp; advertise_host_to_client_as (EventStoreDB's
+   * option of that name): when set, it is what clients are told for externalTcpIp and
+   * httpEndPointIp. */
+  char internal_tcp_host[128];
+  char external_tcp_host[128];
+  char http_host[128];
+  char advertise_host_to_client_as[128];
 } esk8s_node_status;
 
 /* One member of a membership snapshot. All pointers (strings and `status`) are owned by the
