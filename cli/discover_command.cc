@@ -32,28 +32,57 @@ std::string where(const discovery::PermissionCheck& c) {
   return c.namespace_name.empty() ? "cluster-wide" : "in namespace \"" + c.namespace_name + "\"";
 }
 
-// One SelfSubjectAccessReview: may this client `verb` the resource in check.namespace_name
-// ("" for a cluster-scoped resource)? Fills check.allowed, or check.error when the review failed.
-void review(discovery::KubeClient& client, discovery::PermissionCheck& check) {
-  json attributes = {{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
-  if (!check.namespace_name.empty()) attributes["namespace"] = check.namespace_name;
-  json body = {{"apiVersion", "authorization.k8s.io/v1"},
-               {"kind", "SelfSubjectAccessReview"},
-               {"spec", {{"resourceAttributes", attributes}}}};
-  auto r = client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body.dump());
-  json answer = json::parse(r.body, nullptr, false);
-  if ((r.status == 201 || r.status == 200) && answer.is_object()) {
-    check.allowed = answer.value("status", json::object()).value("allowed", false);
-    return;
-  }
-  if (r.status == 0) {
-    check.error = r.error;
-  } else {
-    check.error = "HTTP " + std::to_string(r.status) + ": " +
-                  (answer.is_object() && answer.contains("message") && answer["message"].is_string()
-                       ? answer["message"].get<std::string>()
-                       : discovery::truncate_for_log(r.body));
-  }
+// What the API server was given as credentials, for the sentence that says it refused them.
+std::string credential_name(const discovery::KubeConfig& kc) {
+  if (kc.exec) return "the credential of the exec plugin \"" + kc.exec->command + "\"";
+  if (!kc.token_file.empty()) return "the token in " + kc.token_file;
+  if (!kc.token.empty()) return "the token of " + kc.source;
+  return "the client certificate of " + kc.source;
+}
+
+// The page size of the EndpointSlice lists: the plugin's (WatchConfig::page_limit), so that a
+// large service is read in pages that each stay below the decoder's limit.
+constexpr uint32_t kPageLimit = discovery::WatchConfig{}.page_limit;
+// A server that keeps handing out continue tokens is not followed forever (10,000 pages of 500
+// slices of up to 100 endpoints is far beyond any service).
+constexpr size_t kMaxPages = 10000;
+
+// Every EndpointSlice of the service in `ns`, page by page. On failure, `problem` says why and
+// `nsj` gets the status and error.
+std::vector<discovery::EndpointSlice> list_slices(discovery::KubeClient& client,
+                                                  const std::string& ns,
+                                                  const std::string& service, json& nsj,
+                                                  std::string& problem) {
+  std::vector<discovery::EndpointSlice> out;
+  std::string cont;
+  size_t pages = 0;
+  do {
+    if (++pages > kMaxPages) {
+      nsj["error"] = "more than " + std::to_string(kMaxPages) + " pages";
+      problem = "the API server's EndpointSlice list for namespace \"" + ns +
+                "\" did not end after " + std::to_string(kMaxPages) + " pages";
+      return out;
+    }
+    auto r = client.get(discovery::slice_list_path(ns, service, kPageLimit, cont));
+    nsj["status"] = r.status;
+    if (r.status != 200) {
+      const std::string error = discovery::describe_failure(r);
+      nsj["error"] = error;
+      problem = "listing endpointslices in namespace \"" + ns + "\" failed: " + error;
+      return out;
+    }
+    auto page = discovery::parse_slice_list(r.body);
+    if (!page.is_ok()) {
+      nsj["error"] = page.status().message();
+      problem = "the API server's EndpointSlice list for namespace \"" + ns +
+                "\" cannot be used: " + page.status().message();
+      return out;
+    }
+    out.insert(out.end(), page->items.begin(), page->items.end());
+    cont = page->continue_token;
+  } while (!cont.empty());
+  nsj["slices"] = out.size();
+  return out;
 }
 
 // What the plugin reads besides EndpointSlices (plugin/runtime.cc): its own pod and StatefulSet
@@ -79,6 +108,140 @@ std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
     }
   }
   return out;
+}
+
+// Everything `esk8s discover` finds, as its JSON report. Every finding that makes the report
+// fail is a sentence in "problems", so the text report, the JSON report and the exit status
+// always agree.
+json inspect(discovery::KubeClient& client, const discovery::KubeConfig& kc,
+             const plugin::Config& c, const std::vector<std::string>& namespaces) {
+  json report = {{"server", kc.server},      {"source", kc.source},     {"service", c.service},
+                 {"rbac", json::array()},     {"namespaces", json::array()},
+                 {"warnings", json::array()}, {"peers", json::array()}, {"problems", json::array()}};
+  json& problems = report["problems"];
+  const discovery::SelfReview self = discovery::KubernetesSource::review_self(client);
+  report["user"] = self.user;
+  report["user_error"] = self.error;   // why "user" is empty
+  report["user_status"] = self.status;  // the SelfSubjectReview's HTTP status, 0: no answer
+  // Without a connection or with refused credentials every other request fails the same way:
+  // one problem names the cause instead of one per request.
+  if (self.status == 0) {
+    problems.push_back("no answer from the API server " + kc.server + ": " + self.error +
+                       "; nothing else was checked");
+    return report;
+  }
+  if (self.credentials_rejected()) {
+    problems.push_back("the API server rejected " + credential_name(kc) + " (" + self.error +
+                       "): it is invalid, expired or not meant for this cluster; nothing else "
+                       "was checked");
+    return report;
+  }
+
+  auto checks = discovery::KubernetesSource::check_permissions(client, namespaces);
+  for (const auto& m :
+       discovery::KubernetesSource::describe_missing(checks, self.user, namespaces.size() > 1))
+    problems.push_back(m);
+  const std::string who = self.user.empty() ? "this pod's service account" : self.user;
+  for (auto& extra : extra_permissions(c)) {
+    discovery::KubernetesSource::review_access(client, extra.check);
+    if (!extra.check.allowed && extra.check.error.empty()) {
+      problems.push_back("cannot " + extra.check.verb + " " + resource_name(extra.check) + " " +
+                         where(extra.check) + " as " + who + " (needed for " + extra.needed_for +
+                         "); " + extra.remedy);
+    }
+    checks.push_back(std::move(extra.check));
+  }
+  for (const auto& chk : checks) {
+    report["rbac"].push_back({{"verb", chk.verb},
+                              {"resource", resource_name(chk)},
+                              {"namespace", chk.namespace_name},
+                              {"allowed", chk.allowed},
+                              {"error", chk.error}});
+    if (!chk.error.empty()) {
+      problems.push_back("could not check whether " + who + " may " + chk.verb + " " +
+                         resource_name(chk) + " " + where(chk) + ": " + chk.error);
+    }
+  }
+
+  std::vector<discovery::EndpointSlice> slices;
+  bool listed = true;
+  for (const auto& ns : namespaces) {
+    json nsj = {{"namespace", ns}};
+    std::string problem;
+    auto items = list_slices(client, ns, c.service, nsj, problem);
+    slices.insert(slices.end(), items.begin(), items.end());
+    if (!problem.empty()) {
+      problems.push_back(problem);
+      listed = false;
+    }
+    report["namespaces"].push_back(nsj);
+  }
+  discovery::PeerContext ctx{c.service, c.cluster_domain, c.pod_name, c.namespace_name,
+                             c.gossip_port};
+  std::vector<std::string> warnings;
+  auto peers = discovery::peers_from_slices(slices, ctx, &warnings);
+  report["warnings"] = warnings;
+  for (const auto& p : peers) {
+    report["peers"].push_back({{"identity", p.identity},
+                               {"address", p.address},
+                               {"gossip_port", p.gossip_port},
+                               {"ready", p.ready},
+                               {"serving", p.serving},
+                               {"terminating", p.terminating},
+                               {"node", p.node},
+                               {"zone", p.zone}});
+  }
+  if (peers.empty() && listed) {
+    problems.push_back("no endpoints found for service \"" + c.service + "\" in " +
+                       std::to_string(namespaces.size()) +
+                       " namespace(s); check the service name and that its selector matches the "
+                       "pods");
+  }
+  return report;
+}
+
+void print_text(const json& report, size_t namespace_count, std::ostream& out) {
+  const std::string user = report["user"].get<std::string>();
+  const std::string user_error = report["user_error"].get<std::string>();
+  const bool rejected = report["user_status"].get<int>() == 401;
+  out << "API server   " << report["server"].get<std::string>() << "  ("
+      << report["source"].get<std::string>() << ")\n";
+  out << "user         "
+      << (!user.empty() ? user
+          : rejected     ? "REJECTED (" + user_error + ")"
+                         : "(unknown: " + user_error + ")")
+      << "\n";
+  out << "service      " << report["service"].get<std::string>() << " in " << namespace_count
+      << " namespace(s)\n";
+  if (!report["rbac"].empty()) {
+    out << "\nRBAC\n";
+    for (const auto& chk : report["rbac"]) {
+      const std::string error = chk["error"].get<std::string>();
+      const std::string ns = chk["namespace"].get<std::string>();
+      out << "  "
+          << (chk["allowed"].get<bool>() ? "ok     "
+              : error.empty()            ? "MISSING"
+                                         : "ERROR  ")
+          << " " << chk["verb"].get<std::string>() << " " << chk["resource"].get<std::string>()
+          << " " << (ns.empty() ? "cluster-wide" : "in " + ns)
+          << (error.empty() ? "" : " (" + error + ")") << "\n";
+    }
+  }
+  if (!report["namespaces"].empty()) {
+    out << "\nPEERS (" << report["peers"].size() << ")\n";
+    for (const auto& p : report["peers"]) {
+      const std::string node = p["node"].get<std::string>(), zone = p["zone"].get<std::string>();
+      out << "  " << p["identity"].get<std::string>() << "  " << p["address"].get<std::string>()
+          << ":" << p["gossip_port"].get<int>() << "  "
+          << (p["terminating"].get<bool>() ? "terminating"
+              : p["ready"].get<bool>()     ? "ready"
+                                           : "not-ready")
+          << (node.empty() ? "" : "  node=" + node) << (zone.empty() ? "" : "  zone=" + zone)
+          << "\n";
+    }
+  }
+  for (const auto& w : report["warnings"]) out << "warning: " << w.get<std::string>() << "\n";
+  for (const auto& p : report["problems"]) out << "problem: " << p.get<std::string>() << "\n";
 }
 
 }  // namespace
@@ -127,113 +290,13 @@ int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::o
   }
   std::vector<std::string> namespaces = {c.namespace_name};
   namespaces.insert(namespaces.end(), c.peer_namespaces.begin(), c.peer_namespaces.end());
-
-  json report = {{"server", kc->server}, {"source", kc->source}, {"service", c.service}};
-  std::string user = discovery::KubernetesSource::whoami(*client.value());
-  report["user"] = user;
-  auto checks = discovery::KubernetesSource::check_permissions(*client.value(), namespaces);
-  auto missing = discovery::KubernetesSource::describe_missing(checks, user, namespaces.size() > 1);
-  const std::string who = user.empty() ? "this pod's service account" : user;
-  for (auto& extra : extra_permissions(c)) {
-    review(*client.value(), extra.check);
-    if (!extra.check.allowed && extra.check.error.empty()) {
-      missing.push_back("cannot " + extra.check.verb + " " + resource_name(extra.check) + " " +
-                        where(extra.check) + " as " + who + " (needed for " + extra.needed_for +
-                        "); " + extra.remedy);
-    }
-    checks.push_back(std::move(extra.check));
-  }
-  bool ok = missing.empty();
-  report["rbac"] = json::array();
-  for (const auto& chk : checks) {
-    report["rbac"].push_back({{"verb", chk.verb},
-                              {"resource", resource_name(chk)},
-                              {"namespace", chk.namespace_name},
-                              {"allowed", chk.allowed},
-                              {"error", chk.error}});
-    ok = ok && chk.error.empty();
-  }
-  report["problems"] = missing;
-
-  std::vector<discovery::EndpointSlice> slices;
-  report["namespaces"] = json::array();
-  for (const auto& ns : namespaces) {
-    std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + ns +
-                       "/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D" + c.service;
-    auto r = client.value()->get(path);
-    json nsj = {{"namespace", ns}, {"status", r.status}};
-    if (r.status == 200) {
-      auto list = discovery::parse_slice_list(r.body);
-      if (list.is_ok()) {
-        nsj["slices"] = list->items.size();
-        slices.insert(slices.end(), list->items.begin(), list->items.end());
-      } else {
-        nsj["error"] = list.status().message();
-        ok = false;
-      }
-    } else {
-      json body = json::parse(r.body, nullptr, false);
-      nsj["error"] = r.status == 0 ? r.error
-                     : body.is_object() && body.contains("message")
-                         ? body["message"].get<std::string>()
-                         : discovery::truncate_for_log(r.body);
-      report["problems"].push_back("listing endpointslices in namespace \"" + ns +
-                                   "\" failed: " + nsj["error"].get<std::string>());
-      ok = false;
-    }
-    report["namespaces"].push_back(nsj);
-  }
-  discovery::PeerContext ctx{c.service, c.cluster_domain, c.pod_name, c.namespace_name,
-                             c.gossip_port};
-  std::vector<std::string> warnings;
-  auto peers = discovery::peers_from_slices(slices, ctx, &warnings);
-  report["warnings"] = warnings;
-  report["peers"] = json::array();
-  for (const auto& p : peers) {
-    report["peers"].push_back({{"identity", p.identity},
-                               {"address", p.address},
-                               {"gossip_port", p.gossip_port},
-                               {"ready", p.ready},
-                               {"serving", p.serving},
-                               {"terminating", p.terminating},
-                               {"node", p.node},
-                               {"zone", p.zone}});
-  }
-  if (peers.empty() && ok)
-    report["problems"].push_back(
-        "no endpoints found for service \"" + c.service + "\" in " +
-        std::to_string(namespaces.size()) +
-        " namespace(s); check the service name and that its selector matches the pods");
-
+  json report = inspect(*client.value(), kc.value(), c, namespaces);
   if (opts.json) {
     out << report.dump(2) << "\n";
-    return ok ? 0 : 1;
+  } else {
+    print_text(report, namespaces.size(), out);
   }
-  out << "API server   " << kc->server << "  (" << kc->source << ")\n";
-  out << "user         " << (user.empty() ? "(unknown: SelfSubjectReview not available)" : user)
-      << "\n";
-  out << "service      " << c.service << " in " << namespaces.size() << " namespace(s)\n\nRBAC\n";
-  for (const auto& chk : checks) {
-    out << "  "
-        << (chk.allowed         ? "ok     "
-            : chk.error.empty() ? "MISSING"
-                                : "ERROR  ")
-        << " " << chk.verb << " " << resource_name(chk) << " "
-        << (chk.namespace_name.empty() ? "cluster-wide" : "in " + chk.namespace_name)
-        << (chk.error.empty() ? "" : " (" + chk.error + ")") << "\n";
-  }
-  out << "\nPEERS (" << peers.size() << ")\n";
-  for (const auto& p : peers) {
-    out << "  " << p.identity << "  " << p.address << ":" << p.gossip_port << "  "
-        << (p.terminating ? "terminating"
-            : p.ready     ? "ready"
-                          : "not-ready")
-        << (p.node.empty() ? "" : "  node=" + p.node) << (p.zone.empty() ? "" : "  zone=" + p.zone)
-        << "\n";
-  }
-  for (const auto& w : warnings) out << "warning: " << w << "\n";
-  for (const auto& pr : report["problems"]) out << "problem: " << pr.get<std::string>() << "\n";
-  return ok ? 0 : 1;
+  return report["problems"].empty() ? 0 : 1;
 }
 
 }  // namespace esk8s::cli

@@ -19,7 +19,10 @@ struct DiscoverOptions {
   bool json = false;
 };
 
-// Returns 0 when every namespace could be listed with the needed permissions, 1 otherwise.
+// Prints the report (text, or JSON with --json). Every failure is a problem in it (a `problem:`
+// line, or the "problems" array): credentials the API server rejects, an unreachable server, a
+// missing permission, a permission check that could not run, a list that failed or could not be
+// used (malformed, oversized), no endpoints at all. Returns 1 when there is a problem, else 0.
 int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::ostream& out,
              std::ostream& err);
 

@@ -2,12 +2,13 @@
 
 #include <sys/stat.h>
 
-
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "common/file.h"
+#include "discovery/endpointslice_parse.h"
 
 namespace esk8s::discovery {
 
@@ -55,6 +56,18 @@ std::string trim(std::string s) {
 
 }  // namespace
 
+std::string status_message(std::string_view body) {
+  auto s = nlohmann::json::parse(body, nullptr, false);
+  if (s.is_object() && s.contains("message") && s["message"].is_string())
+    return s["message"].get<std::string>();
+  return truncate_for_log(body);
+}
+
+std::string describe_failure(const ApiResponse& r) {
+  if (r.status == 0) return r.error;
+  return "HTTP " + std::to_string(r.status) + ": " + status_message(r.body);
+}
+
 Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeClientOptions options,
                                                        Logger log) {
   auto addr = parse_server_url(config.server);
@@ -75,7 +88,7 @@ Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeCl
                           "plugin");
   }
   std::unique_ptr<KubeClient> c(
-      new KubeClient(std::move(config), options, std::move(log), addr->host, addr->port));
+      new KubeClient(std::move(config), options, std::move(log), std::move(addr).value()));
   std::optional<ExecCredential> first;
   if (c->config_.exec) {
     ExecClusterInfo cluster{c->config_.server, c->config_.ca_pem};
@@ -93,13 +106,14 @@ Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeCl
   return c;
 }
 
-KubeClient::KubeClient(KubeConfig config, KubeClientOptions options, Logger log, std::string host,
-                       uint16_t port)
+KubeClient::KubeClient(KubeConfig config, KubeClientOptions options, Logger log,
+                       ServerAddress address)
     : config_(std::move(config)),
       options_(options),
       log_(std::move(log)),
-      host_(std::move(host)),
-      port_(port) {
+      host_(std::move(address.host)),
+      port_(address.port),
+      base_path_(std::move(address.base_path)) {
   ca_pem_ = config_.ca_pem;
   token_ = config_.token;
 }
@@ -251,8 +265,9 @@ ApiResponse KubeClient::request(const std::string& method, const std::string& pa
     if (!cli) return {0, "", std::nullopt, error};
     ++requests_;
     httplib::Headers h = request_headers(token);
-    auto res = method == "POST" ? cli->Post(path.c_str(), h, json_body, "application/json")
-                                : cli->Get(path.c_str(), h);
+    const std::string target = base_path_ + path;
+    auto res = method == "POST" ? cli->Post(target, h, json_body, "application/json")
+                                : cli->Get(target, h);
     release(cli);
     if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
     // A 401 may mean the token rotated under us or the plugin's credential was revoked early:
@@ -289,7 +304,7 @@ ApiResponse KubeClient::stream(const std::string& path_and_query,
   std::string error_body, retry_after;
   httplib::Headers h = request_headers(token);
   auto res = cli->Get(
-      path_and_query.c_str(), h,
+      base_path_ + path_and_query, h,
       [&](const httplib::Response& r) {
         status = r.status;
         retry_after = r.get_header_value("Retry-After");

@@ -7,6 +7,9 @@
 //   until its expirationTimestamp, and run again after a 401 (exec_credential.h);
 // - a CA file is reloaded when it changes;
 // - the server certificate is always verified (chain and host name); there is no insecure mode.
+// Paths are API paths ("/apis/..."); a server URL with a path (an API server behind a
+// path-routing proxy, e.g. https://rancher.example.com/k8s/clusters/c-1) puts every request
+// under it.
 //
 // Thread-safety: all methods may be called concurrently; each request uses its own connection.
 // cancel() aborts every in-flight request (used by stop()).
@@ -41,6 +44,13 @@ struct ApiResponse {
   std::string error;  // why there was no response
 };
 
+// The message of a Kubernetes Status answer (its `message`), or the start of the body, made
+// printable, when the body is not one.
+std::string status_message(std::string_view body);
+// Why a request failed, for people: the connection error when there was no response, else
+// "HTTP <status>: <status_message(body)>".
+std::string describe_failure(const ApiResponse& r);
+
 struct KubeClientOptions {
   std::chrono::seconds token_reload{60};
   std::chrono::seconds connect_timeout{5};
@@ -68,11 +78,12 @@ class KubeClient {
   void reset_cancel();
 
   const KubeConfig& config() const { return config_; }
+  // The server URL's path without a trailing '/' ("" for none); every request goes under it.
+  const std::string& base_path() const { return base_path_; }
   uint64_t requests() const { return requests_.load(); }
 
  private:
-  KubeClient(KubeConfig config, KubeClientOptions options, Logger log, std::string host,
-             uint16_t port);
+  KubeClient(KubeConfig config, KubeClientOptions options, Logger log, ServerAddress address);
   // A fresh connection with the current CA, client certificate and timeouts. nullptr when
   // cancelled or when the CA cannot be loaded (`error` says why).
   // `exec` is the exec plugin's credential, when there is a plugin (its client certificate, if
@@ -95,6 +106,7 @@ class KubeClient {
   Logger log_;
   const std::string host_;
   const uint16_t port_;
+  const std::string base_path_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<bool> cancelled_{false};
   std::unique_ptr<ExecCredentialProvider> exec_;  // set when the user has an exec plugin

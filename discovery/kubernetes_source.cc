@@ -59,14 +59,30 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(frac_ms);
 }
 
-std::string status_message(const std::string& body) {
-  json s = json::parse(body, nullptr, false);
-  if (s.is_object() && s.contains("message") && s["message"].is_string())
-    return s["message"].get<std::string>();
-  return truncate_for_log(body);
+// body.k1.k2... when every step is an object holding the key, else nullptr (an answer of the
+// wrong shape is "no answer", never an exception).
+const json* member_at(const json& body, std::initializer_list<const char*> keys) {
+  const json* at = &body;
+  for (const char* k : keys) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(k);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
 }
 
 }  // namespace
+
+std::string slice_list_path(const std::string& ns, const std::string& service, uint32_t limit,
+                            const std::string& continue_token) {
+  std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
+                     "/endpointslices?labelSelector=" +
+                     url_encode("kubernetes.io/service-name=" + service) +
+                     "&limit=" + std::to_string(limit);
+  if (!continue_token.empty()) path += "&continue=" + url_encode(continue_token);
+  return path;
+}
 
 KubernetesSource::KubernetesSource(KubernetesSourceOptions opts, std::unique_ptr<KubeClient> client,
                                    Logger log, PeersCallback on_peers)
@@ -115,15 +131,38 @@ bool KubernetesSource::sleep_until(Clock::time_point until) {
   return running_.load();
 }
 
-std::string KubernetesSource::whoami(KubeClient& client) {
+SelfReview KubernetesSource::review_self(KubeClient& client) {
   json review = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}};
   auto r = client.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", review.dump());
-  if (r.status != 201 && r.status != 200) return "";
+  SelfReview out;
+  out.status = r.status;
   json body = json::parse(r.body, nullptr, false);
-  if (!body.is_object()) return "";
-  return body.value("status", json::object())
-      .value("userInfo", json::object())
-      .value("username", "");
+  if ((r.status == 201 || r.status == 200) && body.is_object()) {
+    const json* name = member_at(body, {"status", "userInfo", "username"});
+    if (name != nullptr && name->is_string()) out.user = name->get<std::string>();
+    if (out.user.empty()) out.error = "the SelfSubjectReview named no user";
+    return out;
+  }
+  out.error = describe_failure(r);
+  return out;
+}
+
+std::string KubernetesSource::whoami(KubeClient& client) { return review_self(client).user; }
+
+void KubernetesSource::review_access(KubeClient& client, PermissionCheck& check) {
+  json attributes = {{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
+  if (!check.namespace_name.empty()) attributes["namespace"] = check.namespace_name;
+  json review = {{"apiVersion", "authorization.k8s.io/v1"},
+                 {"kind", "SelfSubjectAccessReview"},
+                 {"spec", {{"resourceAttributes", attributes}}}};
+  auto r = client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review.dump());
+  json body = json::parse(r.body, nullptr, false);
+  if ((r.status == 201 || r.status == 200) && body.is_object()) {
+    const json* allowed = member_at(body, {"status", "allowed"});
+    check.allowed = allowed != nullptr && allowed->is_boolean() && allowed->get<bool>();
+    return;
+  }
+  check.error = describe_failure(r);
 }
 
 std::vector<PermissionCheck> KubernetesSource::check_permissions(
@@ -132,21 +171,7 @@ std::vector<PermissionCheck> KubernetesSource::check_permissions(
   for (const auto& ns : namespaces) {
     for (const char* verb : {"list", "watch"}) {
       PermissionCheck c{verb, "discovery.k8s.io", "endpointslices", ns, false, ""};
-      json review = {
-          {"apiVersion", "authorization.k8s.io/v1"},
-          {"kind", "SelfSubjectAccessReview"},
-          {"spec",
-           {{"resourceAttributes",
-             {{"namespace", ns}, {"verb", verb}, {"group", c.group}, {"resource", c.resource}}}}}};
-      auto r = client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review.dump());
-      json body = json::parse(r.body, nullptr, false);
-      if ((r.status == 201 || r.status == 200) && body.is_object()) {
-        c.allowed = body.value("status", json::object()).value("allowed", false);
-      } else {
-        c.error = r.status == 0
-                      ? r.error
-                      : "HTTP " + std::to_string(r.status) + ": " + status_message(r.body);
-      }
+      review_access(client, c);
       out.push_back(std::move(c));
     }
   }
@@ -219,7 +244,7 @@ void KubernetesSource::publish(const std::string& ns,
                   opts_.default_gossip_port};
   std::vector<std::string> warnings;
   PeerSet peers = peers_from_slices(all, ctx, &warnings);
-  for (const auto& w : warnings) log_.warn(w);
+  for (const auto& w : peer_warnings_.fresh(warnings)) log_.warn(w);
   if (published_once_ && peers == last_peers_) return;
   published_once_ = true;
   last_peers_ = peers;
@@ -235,14 +260,25 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     std::lock_guard lock(mu_);
     ++stats_.errors_by_code[code];
   };
+  // Every output of the state machine is reported here exactly once: its slice change is
+  // published and its error is one log record, with the details of the response behind it.
+  auto report = [&](const Output& o, LogLevel level, std::vector<LogField> details) {
+    if (o.slices_changed) publish(ns, state.slices(), state.synced());
+    if (o.error.empty()) return;
+    details.insert(details.begin(), {"namespace", ns});
+    log_.log(level, o.error, details);
+  };
+  // The API's answer to a failed request, for the log record of the resulting error.
+  auto failure = [](const ApiResponse& r) -> std::vector<LogField> {
+    return {{"status", std::to_string(r.status)},
+            {"error", r.status == 0 ? r.error : status_message(r.body)}};
+  };
   Output out = state.start(Clock::now());
   while (running_) {
     {
       std::lock_guard lock(mu_);
       counters_by_ns_[ns] = {state.relists(), state.watch_restarts(), state.errors()};
     }
-    if (out.slices_changed) publish(ns, state.slices(), state.synced());
-    if (!out.error.empty()) log_.warn(out.error, {{"namespace", ns}});
     if (!out.next) {
       // Nothing to do until an input arrives; with a blocking driver that means a bug.
       log_.error("discovery state machine asked for nothing; restarting it", {{"namespace", ns}});
@@ -253,51 +289,41 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     if (!sleep_until(next.not_before)) break;
     const Request& req = next.request;
     if (req.kind == Request::Kind::kList) {
-      std::string path = base + "?" + selector + "&limit=" + std::to_string(req.limit);
-      if (!req.continue_token.empty()) path += "&continue=" + url_encode(req.continue_token);
-      ApiResponse r = client_->get(path);
+      ApiResponse r = client_->get(slice_list_path(ns, opts_.service, req.limit,
+                                                   req.continue_token));
       if (!running_) break;
       if (r.status == 200) {
         auto page = parse_slice_list(r.body);
         if (page.is_ok()) {
           out = state.on_list_page(page.value(), Clock::now());
+          report(out, LogLevel::kWarn, {});
           continue;
         }
-        log_.error("malformed EndpointSlice list from the API server; retrying",
-                   {{"namespace", ns},
-                    {"error", page.status().message()},
-                    {"body", truncate_for_log(r.body)}});
         count_error(200);
-        out = state.on_http_error(500, std::nullopt, Clock::now());
+        out = state.on_malformed(page.status().message(), Clock::now());
+        report(out, LogLevel::kError, {{"body", truncate_for_log(r.body)}});
         continue;
       }
       count_error(r.status);
-      log_.warn("EndpointSlice list failed",
-                {{"namespace", ns},
-                 {"status", std::to_string(r.status)},
-                 {"error", r.status == 0 ? r.error : status_message(r.body)}});
-      if (r.status == 403) rbac_self_check();
       out = state.on_http_error(r.status, r.retry_after, Clock::now());
+      report(out, LogLevel::kWarn, failure(r));
+      if (r.status == 403) rbac_self_check();
       continue;
     }
 
     // Watch: events are applied as they arrive; an output that asks for a new request (a 410
-    // ERROR event) ends the stream.
+    // ERROR event) ends the stream, and so does a malformed line.
     std::string path =
         base + "?" + selector +
         "&watch=true&allowWatchBookmarks=true&resourceVersion=" + url_encode(req.resource_version) +
         "&timeoutSeconds=" + std::to_string(req.timeout_seconds);
     WatchStreamDecoder decoder;
-    std::optional<Output> interrupted;
-    bool malformed = false;
+    bool interrupted = false;
+    std::optional<Status> malformed;
     auto handle = [&](std::vector<Result<SliceEvent>> events) {
       for (auto& ev : events) {
         if (!ev.is_ok()) {
-          log_.error(
-              "malformed watch event from the API server; re-watching from the last good "
-              "resourceVersion",
-              {{"namespace", ns}, {"error", ev.status().message()}});
-          malformed = true;
+          malformed = ev.status();
           return false;
         }
         Output o = state.on_event(ev.value(), Clock::now());
@@ -317,10 +343,10 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
             }
           }
         }
-        if (o.slices_changed) publish(ns, state.slices(), state.synced());
-        if (!o.error.empty()) log_.warn(o.error, {{"namespace", ns}});
+        report(o, LogLevel::kWarn, {});
         if (o.next) {
-          interrupted = o;
+          out = std::move(o);
+          interrupted = true;
           return false;
         }
       }
@@ -330,33 +356,25 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
         path, [&](std::string_view chunk) { return handle(decoder.feed(chunk)); },
         std::chrono::seconds(req.timeout_seconds + 30));
     if (!running_) break;
-    if (interrupted) {
-      out = *interrupted;
-      out.slices_changed = false;
-      continue;
-    }
+    const bool answered = r.status >= 200 && r.status < 300;
+    if (answered && !interrupted && !malformed) handle(decoder.finish());
+    if (interrupted) continue;
     if (malformed) {
-      count_error(0);
-      out = state.on_http_error(0, std::nullopt, Clock::now());
+      // The answer was there but one of its lines was not an event: not a connection error.
+      count_error(200);
+      out = state.on_malformed(malformed->message(), Clock::now());
+      report(out, LogLevel::kError, {});
       continue;
     }
-    if (r.status >= 200 && r.status < 300) {
-      handle(decoder.finish());
-      if (interrupted) {
-        out = *interrupted;
-        out.slices_changed = false;
-        continue;
-      }
+    if (answered) {
       out = state.on_watch_end(Clock::now());
+      report(out, LogLevel::kWarn, {});
       continue;
     }
     count_error(r.status);
-    log_.warn("EndpointSlice watch failed",
-              {{"namespace", ns},
-               {"status", std::to_string(r.status)},
-               {"error", r.status == 0 ? r.error : status_message(r.body)}});
-    if (r.status == 403) rbac_self_check();
     out = state.on_http_error(r.status, r.retry_after, Clock::now());
+    report(out, LogLevel::kWarn, failure(r));
+    if (r.status == 403) rbac_self_check();
   }
 }
 

@@ -27,6 +27,7 @@
 #include "discovery/endpointslice.h"
 #include "discovery/kube_client.h"
 #include "discovery/peer.h"
+#include "discovery/peer_model.h"
 #include "discovery/watch_state.h"
 
 namespace esk8s::discovery {
@@ -49,9 +50,20 @@ struct PermissionCheck {
   std::string error;  // set when the review itself failed
 };
 
+// Who the API server says the client is (SelfSubjectReview).
+struct SelfReview {
+  std::string user;  // the username; empty when the review failed
+  int status = 0;    // the review's HTTP status; 0 when there was no response
+  std::string error;  // why `user` is empty: the API's message or the connection error
+  // The API server refused the credentials themselves (401): every other request fails too.
+  bool credentials_rejected() const { return status == 401; }
+};
+
 struct DiscoveryStats {
   uint64_t relists = 0, watch_restarts = 0, errors = 0, events = 0;
-  std::map<int, uint64_t> errors_by_code;  // HTTP code (0 = connection) -> count
+  // Failed API requests by HTTP code: 0 = no response (connection error, timeout), 200 = a
+  // response that could not be used (a malformed or oversized list page or watch event).
+  std::map<int, uint64_t> errors_by_code;
   int64_t last_sync_unix_ms = 0;           // last successful list or event
   bool synced = false;                     // every namespace listed at least once
   // Discovery latency: from an EndpointSlice's last-change-trigger-time annotation (when the
@@ -59,6 +71,12 @@ struct DiscoveryStats {
   uint64_t latency_count = 0;
   double latency_sum_seconds = 0;
 };
+
+// The API path and query of one page of the EndpointSlices of `service` in namespace `ns`:
+// label selector kubernetes.io/service-name=<service>, `limit`, and `continue` when the token is
+// not empty (values percent-encoded).
+std::string slice_list_path(const std::string& ns, const std::string& service, uint32_t limit,
+                            const std::string& continue_token);
 
 class KubernetesSource {
  public:
@@ -74,8 +92,14 @@ class KubernetesSource {
 
   DiscoveryStats stats() const;
 
-  // Who the client authenticates as (SelfSubjectReview), or "" when the API cannot say.
+  // Who the client authenticates as (SelfSubjectReview), and why not when the API cannot say.
+  static SelfReview review_self(KubeClient& client);
+  // review_self(client).user: "" when the API cannot say.
   static std::string whoami(KubeClient& client);
+  // One SelfSubjectAccessReview: may the client check.verb check.resource (of check.group) in
+  // check.namespace_name ("" for a cluster-scoped resource)? Sets check.allowed, or check.error
+  // when the review itself failed.
+  static void review_access(KubeClient& client, PermissionCheck& check);
   // SelfSubjectAccessReviews for list and watch of endpointslices in every namespace.
   static std::vector<PermissionCheck> check_permissions(KubeClient& client,
                                                         const std::vector<std::string>& namespaces);
@@ -106,6 +130,7 @@ class KubernetesSource {
   std::map<std::string, bool> synced_by_ns_;                        // guarded by mu_
   PeerSet last_peers_;                                              // guarded by mu_
   bool published_once_ = false;                                     // guarded by mu_
+  ChangedWarnings peer_warnings_;                                   // guarded by mu_
   DiscoveryStats stats_;                                            // guarded by mu_
   std::map<std::string, std::array<uint64_t, 3>>
       counters_by_ns_;  // guarded by mu_: relists, watch restarts, errors

@@ -163,4 +163,14 @@ PeerSet peers_from_slices(const std::vector<EndpointSlice>& slices, const PeerCo
   return peers;
 }
 
+std::vector<std::string> ChangedWarnings::fresh(const std::vector<std::string>& current) {
+  std::set<std::string> now;
+  std::vector<std::string> out;
+  for (const std::string& w : current) {
+    if (now.insert(w).second && !last_.contains(w)) out.push_back(w);
+  }
+  last_ = std::move(now);
+  return out;
+}
+
 }  // namespace esk8s::discovery

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,18 @@ struct PeerContext {
 
 PeerSet peers_from_slices(const std::vector<EndpointSlice>& slices, const PeerContext& ctx,
                           std::vector<std::string>* warnings);
+
+// Remembers the warnings of the last peer computation, so that a driver that recomputes peers at
+// every EndpointSlice change logs a warning when it appears (or reappears after it was gone),
+// not at every recomputation. Thread-safety: none; a plain value.
+class ChangedWarnings {
+ public:
+  // The warnings of `current` that the previous call's `current` did not hold, in their order,
+  // each once. Remembers `current` for the next call.
+  std::vector<std::string> fresh(const std::vector<std::string>& current);
+
+ private:
+  std::set<std::string> last_;
+};
 
 }  // namespace esk8s::discovery

@@ -233,6 +233,14 @@ Output WatchState::on_http_error(int status, std::optional<std::chrono::seconds>
   return back_off(describe_http(status, what), now);
 }
 
+Output WatchState::on_malformed(const std::string& why, TimePoint now) {
+  if (in_flight_ == InFlight::kNone || now < not_before_) return ignore();
+  const std::string what = in_flight_ == InFlight::kList
+                               ? "the API server answered the list request with a malformed page"
+                               : "the API server sent a malformed watch event";
+  return back_off(what + " (" + why + ")", now);
+}
+
 WatchState::Phase WatchState::phase(TimePoint now) const {
   if (in_flight_ == InFlight::kNone) return Phase::kIdle;
   if (now < not_before_) return Phase::kWaiting;

@@ -18,7 +18,8 @@
 //   page 1, at once     WATCHING ----+ event/bookmark: resourceVersion advances;
 //                        ^  |  ^     | clean end: re-watch from it, at once
 //                        |  |  +-----+
-//   not_before reached:  |  | 5xx, 0, 401, 403, other 4xx, other ERROR event, short watch:
+//   not_before reached:  |  | 5xx, 0, 401, 403, other 4xx, other ERROR event, short watch,
+//                        |  | malformed event:
 //   re-watch from the    |  | backoff with full jitter; 429: Retry-After
 //   last resourceVersion |  v
 //                       WAITING
@@ -164,6 +165,14 @@ class WatchState {
   // hammered. Ignored before start() and while waiting.
   Output on_http_error(int status, std::optional<std::chrono::seconds> retry_after, TimePoint now);
 
+  // The request in flight was answered (HTTP 2xx) but its content cannot be used: a list page
+  // or a watch line that is malformed or too large. `why` says what was wrong with it (the
+  // parser's sentence). Not an HTTP error and not a connection error: the output's error names
+  // the malformed response. Backs off like a 5xx, then a list retries its current page and a
+  // watch resumes from resource_version() (the last good event). Ignored unless a request is in
+  // flight and its wait is over.
+  Output on_malformed(const std::string& why, TimePoint now);
+
   // --- Observations ---
 
   // The current slice set, by slice name. Kept across errors: an outage never empties it.
@@ -177,7 +186,8 @@ class WatchState {
   uint64_t relists() const { return relists_; }
   // Watches issued again without a relist (clean end, error, short watch, 429).
   uint64_t watch_restarts() const { return watch_restarts_; }
-  // Inputs that were errors (HTTP errors of any code, ERROR events, short watches).
+  // Inputs that were errors (HTTP errors of any code, ERROR events, short watches, malformed
+  // responses).
   uint64_t errors() const { return errors_; }
   // Inputs ignored because they did not fit the request in flight.
   uint64_t ignored() const { return ignored_; }

@@ -122,6 +122,22 @@ overlay() { render "$root/examples/kubernetes/overlays/$1" || fail "kubectl kust
 # 1 and 2: the single-namespace overlay's RBAC, rendered.
 overlay single-namespace | docs_of_kind Namespace ServiceAccount Role RoleBinding >"$work/rbac.yaml"
 kc apply -f "$work/rbac.yaml" >/dev/null || fail "applying the single-namespace RBAC failed"
+# One member's EndpointSlice, so that the report has a peer: without any, "no endpoints found"
+# is a problem and the check fails whatever the RBAC.
+kc apply -f - >/dev/null <<SLICE || fail "creating the EndpointSlice failed"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: esdb-selfcheck
+  namespace: $ns
+  labels: {kubernetes.io/service-name: esdb}
+addressType: IPv4
+endpoints:
+  - addresses: [10.0.0.1]
+    hostname: esdb-0
+ports:
+  - {name: gossip, port: 2114}
+SLICE
 role_checks="get pods, get statefulsets.apps, list endpointslices.discovery.k8s.io, watch endpointslices.discovery.k8s.io"
 expect_pass "single-namespace RBAC (rbac/role.yaml)" "$role_checks"
 each_rule_removed Role esk8s-discovery "-n $ns"

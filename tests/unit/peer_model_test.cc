@@ -252,3 +252,15 @@ TEST_CASE("peer model: no slices, or only empty ones, give no peers") {
   CHECK(peers_from_slices({slice("esdb-a", {})}, context(), &warnings).empty());
   CHECK(warnings.empty());
 }
+
+TEST_CASE("peer model: ChangedWarnings passes a warning when it appears, not while it stays") {
+  ChangedWarnings log;
+  CHECK(log.fresh({"a", "b", "a"}) == std::vector<std::string>{"a", "b"});
+  CHECK(log.fresh({"b", "a"}).empty());
+  CHECK(log.fresh({"b", "a", "c"}) == std::vector<std::string>{"c"});
+  CHECK(log.fresh({"c"}).empty());
+  // "a" was gone for one computation: it is news again.
+  CHECK(log.fresh({"a", "c"}) == std::vector<std::string>{"a"});
+  CHECK(log.fresh({}).empty());
+  CHECK(log.fresh({"a", "c"}) == std::vector<std::string>{"a", "c"});
+}

@@ -680,3 +680,53 @@ TEST_CASE("watch state: calling start again restarts with a fresh list and keeps
   CHECK(w.slices().size() == 2);
   CHECK(w.synced());
 }
+
+TEST_CASE(
+    "watch state: a malformed watch event backs off and resumes from the last good event, "
+    "named as malformed, not as a connection error") {
+  WatchState w = synced_machine();
+  w.on_event(event(EventType::kModified, slice("a", "120", "10.0.0.9")), kT0 + 1s);
+  Output out = w.on_malformed("watch event: field object.endpoints is a string", kT0 + 2s);
+  REQUIRE(out.next.has_value());
+  CHECK(out.next->request.kind == Request::Kind::kWatch);
+  CHECK(out.next->request.resource_version == "120");
+  CHECK(wait_of(out, kT0 + 2s) <= 800ms);
+  CHECK(out.error.rfind("the API server sent a malformed watch event (watch event: field "
+                        "object.endpoints is a string); keeping the last 2 slice(s), retrying in ",
+                        0) == 0);
+  CHECK(out.error.find("no response") == std::string::npos);
+  CHECK(out.error.find("connection") == std::string::npos);
+  CHECK_FALSE(out.slices_changed);
+  CHECK(w.slices().size() == 2);
+  CHECK(w.errors() == 1);
+  CHECK(w.relists() == 0);
+  CHECK(w.watch_restarts() == 1);
+  // It counts toward backoff like any error.
+  CHECK(w.backoff_ceiling(kT0 + 2s) == 1600ms);
+}
+
+TEST_CASE("watch state: a malformed list page backs off and retries the same page") {
+  WatchState w(WatchConfig{}, kSeed);
+  w.start(kT0);
+  w.on_list_page(page({slice("a", "10", "10.0.0.1")}, "100", "tok-1"), kT0);
+  Output out = w.on_malformed("EndpointSliceList response is 5000000 bytes", kT0);
+  REQUIRE(out.next.has_value());
+  CHECK(out.next->request.kind == Request::Kind::kList);
+  CHECK(out.next->request.continue_token == "tok-1");
+  CHECK(out.error.rfind("the API server answered the list request with a malformed page "
+                        "(EndpointSliceList response is 5000000 bytes); ",
+                        0) == 0);
+  CHECK(w.errors() == 1);
+  CHECK_FALSE(w.synced());
+}
+
+TEST_CASE("watch state: a malformed response is ignored while nothing is in flight") {
+  WatchState idle(WatchConfig{}, kSeed);
+  CHECK(idle.on_malformed("x", kT0).ignored);
+  WatchState w = synced_machine();
+  Output out = w.on_http_error(500, std::nullopt, kT0);
+  if (wait_of(out, kT0) > 0ms) {
+    CHECK(w.on_malformed("x", kT0).ignored);
+    CHECK(w.errors() == 1);
+  }
+}
