@@ -19,25 +19,12 @@ trap 'stop_kubesim; rm -rf "$work"' EXIT
 render "$root/examples/kubernetes/overlays/$overlay" >"$work/rendered.yaml" ||
   fail "kubectl kustomize $overlay failed"
 start_kubesim "$kubesim" "$work/sim"
-mapfile -t namespaces < <(docs_of_kind Namespace <"$work/rendered.yaml" | sed -n 's/^  name: //p')
+mapfile -t namespaces < <(rendered_namespaces <"$work/rendered.yaml")
 ((${#namespaces[@]} > 0)) || fail "overlay $overlay renders no Namespace"
 docs_of_kind Namespace <"$work/rendered.yaml" | kc apply -f - >/dev/null || fail "creating the namespaces failed"
 
-# The prerequisites, as the overlay's kustomization.yaml tells users to create them (kubesim
-# answers kubectl's protobuf `create secret` with 415, so they are rendered and applied).
-if grep -q '^  ESK8S_TLS_MODE: kubernetes-csr$' "$work/rendered.yaml"; then
-  for ns in "${namespaces[@]}"; do
-    timeout 60 kubectl create configmap esk8s-signer-ca -n "$ns" --from-file=ca.crt="$work/sim/csr-ca.crt" \
-      --dry-run=client -o yaml | kc apply -f - >/dev/null || fail "creating the signer CA ConfigMap failed"
-  done
-else
-  timeout 60 "$cli" cert create-ca --out "$work/ca" >/dev/null || fail "esk8s cert create-ca failed"
-  for ns in "${namespaces[@]}"; do
-    timeout 60 kubectl create secret generic esk8s-ca -n "$ns" --from-file="$work/ca/ca.crt" \
-      --from-file="$work/ca/ca.key" --dry-run=client -o yaml | kc apply -f - >/dev/null ||
-      fail "creating the esk8s-ca Secret in $ns failed"
-  done
-fi
+# The prerequisites, as the overlay's kustomization.yaml tells users to create them.
+create_prerequisites "$cli" "$work/rendered.yaml" "$work" "${namespaces[@]}"
 kc apply -f "$work/rendered.yaml" >/dev/null || fail "kubectl apply of overlay $overlay failed"
 
 members=0

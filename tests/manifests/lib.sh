@@ -84,3 +84,52 @@ kc() {
   kubectl_calls=$((${kubectl_calls:-0} + 1))
   timeout 60 kubectl --kubeconfig "$kubeconfig" --cache-dir "$kube_cache/$kubectl_calls" "$@"
 }
+
+# create_prerequisites ESK8S_CLI RENDERED WORK NAMESPACE...: what an overlay's kustomization.yaml
+# tells users to create before applying it, in every namespace: the CSR signer's CA ConfigMap
+# (kubernetes-csr, from kubesim's signer), the CA as a TLS Secret (cert-manager's CA Issuer) or
+# the CA Secret of local-ca (one CA for all namespaces). kubesim answers kubectl's protobuf
+# `create` with 415, so they are rendered and applied. Needs kc (start_kubesim).
+create_prerequisites() {
+  local cli=$1 rendered=$2 work=$3 ns
+  shift 3
+  if grep -q '^  ESK8S_TLS_MODE: kubernetes-csr$' "$rendered"; then
+    for ns in "$@"; do
+      timeout 60 kubectl create configmap esk8s-signer-ca -n "$ns" --from-file=ca.crt="$work/sim/csr-ca.crt" \
+        --dry-run=client -o yaml | kc apply -f - >/dev/null || fail "creating the signer CA ConfigMap failed"
+    done
+    return
+  fi
+  timeout 60 "$cli" cert create-ca --out "$work/ca" >/dev/null || fail "esk8s cert create-ca failed"
+  for ns in "$@"; do
+    if grep -q '^  ESK8S_TLS_MODE: files$' "$rendered"; then
+      timeout 60 kubectl create secret tls esk8s-ca -n "$ns" --cert="$work/ca/ca.crt" --key="$work/ca/ca.key" \
+        --dry-run=client -o yaml | kc apply -f - >/dev/null || fail "creating the esk8s-ca TLS Secret in $ns failed"
+    else
+      timeout 60 kubectl create secret generic esk8s-ca -n "$ns" --from-file="$work/ca/ca.crt" \
+        --from-file="$work/ca/ca.key" --dry-run=client -o yaml | kc apply -f - >/dev/null ||
+        fail "creating the esk8s-ca Secret in $ns failed"
+    fi
+  done
+}
+
+# The namespaces an overlay renders, one per line (reads rendered YAML on stdin).
+rendered_namespaces() { docs_of_kind Namespace | sed -n 's/^  name: //p'; }
+
+# start_with_overlay ROOT KUBESIM OVERLAY [FIXTURE...]: renders the overlay into $work/rendered.yaml,
+# starts kubesim in $work/sim (with the words of $kubesim_flags, if set), applies the fixtures and
+# creates the overlay's namespaces (listed in the array `namespaces`). Needs $work; the caller's
+# EXIT trap must call stop_kubesim.
+start_with_overlay() {
+  local root=$1 bin=$2 overlay=$3 fixture
+  shift 3
+  render "$root/examples/kubernetes/overlays/$overlay" >"$work/rendered.yaml" ||
+    fail "kubectl kustomize $overlay failed"
+  # shellcheck disable=SC2086 # kubesim_flags is a list of words
+  start_kubesim "$bin" "$work/sim" ${kubesim_flags:-}
+  for fixture in "$@"; do
+    kc apply -f "$fixture" >/dev/null || fail "applying fixture $fixture failed"
+  done
+  mapfile -t namespaces < <(rendered_namespaces <"$work/rendered.yaml")
+  docs_of_kind Namespace <"$work/rendered.yaml" | kc apply -f - >/dev/null || fail "creating the namespaces failed"
+}
