@@ -22,7 +22,7 @@ const char* kUsageHead =
     "                 effective configuration; exit 1 listing every problem otherwise\n"
     "  discover [--service S] [--namespace NS]... [--kubeconfig FILE] [--json]\n"
     "                 what the plugin would see from here: API server, user, RBAC\n"
-    "                 self-check and peers; exit 1 when something is missing\n";
+    "                 self-check and peers; exit 1 when it reports a problem\n";
 const char* kUsageTail =
     "  version        print the esk8s version\n"
     "  help           this text\n";
