@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <optional>
+
 #include "plugin/config.h"
 #include "test_util.h"
 
@@ -224,6 +226,33 @@ TEST_CASE("config: ports are range-checked and must differ") {
   CHECK(r->config.http_port == 0);
   auto same = with(with(base(), "ESK8S_HTTP_PORT", "7000"), "ESK8S_GOSSIP_PORT", "7000");
   CHECK(contains(error_of(same), "both 7000"));
+}
+
+TEST_CASE("config: ESK8S_HTTPS_PORT defaults to 2116, follows ESK8S_HTTP_PORT=0 and can be off") {
+  auto r = parse(base());
+  REQUIRE(r.is_ok());
+  CHECK(r->config.https_port == std::optional<uint16_t>(2116));
+  r = parse(with(base(), "ESK8S_HTTP_PORT", "0"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.https_port == std::optional<uint16_t>(0));
+  r = parse(with(base(), "ESK8S_HTTPS_PORT", "off"));
+  REQUIRE(r.is_ok());
+  CHECK_FALSE(r->config.https_port.has_value());
+  r = parse(with(with(base(), "ESK8S_HTTP_PORT", "0"), "ESK8S_HTTPS_PORT", "8443"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.https_port == std::optional<uint16_t>(8443));
+  for (std::string bad : {"65536", "https", "-1", "on"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of(with(base(), "ESK8S_HTTPS_PORT", bad)),
+                   "ESK8S_HTTPS_PORT=\"" + bad + "\""));
+  }
+}
+
+TEST_CASE("config: ESK8S_HTTPS_PORT must differ from the HTTP and gossip ports") {
+  CHECK(contains(error_of(with(base(), "ESK8S_HTTPS_PORT", "2115")),
+                 "ESK8S_HTTPS_PORT and ESK8S_HTTP_PORT are both 2115"));
+  CHECK(contains(error_of(with(base(), "ESK8S_HTTPS_PORT", "2114")),
+                 "ESK8S_HTTPS_PORT and ESK8S_GOSSIP_PORT are both 2114"));
 }
 
 TEST_CASE("config: the bind address must be an IP literal") {
