@@ -2,7 +2,7 @@
 # cluster.control_plane_serves_kubectl: esk8s-cluster (the real kube-apiserver, controllers and
 # scheduler on an embedded etcd) starts in a temporary state directory and the real kubectl
 # works against it: /readyz; a namespace, a headless Service, a 3-replica OrderedReady
-# StatefulSet (only web-0 is created while it is not Ready: there is no kubelet yet), its pod
+# StatefulSet (only web-0 is created while it is not Ready: it runs with --nodes 0, no kubelet), its pod
 # admitted with a bound service-account token volume and left Pending by the scheduler, the
 # EndpointSlice and kube-root-ca.crt controllers, a PodDisruptionBudget with status from the
 # disruption controller, real RBAC (a service account and a token user are refused), and
@@ -22,83 +22,10 @@ if ! command -v kubectl >/dev/null; then
   exit 77
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/esk8s-cluster-test.XXXXXX")
-state=$work/state
-pid=
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work/out.log" "$state"/logs/*.log; do
-    [ -f "$f" ] || continue
-    echo "--- last lines of $f" >&2
-    tail -n 25 "$f" >&2
-  done
-  exit 1
-}
-
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start [ARGS...]: runs esk8s-cluster on $state and waits (at most 240 s) for its ready line.
-start() {
-  : >"$work/out.log"
-  timeout 600 "$bin" --state-dir "$state" --user tester --nodes 0 "$@" >"$work/out.log" 2>&1 &
-  pid=$!
-  local t0=$SECONDS
-  url=
-  while [ $((SECONDS - t0)) -lt 240 ]; do
-    url=$(sed -n 's/^esk8s-cluster: ready //p' "$work/out.log")
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || fail "esk8s-cluster exited before it was ready"
-    sleep 0.2
-  done
-  [ -n "$url" ] || fail "esk8s-cluster not ready after 240 s"
-  grep '^esk8s-cluster: started in' "$work/out.log"
-}
-
-# stop: SIGTERM; it must exit 0 within 60 s and leave no process that names the state directory.
-stop() {
-  kill -TERM "$pid"
-  local code=0 t0=$SECONDS
-  while kill -0 "$pid" 2>/dev/null; do
-    [ $((SECONDS - t0)) -lt 60 ] || fail "esk8s-cluster still running 60 s after SIGTERM"
-    sleep 0.1
-  done
-  wait "$pid" || code=$?
-  pid=
-  [ "$code" -eq 0 ] || fail "esk8s-cluster exited $code after SIGTERM"
-  echo "stopped in $((SECONDS - t0)) s: $(grep 'components and etcd stopped' "$work/out.log" || true)"
-  local left
-  left=$(pgrep -af -- "$state" || true)
-  [ -z "$left" ] || fail "processes left after stop: $left"
-}
-
-calls=0
-kc() {
-  calls=$((calls + 1))
-  timeout 60 kubectl --kubeconfig "$state/kubeconfig" --cache-dir "$work/kube-cache/$calls" "$@"
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: until COMMAND succeeds.
-wait_for() {
-  local limit=$1 what=$2 t0=$SECONDS
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    [ $((SECONDS - t0)) -lt "$limit" ] || fail "$what: not after $limit s"
-    sleep 0.5
-  done
-  echo "ok: $what ($((SECONDS - t0)) s)"
-}
+source "$(dirname "$0")/lib.sh"
 
 test_start=$SECONDS
-start
+start --user tester --nodes 0
 [[ "$url" == https://127.0.0.1:* ]] || fail "ready URL '$url' is not https://127.0.0.1:PORT"
 
 [ "$(kc get --raw /readyz)" = ok ] || fail "/readyz did not answer ok"
@@ -199,7 +126,7 @@ echo "ok: kubectl diff and apply --dry-run=server wrote nothing"
 stop
 
 # The state directory is kept: a second run serves the same objects, and --delete-state cleans.
-start --delete-state
+start --user tester --nodes 0 --delete-state
 kc -n t get statefulset web -o name >/dev/null || fail "the StatefulSet is gone after a restart on the same state dir"
 echo "ok: restart on the same state directory keeps the objects"
 stop

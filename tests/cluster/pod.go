@@ -269,6 +269,8 @@ func (w *podWorker) tick(ctx context.Context) time.Time {
 			if next.IsZero() || t.Before(next) {
 				next = t
 			}
+		} else if c.phase != running && w.shouldRestart(c) && (next.IsZero() || c.restartAt.Before(next)) {
+			next = c.restartAt // it could not start: back-off
 		}
 	}
 	return next
@@ -349,8 +351,8 @@ func (w *podWorker) start(ctx context.Context, idx int) error {
 		return err
 	}
 	defer out.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Path = lookPath(argv[0], w.n.opts.podPath, vars["PATH"])
+	// Not exec.Command: it resolves the name on our own PATH and remembers a failure.
+	cmd := &exec.Cmd{Path: lookPath(argv[0], w.n.opts.podPath, vars["PATH"]), Args: argv}
 	cmd.Env = env
 	cmd.Dir = w.dir
 	if c.spec.WorkingDir != "" {

@@ -224,8 +224,7 @@ func runExec(ctx context.Context, command []string, env []string, remap func(str
 	for i, a := range command {
 		argv[i] = remap(a)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Path = lookPath(argv[0], podPath, path)
+	cmd := &exec.Cmd{Path: lookPath(argv[0], podPath, path), Args: argv}
 	cmd.Env, cmd.Dir = env, dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
