@@ -1194,10 +1194,15 @@ void check_size(const Cluster& c, const std::map<std::string, NamespaceObjects>&
                                                  "spec.replicas)"
                                                : "") +
                       " and restart the pods";
-    if (size && *size > static_cast<int>(exist)) {
-      fix = "scale the StatefulSet" + std::string(c.workloads.size() == 1 ? "" : "s") +
-            " up to " + text + " members in all, or, if the cluster is meant to have " + floor +
-            ", " + fix;
+    if (size && *size >= static_cast<int>(exist)) {
+      // More than exist: scaling up is the fix; a smaller size only when fewer are meant, and
+      // never the value it already has.
+      const std::string scale = "scale the StatefulSet" +
+                                std::string(c.workloads.size() == 1 ? "" : "s") + " up to " +
+                                text + " members in all";
+      fix = *size == static_cast<int>(exist)
+                ? scale
+                : scale + ", or, if the cluster is meant to have " + floor + ", " + fix;
     }
     out.push_back(make(Severity::kError, "replicas.cluster-size", w.object(),
                        "ESK8S_CLUSTER_SIZE=" + text + " (" + src + ") but " + describe_members(c),

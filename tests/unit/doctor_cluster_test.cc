@@ -162,6 +162,13 @@ TEST_CASE("doctor: a cluster-size fix never names a size below the members that 
   REQUIRE(y.size() == 1);
   CHECK(contains(y[0].fix, "scale the StatefulSet up to 5 members"));
   CHECK(contains(y[0].fix, "ESK8S_CLUSTER_SIZE=\"3\""));
+  // Size 4 over 3 replicas while 4 members are alive: scale up, and never "set it to 4".
+  Fixture h;
+  h.config()["ESK8S_CLUSTER_SIZE"] = "4";
+  for (int i = 0; i < 3; ++i) h.members[i] = view("esdb", i, 0, four);
+  auto z = of_check(h.findings(), "replicas.cluster-size");
+  REQUIRE(z.size() == 1);
+  CHECK(z[0].fix == "scale the StatefulSet up to 4 members in all");
 }
 
 TEST_CASE("doctor: ESK8S_CLUSTER_SIZE unset in a cluster spanning namespaces is an error") {
