@@ -817,9 +817,11 @@ void check_tls(const Workload& w, const NamespaceObjects& ns, const Clock::time_
                            "pods mounting a missing Secret fail with CreateContainerConfigError "
                            "and never start",
                            "create Secret " + v.secret + " in namespace " + ns.name +
-                               " (for the local-ca CA: esk8s cert create-ca, then kubectl create "
-                               "secret generic " +
-                               v.secret + " --from-file=ca.crt --from-file=ca.key)"));
+                               " (for the local-ca CA: esk8s cert create-ca --out ca/, then "
+                               "kubectl -n " +
+                               ns.name + " create secret generic " + v.secret +
+                               " --from-file=ca/ca.crt --from-file=ca/ca.key; the same CA in "
+                               "every namespace of the cluster)"));
       }
       continue;
     }

@@ -367,6 +367,7 @@ TEST_CASE("doctor: a missing CA Secret keeps the pods from starting, an error") 
   f.ns.missing_secrets.insert("esk8s-ca");
   Finding x = only(f, "volumes.secret-missing", Severity::kError);
   CHECK(contains(x.fix, "esk8s cert create-ca"));
+  CHECK(contains(x.fix, "kubectl -n esdb create secret generic esk8s-ca"));
 }
 
 TEST_CASE("doctor: endpoints that are not ready are a warning naming them") {
