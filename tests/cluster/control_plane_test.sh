@@ -13,14 +13,6 @@
 set -euo pipefail
 
 bin=${1:?usage: control_plane_test.sh ESK8S_CLUSTER_BINARY}
-if [ ! -x "$bin" ]; then
-  echo "SKIP: $bin is not built (scripts/setup builds it when Go is installed)"
-  exit 77
-fi
-if ! command -v kubectl >/dev/null; then
-  echo "SKIP: kubectl is not on the PATH"
-  exit 77
-fi
 
 source "$(dirname "$0")/lib.sh"
 

@@ -102,42 +102,14 @@ func (w *podWorker) containerEnv(ctx context.Context, c *corev1.Container, mount
 			e.set(ev.Name, v)
 		case vf.ResourceFieldRef != nil:
 			e.set(ev.Name, resourceValue(w.pod, vf.ResourceFieldRef))
-		case vf.ConfigMapKeyRef != nil:
-			ref := vf.ConfigMapKeyRef
-			optional := ref.Optional != nil && *ref.Optional
-			cm, err := core.ConfigMaps(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+		case vf.ConfigMapKeyRef != nil || vf.SecretKeyRef != nil:
+			v, ok, err := w.keyRef(ctx, vf)
 			if err != nil {
-				if apierrors.IsNotFound(err) && optional {
-					continue
-				}
-				return nil, notFound("configmap", ref.Name, err)
+				return nil, err
 			}
-			v, ok := cm.Data[ref.Key]
-			if !ok {
-				if optional {
-					continue
-				}
-				return nil, fmt.Errorf("couldn't find key %s in ConfigMap %s/%s", ref.Key, ns, ref.Name)
+			if ok {
+				e.set(ev.Name, v)
 			}
-			e.set(ev.Name, v)
-		case vf.SecretKeyRef != nil:
-			ref := vf.SecretKeyRef
-			optional := ref.Optional != nil && *ref.Optional
-			s, err := core.Secrets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err != nil {
-				if apierrors.IsNotFound(err) && optional {
-					continue
-				}
-				return nil, notFound("secret", ref.Name, err)
-			}
-			v, ok := s.Data[ref.Key]
-			if !ok {
-				if optional {
-					continue
-				}
-				return nil, fmt.Errorf("couldn't find key %s in Secret %s/%s", ref.Key, ns, ref.Name)
-			}
-			e.set(ev.Name, string(v))
 		}
 	}
 	out := make([]string, 0, len(e.order))
@@ -145,6 +117,42 @@ func (w *podWorker) containerEnv(ctx context.Context, c *corev1.Container, mount
 		out = append(out, k+"="+e.vals[k])
 	}
 	return out, nil
+}
+
+// keyRef resolves a configMapKeyRef or secretKeyRef; an optional one that is missing is not set.
+func (w *podWorker) keyRef(ctx context.Context, vf *corev1.EnvVarSource) (string, bool, error) {
+	ns, core := w.pod.Namespace, w.n.client.CoreV1()
+	kind, name, key, optional := "ConfigMap", "", "", false
+	var data map[string]string
+	var err error
+	if ref := vf.ConfigMapKeyRef; ref != nil {
+		name, key, optional = ref.Name, ref.Key, ref.Optional != nil && *ref.Optional
+		var cm *corev1.ConfigMap
+		if cm, err = core.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = cm.Data
+		}
+	} else {
+		ref := vf.SecretKeyRef
+		kind, name, key, optional = "Secret", ref.Name, ref.Key, ref.Optional != nil && *ref.Optional
+		var s *corev1.Secret
+		if s, err = core.Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = map[string]string{}
+			for k, v := range s.Data {
+				data[k] = string(v)
+			}
+		}
+	}
+	if err != nil {
+		if apierrors.IsNotFound(err) && optional {
+			return "", false, nil
+		}
+		return "", false, notFound(strings.ToLower(kind), name, err)
+	}
+	v, ok := data[key]
+	if !ok && !optional {
+		return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", key, kind, ns, name)
+	}
+	return v, ok, nil
 }
 
 func notFound(kind, name string, err error) error {

@@ -2,6 +2,16 @@
 # with its ready line and exit code checked, kubectl against it, waits with deadlines, and a
 # failure that prints the last lines of every log. Source it after setting $bin.
 #   start [ARGS...]   stop   kc KUBECTL-ARGS...   wait_for SECONDS DESCRIPTION COMMAND...
+# Skipped (77), not failed, when the binary was not built (no Go) or kubectl is missing.
+if [ ! -x "$bin" ]; then
+  echo "SKIP: $bin is not built (scripts/setup builds it when Go is installed)"
+  exit 77
+fi
+if ! command -v kubectl >/dev/null; then
+  echo "SKIP: kubectl is not on the PATH"
+  exit 77
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/esk8s-cluster-test.XXXXXX")
 state=$work/state
 pid=

@@ -19,15 +19,6 @@ set -euo pipefail
 
 bin=${1:?usage: members_test.sh ESK8S_CLUSTER_BINARY ESK8S_NODE_DIR ESK8S_CLI SOURCE_DIR}
 node_dir=${2:?} cli=${3:?} src=${4:?}
-if [ ! -x "$bin" ]; then
-  echo "SKIP: $bin is not built (scripts/setup builds it when Go is installed)"
-  exit 77
-fi
-if ! command -v kubectl >/dev/null; then
-  echo "SKIP: kubectl is not on the PATH"
-  exit 77
-fi
-# shellcheck source=tests/cluster/lib.sh
 source "$(dirname "$0")/lib.sh"
 [ -n "${ESK8S_NETNS:-}" ] || fail "run through tests/cluster/netns-run: pods get addresses of 10.244.0.0/16"
 

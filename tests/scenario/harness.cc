@@ -1,6 +1,11 @@
 #include "tests/scenario/harness.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -43,17 +48,57 @@ void replace_once(std::string& text, const std::string& from, const std::string&
 Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-scenario-XXXXXX").string();
   dir_ = mkdtemp(tmpl.data());
-  kubesim::ClusterOptions o;
-  o.state_dir = dir_ + "/state";
-  o.bin_path = {ESK8S_NODE_DIR};
-  o.pod_network = 20;  // 127.20.0.0/16: apart from other simulators' pods
-  cluster_ = std::make_unique<kubesim::Cluster>(o);
-  auto started = cluster_->start();
-  require(started.is_ok(), "kubesim did not start: " + started.message());
+  const std::string state = dir_ + "/state", log = dir_ + "/cluster.log";
+  kubeconfig_ = state + "/kubeconfig";
+  // esk8s-cluster with three Nodes; CrashLoopBackOff at a tenth of its real delays.
+  cluster_pid_ = fork();
+  require(cluster_pid_ >= 0, "fork failed");
+  if (cluster_pid_ == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    execl(ESK8S_CLUSTER_BIN, ESK8S_CLUSTER_BIN, "--state-dir", state.c_str(), "--pod-path",
+          ESK8S_NODE_DIR, "--crashloop-backoff-scale", "0.1", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string url;
+  bool up = eventually(
+      [&] {
+        std::ifstream in(log);
+        std::string line;
+        while (std::getline(in, line)) {
+          if (line.rfind("esk8s-cluster: ready https://", 0) == 0) url = line.substr(21);
+        }
+        return !url.empty() || waitpid(cluster_pid_, nullptr, WNOHANG) == cluster_pid_;
+      },
+      240s, 100ms);
+  if (!up || url.empty()) {
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    stop_cluster();
+    throw std::runtime_error("esk8s-cluster (" ESK8S_CLUSTER_BIN ") did not start:\n" + text);
+  }
+  api_host_ = url.substr(0, url.rfind(':'));
+  api_port_ = std::stoi(url.substr(url.rfind(':') + 1));
+  {
+    std::ifstream tokens(state + "/tokens.csv");  // token,user,uid,"groups"
+    std::string line;
+    while (std::getline(tokens, line)) {
+      if (line.find(",admin,") != std::string::npos) token_ = line.substr(0, line.find(','));
+    }
+  }
+  require(!token_.empty(), "no admin token in " + state + "/tokens.csv");
 
   int rc = 0;
   std::string out = run(std::string(ESK8S_CLI) + " cert create-ca --out " + dir_ + "/ca", &rc);
   require(rc == 0, out);
+  std::ofstream(dir_ + "/storageclass.yaml")
+      << "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast-ssd\n"
+         "provisioner: esk8s.local/local-path\nvolumeBindingMode: WaitForFirstConsumer\n";
+  require(kubectl("apply -f " + dir_ + "/storageclass.yaml", &out) == 0, out);
   std::string rendered = run("kubectl kustomize " + std::string(ESK8S_SOURCE_DIR) +
                                  "/examples/kubernetes/overlays/single-namespace",
                              &rc);
@@ -82,13 +127,13 @@ Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset) 
   std::ofstream(dir_ + "/statefulset.yaml") << statefulset;
   // The namespace first, then the CA Secret the pods mount, then everything.
   require(kubectl("create namespace esdb --dry-run=client -o yaml | kubectl --kubeconfig " +
-                      cluster_->kubeconfig_path() + " apply -f -",
+                      kubeconfig_ + " apply -f -",
                   &out) == 0,
           out);
   require(kubectl("-n esdb create secret generic esk8s-ca --from-file=" + dir_ +
                       "/ca/ca.crt --from-file=" + dir_ +
-                      "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " +
-                      cluster_->kubeconfig_path() + " apply -f -",
+                      "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " + kubeconfig_ +
+                      " apply -f -",
                   &out) == 0,
           out);
   require(kubectl("apply -f " + dir_ + "/manifests.yaml", &out) == 0, out);
@@ -99,8 +144,23 @@ void Sim::apply_statefulset() {
   require(kubectl("apply -f " + dir_ + "/statefulset.yaml", &out) == 0, out);
 }
 
+void Sim::stop_cluster() {
+  if (cluster_pid_ <= 0) return;
+  kill(cluster_pid_, SIGTERM);
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (waitpid(cluster_pid_, nullptr, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > end) {
+      kill(cluster_pid_, SIGKILL);
+      waitpid(cluster_pid_, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  cluster_pid_ = -1;
+}
+
 Sim::~Sim() {
-  cluster_->stop();
+  stop_cluster();
   if (getenv("ESK8S_SCENARIO_KEEP")) {
     std::cerr << "kept " << dir_ << "\n";
     return;
@@ -111,16 +171,33 @@ Sim::~Sim() {
 
 int Sim::kubectl(const std::string& args, std::string* out) {
   int rc = 0;
-  std::string o = run("kubectl --kubeconfig " + cluster_->kubeconfig_path() + " " + args, &rc);
+  std::string o = run("kubectl --kubeconfig " + kubeconfig_ + " " + args, &rc);
   if (out) *out = o;
   return rc;
 }
 
+std::pair<int, std::string> Sim::api(const std::string& method, const std::string& path,
+                                     const std::string& body) {
+  httplib::SSLClient cli(api_host_.substr(api_host_.find("//") + 2), api_port_);
+  cli.set_ca_cert_path((dir_ + "/state/ca.crt").c_str());
+  cli.enable_server_certificate_verification(true);
+  cli.set_bearer_token_auth(token_);
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(10, 0);
+  httplib::Result r = method == "PATCH"
+                          ? cli.Patch(path, body, "application/merge-patch+json")
+                          : cli.Get(path);
+  if (!r) return {0, ""};
+  return {r->status, r->body};
+}
+
 std::vector<PodView> Sim::pods() {
   std::vector<PodView> v;
-  for (const auto& p : cluster_->store().all("pods")) {
+  auto [status, body] = api("GET", "/api/v1/namespaces/esdb/pods");
+  json list = json::parse(body, nullptr, false);
+  if (status != 200 || !list.is_object()) return v;
+  for (const auto& p : list.value("items", json::array())) {
     const json& md = p["metadata"];
-    if (md.value("namespace", "") != "esdb") continue;
     PodView pv;
     pv.name = md.value("name", "");
     pv.uid = md.value("uid", "");
@@ -185,19 +262,28 @@ bool Sim::eventually(const std::function<bool()>& pred, std::chrono::millisecond
 }
 
 int Sim::touch_endpointslices(int round) {
-  auto t = *cluster_->registry().find("discovery.k8s.io", "v1", "endpointslices");
+  const std::string base = "/apis/discovery.k8s.io/v1/namespaces/esdb/endpointslices";
+  auto [status, body] = api("GET", base);
+  json list = json::parse(body, nullptr, false);
+  if (status != 200 || !list.is_object()) return 0;
   int n = 0;
-  for (auto s : cluster_->store().all("endpointslices.discovery.k8s.io")) {
-    if (s["metadata"].value("namespace", "") != "esdb") continue;
-    s["metadata"]["annotations"]["flood"] = std::to_string(round);
-    std::string name = s["metadata"].value("name", "");
-    if (cluster_->store().update(t, "esdb", name, s).ok()) ++n;
+  const std::string patch =
+      json{{"metadata", {{"annotations", {{"flood", std::to_string(round)}}}}}}.dump();
+  for (const auto& s : list.value("items", json::array())) {
+    const std::string name = s["metadata"].value("name", "");
+    if (api("PATCH", base + "/" + name, patch).first == 200) ++n;
   }
   return n;
 }
 
-std::string Sim::fault_file(const std::string& pod) const {
-  return dir_ + "/state/claims/esdb/data-" + pod + "/fault";
+std::string Sim::fault_file(const std::string& pod) {
+  auto [status, body] = api("GET", "/api/v1/namespaces/esdb/persistentvolumeclaims/data-" + pod);
+  json pvc = json::parse(body, nullptr, false);
+  const std::string volume =
+      pvc.is_object() ? pvc.value("spec", json::object()).value("volumeName", "") : "";
+  require(status == 200 && !volume.empty(), "claim data-" + pod + " is not bound: " + body);
+  // The local provisioner's directory for the volume (tests/cluster/provisioner.go).
+  return dir_ + "/state/volumes/" + volume + "/fault";
 }
 
 }  // namespace esk8s::scenario

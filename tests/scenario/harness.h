@@ -1,6 +1,9 @@
-// Scenario harness: an embedded kubesim running real esk8s-node pods from the manifests users
-// apply (examples/kubernetes, rendered by the real `kubectl kustomize` and applied by the real
+// Scenario harness: esk8s-cluster (the real kube-apiserver, controllers and scheduler, with the
+// process kubelet, docs/CLUSTER.md) running real esk8s-node pods from the manifests users apply
+// (examples/kubernetes, rendered by the real `kubectl kustomize` and applied by the real
 // `kubectl`), plus what the scenarios observe: pods, their readiness, and each node's HTTP view.
+// Pods have addresses of 10.244.0.0/16, local only inside tests/cluster/netns-run's network
+// namespace: the scenario tests and the cold-start benchmark run inside it.
 //
 // Everything waits with a deadline; nothing here sleeps unbounded. Setup failures throw
 // std::runtime_error (doctest reports them; the benchmark prints them).
@@ -16,7 +19,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/kubesim/cluster.h"
 
 namespace esk8s::scenario {
 
@@ -37,7 +39,8 @@ struct HttpAnswer {
 // One scenario's world. The namespace is "esdb" (the single-namespace overlay).
 class Sim {
  public:
-  // Starts kubesim, creates the CA Secret and applies the single-namespace overlay after
+  // Starts esk8s-cluster, creates the CA Secret and the StorageClass the base names (fast-ssd, on
+  // the cluster's local provisioner) and applies the single-namespace overlay after
   // `edit` has rewritten the rendered YAML (e.g. the pod management policy).
   // With `defer_statefulset`, the StatefulSet is left out until apply_statefulset().
   explicit Sim(const std::function<void(std::string& rendered_yaml)>& edit = {},
@@ -63,17 +66,26 @@ class Sim {
                          std::chrono::milliseconds poll = std::chrono::milliseconds(200));
 
   // Rewrites every EndpointSlice in "esdb" once (annotation flood=<round>): a watch event that
-  // every node decodes and diffs. Returns how many updates the store accepted.
+  // every node decodes and diffs. Returns how many updates the API server accepted.
   int touch_endpointslices(int round);
 
-  // The file ESK8S_FAULT_FILE names for a pod (on its data claim, so it outlives the pod).
-  std::string fault_file(const std::string& pod) const;
+  // The file ESK8S_FAULT_FILE names for a pod (on its data claim's volume, so it outlives the
+  // pod).
+  std::string fault_file(const std::string& pod);
   std::string dir() const { return dir_; }
-  kubesim::Cluster& cluster() { return *cluster_; }
 
  private:
+  // An API request as the cluster admin: the status (0: no answer) and the body.
+  std::pair<int, std::string> api(const std::string& method, const std::string& path,
+                                  const std::string& body = "");
+  void stop_cluster();
+
   std::string dir_;
-  std::unique_ptr<kubesim::Cluster> cluster_;
+  std::string kubeconfig_;
+  std::string api_host_;
+  int api_port_ = 0;
+  std::string token_;
+  pid_t cluster_pid_ = -1;
 };
 
 // Text replacement that must hit: throws when `from` is not in `text`.
