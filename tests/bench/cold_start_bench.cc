@@ -1,4 +1,4 @@
-// Cold start and full restart on kubesim with the example manifests: the time from the pods
+// Cold start and full restart on esk8s-cluster (the real control plane with the process kubelet) with the example manifests: the time from the pods
 // being created to every pod Ready with each member seeing all members alive, for both pod
 // management policies at several sizes. Also the /health/ready latency under an API and HTTP
 // flood. Prints a markdown section on stdout, progress on stderr.
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("### Cold start and full restart on kubesim (`cold_start_bench`)\n\n");
+  std::printf("### Cold start and full restart on esk8s-cluster (`cold_start_bench`)\n\n");
   std::printf(
       "Pods created -> every pod Ready and every member seeing all members alive; "
       "median of %d runs (min-max).\n\n",
