@@ -191,6 +191,12 @@ std::pair<int, std::string> Sim::api(const std::string& method, const std::strin
   return {r->status, r->body};
 }
 
+json Sim::api_get(const std::string& path) {
+  auto [status, body] = api("GET", path);
+  if (status != 200) return nullptr;
+  return json::parse(body, nullptr, false);
+}
+
 std::vector<PodView> Sim::pods() {
   std::vector<PodView> v;
   auto [status, body] = api("GET", "/api/v1/namespaces/esdb/pods");

@@ -65,6 +65,9 @@ class Sim {
   static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit,
                          std::chrono::milliseconds poll = std::chrono::milliseconds(200));
 
+  // GET an API path as the cluster admin: the parsed body, or null when it did not answer 200.
+  nlohmann::json api_get(const std::string& path);
+
   // Rewrites every EndpointSlice in "esdb" once (annotation flood=<round>): a watch event that
   // every node decodes and diffs. Returns how many updates the API server accepted.
   int touch_endpointslices(int round);

@@ -205,6 +205,48 @@ TEST_CASE("scenario: OrderedReady with quorum readiness deadlocks after a full r
   CHECK(sim.wait_converged(3, kConverge));
 }
 
+TEST_CASE("scenario: a forbidden StatefulSet read never makes a quorum-mode member ready, and says why") {
+  // Quorum mode, the size from the StatefulSet (no ESK8S_CLUSTER_SIZE) and a Role without its
+  // get: the members find each other but never learn how many they should be, so none may call
+  // itself part of a quorum (issue 14: a 403 once made a lone member ready with clusterSize 1).
+  Sim sim([](std::string& yaml) {
+    replace_once(yaml, "- apiGroups:\n  - apps\n  resources:\n  - statefulsets\n  verbs:\n  - get\n",
+                 "");
+    replace_once(yaml, "  ESK8S_CLUSTER_SIZE: \"3\"\n", "");
+    replace_once(yaml, "  ESK8S_READY_MODE: auto\n", "  ESK8S_READY_MODE: quorum\n");
+  });
+  auto all_see_three = [&] {
+    auto ps = sim.pods();
+    if (ps.size() != 3) return false;
+    for (const auto& p : ps) {
+      if (Sim::alive_seen_by(p.ip) != 3) return false;
+    }
+    return true;
+  };
+  REQUIRE(Sim::eventually(all_see_three, kConverge));
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    for (const auto& p : sim.pods()) {
+      CAPTURE(p.name);
+      CHECK_FALSE(p.ready);
+      auto r = Sim::get(p.ip, "/health/ready");
+      CHECK(r.status == 503);
+      CHECK(r.body.value("reason", "") == "cluster-size-unknown");
+      CHECK(r.body.value("clusterSizeSource", "").find("cannot get statefulsets.apps") !=
+            std::string::npos);  // the 403, with the RBAC fix
+    }
+    std::this_thread::sleep_for(1s);
+  }
+  // The fix the answers name: the documented RBAC (and configuration); then they become Ready.
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl(std::string("apply -k ") + ESK8S_SOURCE_DIR +
+                                  "/examples/kubernetes/overlays/single-namespace",
+                              &out) == 0,
+                  out);
+  REQUIRE(sim.kubectl("-n esdb delete pods --all --grace-period=0 --force", &out) == 0);
+  CHECK(sim.wait_converged(3, kConverge));
+}
+
 TEST_CASE("scenario: rolling update with Parallel keeps an agreeing majority throughout") {
   Sim sim;
   rolling_update_keeps_majority(sim);
@@ -258,6 +300,88 @@ TEST_CASE("scenario: a crashed pod is detected, quorum holds and it rejoins with
     CHECK(m["instanceId"] != old_instance);
   }
   for (int i : {0, 1}) CHECK(Sim::get(after[i].ip, "/health/disruptable").status == 200);
+}
+
+// The conditions of `pod`'s endpoint in the EndpointSlices of `service` (all false when absent).
+struct EndpointConditions {
+  bool found = false, ready = false, serving = false, terminating = false;
+};
+EndpointConditions endpoint_of(Sim& sim, const std::string& service, const std::string& pod) {
+  EndpointConditions e;
+  json list = sim.api_get("/apis/discovery.k8s.io/v1/namespaces/esdb/endpointslices?labelSelector=" +
+                          std::string("kubernetes.io%2Fservice-name%3D") + service);
+  if (!list.is_object()) return e;
+  for (const auto& slice : list.value("items", json::array())) {
+    const json& endpoints = slice.contains("endpoints") && slice["endpoints"].is_array()
+                                ? slice["endpoints"]
+                                : json::array();
+    for (const auto& ep : endpoints) {
+      if (ep.value("targetRef", json::object()).value("name", "") != pod) continue;
+      const json c = ep.value("conditions", json::object());
+      e = {true, c.value("ready", false), c.value("serving", false), c.value("terminating", false)};
+    }
+  }
+  return e;
+}
+
+TEST_CASE("scenario: a member in its preStop stays listed and Ready while its endpoints say terminating") {
+  // esdb-2 is cut off, so deleting esdb-0 would lose the quorum: its preStop hook waits for
+  // /health/disruptable. Meanwhile the real EndpointSlice controller writes, for a pod whose
+  // readiness probe still passes: serving and terminating on both Services, ready on the
+  // headless one (publishNotReadyAddresses: true) and not on the client one (false). esk8s keeps
+  // the terminating member in its membership, and the survivor stays Ready.
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  const auto ps = sim.pods();
+  const std::string old_uid = ps[0].uid;
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  // Until both survivors hold esdb-2 dead (a suspect still counts towards a quorum) and esdb-0
+  // may not be disrupted.
+  auto esdb2_dead_at = [&](const std::string& ip) {
+    for (const auto& m : Sim::get(ip, "/members").body.value("members", json::array())) {
+      if (m.value("identity", "") == "esdb-2.esdb.esdb.svc.cluster.local") {
+        return m.value("state", "") == "dead";
+      }
+    }
+    return false;
+  };
+  REQUIRE(Sim::eventually(
+      [&] {
+        return esdb2_dead_at(ps[0].ip) && esdb2_dead_at(ps[1].ip) &&
+               Sim::get(ps[0].ip, "/health/disruptable").status == 503;
+      },
+      60s));
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl("-n esdb delete pod esdb-0 --wait=false", &out) == 0, out);
+  CHECK(Sim::eventually(
+      [&] {
+        auto e = endpoint_of(sim, "esdb", "esdb-0");
+        return e.found && e.terminating && e.serving && e.ready;
+      },
+      20s));
+  CHECK(Sim::eventually(
+      [&] {
+        auto e = endpoint_of(sim, "esdb-client", "esdb-0");
+        return e.found && e.terminating && e.serving && !e.ready;
+      },
+      20s));
+  auto now = sim.pods();
+  REQUIRE(now.size() == 3);
+  CHECK(now[0].uid == old_uid);  // still in its preStop
+  CHECK(now[0].deleting);
+  CHECK(now[0].ready);  // its readiness probe still passes: the kubelet keeps probing
+  CHECK(Sim::get(ps[0].ip, "/health/disruptable").status == 503);
+  CHECK(Sim::alive_seen_by(ps[1].ip) == 2);  // esdb-1 still counts esdb-0
+  CHECK(Sim::get(ps[1].ip, "/health/ready").status == 200);
+  // Healed, esdb-0 becomes disruptable, its preStop ends and it is replaced.
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+  CHECK(Sim::eventually(
+      [&] {
+        auto p = sim.pods();
+        return !p.empty() && p[0].name == "esdb-0" && p[0].uid != old_uid;
+      },
+      120s));
+  CHECK(sim.wait_converged(3, kConverge));
 }
 
 TEST_CASE("scenario: a partitioned node is not ready while the majority stays ready, then heals") {
