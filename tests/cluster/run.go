@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -294,6 +295,13 @@ func (c *cluster) apiserverArgs(p ports) []string {
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--v=" + v,
+	}
+	// A list flag that upstream refuses to see twice: an --apiserver-arg replaces ours (e.g. to add
+	// Webhook for a test's authorization webhook).
+	for _, a := range c.o.extraArgs.apiserver {
+		if strings.HasPrefix(a, "--authorization-mode=") {
+			args = slices.DeleteFunc(args, func(s string) bool { return strings.HasPrefix(s, "--authorization-mode=") })
+		}
 	}
 	return append(args, c.o.extraArgs.apiserver...)
 }

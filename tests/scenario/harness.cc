@@ -45,7 +45,8 @@ void replace_once(std::string& text, const std::string& from, const std::string&
   text.replace(at, from.size(), to);
 }
 
-Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset) {
+Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset,
+         const std::vector<std::string>& cluster_args) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-scenario-XXXXXX").string();
   dir_ = mkdtemp(tmpl.data());
   const std::string state = dir_ + "/state", log = dir_ + "/cluster.log";
@@ -60,8 +61,13 @@ Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset) 
       dup2(fd, 2);
     }
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    execl(ESK8S_CLUSTER_BIN, ESK8S_CLUSTER_BIN, "--state-dir", state.c_str(), "--pod-path",
-          ESK8S_NODE_DIR, "--crashloop-backoff-scale", "0.1", static_cast<char*>(nullptr));
+    std::vector<std::string> args = {ESK8S_CLUSTER_BIN, "--state-dir", state, "--pod-path",
+                                     ESK8S_NODE_DIR, "--crashloop-backoff-scale", "0.1"};
+    args.insert(args.end(), cluster_args.begin(), cluster_args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(ESK8S_CLUSTER_BIN, argv.data());
     _exit(127);
   }
   std::string url;

@@ -43,8 +43,9 @@ class Sim {
   // the cluster's local provisioner) and applies the single-namespace overlay after
   // `edit` has rewritten the rendered YAML (e.g. the pod management policy).
   // With `defer_statefulset`, the StatefulSet is left out until apply_statefulset().
+  // `cluster_args` are extra esk8s-cluster flags (e.g. --apiserver-arg=...).
   explicit Sim(const std::function<void(std::string& rendered_yaml)>& edit = {},
-               bool defer_statefulset = false);
+               bool defer_statefulset = false, const std::vector<std::string>& cluster_args = {});
   // Applies the deferred StatefulSet (kubectl apply); returns when the API accepted it.
   void apply_statefulset();
   ~Sim();

@@ -5,14 +5,18 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
 
+#include <httplib.h>
+
 #include "tests/scenario/gossip_flood.h"
 #include "tests/scenario/harness.h"
+#include "tests/unit/test_util.h"
 
 using namespace esk8s::scenario;
 using namespace std::chrono_literals;
@@ -245,6 +249,102 @@ TEST_CASE("scenario: a forbidden StatefulSet read never makes a quorum-mode memb
                   out);
   REQUIRE(sim.kubectl("-n esdb delete pods --all --grace-period=0 --force", &out) == 0);
   CHECK(sim.wait_converged(3, kConverge));
+}
+
+// An authorization webhook (kube-apiserver --authorization-mode=Node,Webhook,RBAC) that answers
+// "no opinion" (RBAC decides) to everything, but holds each `get statefulsets` by a service
+// account of namespace esdb for `hold` first: the members' StatefulSet read is slow, for real.
+class SlowStatefulSetReads {
+ public:
+  explicit SlowStatefulSetReads(std::chrono::seconds hold) : hold_(hold) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-webhook-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    const std::string crt = dir_ + "/webhook.crt", key = dir_ + "/webhook.key";
+    auto r = esk8s::test::run_command(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + crt);
+    REQUIRE_MESSAGE(r.rc == 0, r.out);
+    server_ = std::make_unique<httplib::SSLServer>(crt.c_str(), key.c_str());
+    server_->Post("/authorize", [this](const httplib::Request& req, httplib::Response& res) {
+      json review = json::parse(req.body, nullptr, false);
+      json spec = review.is_object() ? review.value("spec", json::object()) : json::object();
+      json attrs = spec.value("resourceAttributes", json::object());
+      if (attrs.value("resource", "") == "statefulsets" && attrs.value("verb", "") == "get" &&
+          spec.value("user", "").rfind("system:serviceaccount:esdb:", 0) == 0) {
+        ++held_;
+        std::this_thread::sleep_for(hold_);
+      }
+      res.set_content(json{{"apiVersion", "authorization.k8s.io/v1"},
+                           {"kind", "SubjectAccessReview"},
+                           {"status", {{"allowed", false}}}}
+                          .dump(),
+                      "application/json");
+    });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    std::ofstream(dir_ + "/webhook.kubeconfig")
+        << "apiVersion: v1\nkind: Config\nclusters:\n- name: webhook\n  cluster:\n"
+        << "    server: https://127.0.0.1:" << port_ << "/authorize\n"
+        << "    certificate-authority: " << crt << "\nusers:\n- name: apiserver\n  user: {}\n"
+        << "contexts:\n- name: webhook\n  context: {cluster: webhook, user: apiserver}\n"
+        << "current-context: webhook\n";
+  }
+  ~SlowStatefulSetReads() {
+    server_->stop();
+    thread_.join();
+    std::filesystem::remove_all(dir_);
+  }
+  std::vector<std::string> cluster_args() const {
+    return {"--apiserver-arg=--authorization-mode=Node,Webhook,RBAC",
+            "--apiserver-arg=--authorization-webhook-config-file=" + dir_ + "/webhook.kubeconfig",
+            "--apiserver-arg=--authorization-webhook-version=v1"};
+  }
+  int held() const { return held_; }
+
+ private:
+  std::chrono::seconds hold_;
+  std::string dir_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int> held_{0};
+};
+
+TEST_CASE("scenario: a slow StatefulSet read keeps members unready until it answers, then they are ready") {
+  // The size and the ready mode both come from the StatefulSet (no ESK8S_CLUSTER_SIZE; auto),
+  // and the read takes 20 s: the members find each other at once but answer not-ready,
+  // saying what they wait for, instead of guessing a size; then the read arrives and they
+  // are ready with the StatefulSet's size.
+  SlowStatefulSetReads slow(20s);
+  Sim sim([](std::string& yaml) { replace_once(yaml, "  ESK8S_CLUSTER_SIZE: \"3\"\n", ""); }, false,
+          slow.cluster_args());
+  auto all_see_three = [&] {
+    auto ps = sim.pods();
+    if (ps.size() != 3) return false;
+    for (const auto& p : ps) {
+      if (Sim::alive_seen_by(p.ip) != 3) return false;
+    }
+    return true;
+  };
+  REQUIRE(Sim::eventually(all_see_three, kConverge));
+  REQUIRE(slow.held() > 0);  // the read is being held right now
+  for (const auto& p : sim.pods()) {
+    CAPTURE(p.name);
+    CHECK_FALSE(p.ready);
+    auto r = Sim::get(p.ip, "/health/ready");
+    CHECK(r.status == 503);
+    CHECK(r.body.value("reason", "") == "resolving-ready-mode");
+    CHECK(r.body.value("clusterSizeSource", "").find("waiting for the pod's StatefulSet") !=
+          std::string::npos);
+  }
+  REQUIRE(sim.wait_converged(3, kConverge));
+  for (const auto& p : sim.pods()) {
+    auto r = Sim::get(p.ip, "/health/ready");
+    CHECK(r.body["clusterSize"] == 3);
+    CHECK(r.body.value("clusterSizeSource", "") == "StatefulSet esdb spec.replicas");
+    CHECK(r.body["mode"] == "quorum");
+  }
 }
 
 TEST_CASE("scenario: rolling update with Parallel keeps an agreeing majority throughout") {
