@@ -30,6 +30,16 @@ void ordered_ready(std::string& yaml) {
   replace_once(yaml, "podManagementPolicy: Parallel", "podManagementPolicy: OrderedReady");
 }
 
+// `n` pods exist and each lists `n` members alive (Ready or not).
+bool all_see_each_other(Sim& sim, size_t n) {
+  auto ps = sim.pods();
+  if (ps.size() != n) return false;
+  for (const auto& p : ps) {
+    if (Sim::alive_seen_by(p.ip) != static_cast<int>(n)) return false;
+  }
+  return true;
+}
+
 std::set<std::string> uids(Sim& sim) {
   std::set<std::string> s;
   for (const auto& p : sim.pods()) s.insert(p.uid);
@@ -219,15 +229,7 @@ TEST_CASE("scenario: a forbidden StatefulSet read never makes a quorum-mode memb
     replace_once(yaml, "  ESK8S_CLUSTER_SIZE: \"3\"\n", "");
     replace_once(yaml, "  ESK8S_READY_MODE: auto\n", "  ESK8S_READY_MODE: quorum\n");
   });
-  auto all_see_three = [&] {
-    auto ps = sim.pods();
-    if (ps.size() != 3) return false;
-    for (const auto& p : ps) {
-      if (Sim::alive_seen_by(p.ip) != 3) return false;
-    }
-    return true;
-  };
-  REQUIRE(Sim::eventually(all_see_three, kConverge));
+  REQUIRE(Sim::eventually([&] { return all_see_each_other(sim, 3); }, kConverge));
   auto until = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < until) {
     for (const auto& p : sim.pods()) {
@@ -319,15 +321,7 @@ TEST_CASE("scenario: a slow StatefulSet read keeps members unready until it answ
   SlowStatefulSetReads slow(20s);
   Sim sim([](std::string& yaml) { replace_once(yaml, "  ESK8S_CLUSTER_SIZE: \"3\"\n", ""); }, false,
           slow.cluster_args());
-  auto all_see_three = [&] {
-    auto ps = sim.pods();
-    if (ps.size() != 3) return false;
-    for (const auto& p : ps) {
-      if (Sim::alive_seen_by(p.ip) != 3) return false;
-    }
-    return true;
-  };
-  REQUIRE(Sim::eventually(all_see_three, kConverge));
+  REQUIRE(Sim::eventually([&] { return all_see_each_other(sim, 3); }, kConverge));
   REQUIRE(slow.held() > 0);  // the read is being held right now
   for (const auto& p : sim.pods()) {
     CAPTURE(p.name);
