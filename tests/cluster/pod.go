@@ -56,8 +56,7 @@ type container struct {
 	// startupDone: the startup probe succeeded (or there is none) for the current process.
 	startupDone bool
 	ready       bool
-	killing     bool   // a kill is in progress for the current process
-	killReason  string // why (for the terminated state)
+	killing     bool // a kill is in progress for the current process
 	probeCancel context.CancelFunc
 	backoff     time.Duration // the next restart's delay; 0 before the first failure
 	restartAt   time.Time
@@ -173,12 +172,12 @@ func (w *podWorker) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			w.killAll(2*time.Second, false, "")
+			w.killAll(2*time.Second, false)
 			w.waitKilled()
 			return
 		case grace := <-w.stop:
 			w.terminating = true
-			w.killAll(grace, false, "") // the cluster goes away: no hooks
+			w.killAll(grace, false) // the cluster goes away: no hooks
 			w.waitKilled()
 			return
 		case pod := <-w.updates:
@@ -376,7 +375,7 @@ func (w *podWorker) start(ctx context.Context, idx int) error {
 		c.last = w.currentState(c)
 	}
 	c.phase, c.process, c.started, c.reason, c.message = running, cmd.Process, now, "", ""
-	c.term, c.killing, c.killReason = nil, false, ""
+	c.term, c.killing = nil, false
 	c.startupDone = c.spec.StartupProbe == nil
 	c.ready = false
 	w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
@@ -446,11 +445,6 @@ func (w *podWorker) onExit(m exitMsg) {
 	if code != 0 {
 		reason = "Error"
 	}
-	if c.killReason != "" {
-		if code == 137 {
-			reason = "Error"
-		}
-	}
 	msg := ""
 	if signal != "" {
 		msg = "killed by " + signal
@@ -507,10 +501,10 @@ func (w *podWorker) onProbe(m probeMsg) {
 			return
 		}
 		w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Killing", "Container %s failed startup probe, will be restarted", c.spec.Name)
-		w.killContainer(m.idx, w.podGrace(), true, "startup probe failed")
+		w.killContainer(m.idx, w.podGrace(), true)
 	case "liveness":
 		w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", c.spec.Name)
-		w.killContainer(m.idx, w.podGrace(), true, "liveness probe failed")
+		w.killContainer(m.idx, w.podGrace(), true)
 	case "readiness":
 		c.ready = m.ok
 	}
@@ -537,26 +531,26 @@ func (w *podWorker) terminate(grace time.Duration, hooks bool) {
 			}
 		}
 	}
-	w.killAll(grace, hooks, "")
+	w.killAll(grace, hooks)
 }
 
-func (w *podWorker) killAll(grace time.Duration, hooks bool, reason string) {
+func (w *podWorker) killAll(grace time.Duration, hooks bool) {
 	for i, c := range w.containers {
 		if c.phase == running && !c.killing {
 			w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
-			w.killContainer(i, grace, hooks, reason)
+			w.killContainer(i, grace, hooks)
 		}
 	}
 }
 
 // killContainer runs the preStop hook (within the grace period), sends SIGTERM to the process
 // group, and SIGKILL when the grace period is over. The exit arrives as an exitMsg.
-func (w *podWorker) killContainer(idx int, grace time.Duration, hooks bool, reason string) {
+func (w *podWorker) killContainer(idx int, grace time.Duration, hooks bool) {
 	c := w.containers[idx]
 	if c.phase != running || c.killing {
 		return
 	}
-	c.killing, c.killReason = true, reason
+	c.killing = true
 	proc := c.process
 	var hook *corev1.LifecycleHandler
 	if hooks && c.spec.Lifecycle != nil && c.spec.Lifecycle.PreStop != nil {
