@@ -15,8 +15,12 @@ void configure_request_parser(HttpRequestParser& parser) {
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
 }
 
-std::optional<HttpRefusal> refusal_for_parse_error(const boost::beast::error_code& ec) {
-  if (!ec) return std::nullopt;
+std::optional<HttpRefusal> refusal_for_head_read(const boost::beast::error_code& ec,
+                                                 size_t head_bytes) {
+  if (!ec) {
+    if (head_bytes > kHttpMaxHeaderBytes) return HttpRefusal::kHeaderTooLarge;
+    return std::nullopt;
+  }
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     return HttpRefusal::kHeaderTooLarge;
   }

@@ -31,10 +31,15 @@ using HttpRequestParser = boost::beast::http::request_parser<boost::beast::http:
 // Applies the limits above to a fresh parser. REQUIRES: nothing parsed yet.
 void configure_request_parser(HttpRequestParser& parser);
 
-// The refusal a failed head read maps to: header_limit and buffer_overflow → kHeaderTooLarge,
-// any other parse error → kBadRequest. nullopt for errors that are not the client's request
-// (end of stream, timeouts, I/O errors: the caller decides).
-std::optional<HttpRefusal> refusal_for_parse_error(const boost::beast::error_code& ec);
+// The refusal a head read earns, from its error and the bytes the parser consumed for the head:
+// header_limit and buffer_overflow → kHeaderTooLarge, any other parse error → kBadRequest; and a
+// head that parsed but took more than kHttpMaxHeaderBytes → kHeaderTooLarge too (Beast judges its
+// header limit per read, so a head a little over it passes when its bytes arrive in one read and
+// not when they trickle in: the answer must not depend on how the client's bytes were split).
+// nullopt for a clean head and for errors that are not the client's request (end of stream,
+// timeouts, I/O errors: the caller decides).
+std::optional<HttpRefusal> refusal_for_head_read(const boost::beast::error_code& ec,
+                                                 size_t head_bytes);
 
 // After a head parsed cleanly: the refusal its body announcement earns (kBodyTooLarge when a body
 // follows), nullopt when the request is complete.

@@ -115,16 +115,16 @@ void HttpSession<Stream>::on_first_bytes(const beast::error_code& ec, size_t n) 
 template <class Stream>
 void HttpSession<Stream>::read_head() {
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                            self->guarded([&] { self->on_head(ec); });
+                          [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+                            self->guarded([&] { self->on_head(ec, used); });
                           });
 }
 
 template <class Stream>
-void HttpSession<Stream>::on_head(const beast::error_code& ec) {
+void HttpSession<Stream>::on_head(const beast::error_code& ec, size_t head_bytes) {
   if (closed_) return;
   if (ec == beast::error::timeout) return refuse_silently(HttpRefusal::kHeaderTimeout);
-  if (std::optional<HttpRefusal> r = refusal_for_parse_error(ec)) {
+  if (std::optional<HttpRefusal> r = refusal_for_head_read(ec, head_bytes)) {
     host_.busy(id_);
     return respond(refusal_answer(*r, {}), {}, false);
   }

@@ -92,7 +92,7 @@ class HttpSession final : public HttpConnection,
   void read_request();
   void on_first_bytes(const boost::beast::error_code& ec, size_t n);
   void read_head();
-  void on_head(const boost::beast::error_code& ec);
+  void on_head(const boost::beast::error_code& ec, size_t head_bytes);
   void respond(HttpAnswer answer, const HttpRequestHead& head, bool keep_alive);
   void on_write(const boost::beast::error_code& ec, bool keep_alive);
   void refuse_silently(HttpRefusal reason);

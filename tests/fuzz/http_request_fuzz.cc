@@ -91,11 +91,13 @@ Served serve(std::string_view input, uint32_t seed, bool split) {
     HttpRequestParser parser;
     configure_request_parser(parser);
     boost::beast::error_code ec;
+    size_t head_bytes = 0;  // what the parser consumed for this head
     // Read until the head is parsed, an error, or the input ends (the client stops sending).
     for (;;) {
       if (!buffer.empty()) {
         size_t used = parser.put(boost::asio::buffer(buffer), ec);
         buffer.erase(0, used);
+        head_bytes += used;
         if (ec == http::error::need_more) ec = {};
         if (ec || parser.is_header_done()) break;
       }
@@ -115,10 +117,11 @@ Served serve(std::string_view input, uint32_t seed, bool split) {
       pos += n;
     }
     HttpAnswer answer;
-    if (ec) {
-      std::optional<HttpRefusal> r = refusal_for_parse_error(ec);
-      if (!r) break;  // not the request's fault: the connection just ends
-      answer = refusal_answer(*r, {});
+    std::optional<HttpRefusal> head_refusal;
+    if (ec || parser.is_header_done()) head_refusal = refusal_for_head_read(ec, head_bytes);
+    if (ec && !head_refusal) break;  // not the request's fault: the connection just ends
+    if (head_refusal) {
+      answer = refusal_answer(*head_refusal, {});
     } else if (!parser.is_header_done()) {
       out.ended_mid_head = !buffer.empty();  // the server's deadline would close it
       break;
@@ -138,7 +141,7 @@ Served serve(std::string_view input, uint32_t seed, bool split) {
     }
     check_answer(answer);
     out.answers.push_back(std::to_string(answer.status) + " " + answer.body);
-    out.parse_refusal.push_back(static_cast<bool>(ec));
+    out.parse_refusal.push_back(head_refusal.has_value());
     if (answer.refusal || (parser.is_header_done() && !parser.get().keep_alive())) break;
   }
   return out;

@@ -302,7 +302,10 @@ std::optional<HttpRefusal> parse_head(std::string_view bytes, bool* complete = n
     if (ec == boost::beast::http::error::need_more) break;
   }
   if (complete) *complete = p.is_header_done();
-  if (ec && ec != boost::beast::http::error::need_more) return refusal_for_parse_error(ec);
+  if (ec == boost::beast::http::error::need_more) ec = {};
+  if (ec || p.is_header_done()) {
+    if (std::optional<HttpRefusal> r = refusal_for_head_read(ec, used)) return r;
+  }
   if (p.is_header_done()) return refusal_for_body(p);
   return std::nullopt;
 }
@@ -317,6 +320,25 @@ TEST_CASE("http request parser: a head over 8 KiB is header_too_large") {
   bool complete = false;
   CHECK(parse_head(fits, &complete) == std::nullopt);
   CHECK(complete);
+}
+
+TEST_CASE("http request parser: a head just over 8 KiB is refused whether it arrives in one read or "
+          "byte by byte") {
+  // Beast judges its header limit per read: its last fields may pass when the whole head is in
+  // the first read. The answer must not depend on how the client's bytes were split.
+  std::string head = "GET /" + std::string(kHttpMaxHeaderBytes - 70, 'a') +
+                     " HTTP/1.1\r\nX-Fill: " + std::string(90, 'b') + "\r\n\r\n";
+  REQUIRE(head.size() > kHttpMaxHeaderBytes);
+  CHECK(parse_head(head + "GET / HTTP/1.1\r\n\r\n") == HttpRefusal::kHeaderTooLarge);
+  HttpRequestParser p;
+  configure_request_parser(p);
+  boost::beast::error_code ec;
+  size_t used = 0;
+  for (size_t i = 0; i < head.size() && !ec && !p.is_header_done(); ++i) {
+    used += p.put(boost::asio::buffer(head.data() + used, i + 1 - used), ec);
+    if (ec == boost::beast::http::error::need_more) ec = {};
+  }
+  CHECK(refusal_for_head_read(ec, used) == HttpRefusal::kHeaderTooLarge);
 }
 
 TEST_CASE("http request parser: an announced body is body_too_large, none is fine") {
