@@ -1,11 +1,6 @@
 #include "tests/scenario/harness.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -47,57 +42,13 @@ void replace_once(std::string& text, const std::string& from, const std::string&
 
 Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset,
          const std::vector<std::string>& cluster_args) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "esk8s-scenario-XXXXXX").string();
-  dir_ = mkdtemp(tmpl.data());
-  const std::string state = dir_ + "/state", log = dir_ + "/cluster.log";
-  kubeconfig_ = state + "/kubeconfig";
-  // esk8s-cluster with three Nodes; CrashLoopBackOff at a tenth of its real delays.
-  cluster_pid_ = fork();
-  require(cluster_pid_ >= 0, "fork failed");
-  if (cluster_pid_ == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    std::vector<std::string> args = {ESK8S_CLUSTER_BIN, "--state-dir", state, "--pod-path",
-                                     ESK8S_NODE_DIR, "--crashloop-backoff-scale", "0.1"};
-    args.insert(args.end(), cluster_args.begin(), cluster_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(ESK8S_CLUSTER_BIN, argv.data());
-    _exit(127);
-  }
-  std::string url;
-  bool up = eventually(
-      [&] {
-        std::ifstream in(log);
-        std::string line;
-        while (std::getline(in, line)) {
-          if (line.rfind("esk8s-cluster: ready https://", 0) == 0) url = line.substr(21);
-        }
-        return !url.empty() || waitpid(cluster_pid_, nullptr, WNOHANG) == cluster_pid_;
-      },
-      240s, 100ms);
-  if (!up || url.empty()) {
-    std::ifstream in(log);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    stop_cluster();
-    throw std::runtime_error("esk8s-cluster (" ESK8S_CLUSTER_BIN ") did not start:\n" + text);
-  }
-  api_host_ = url.substr(0, url.rfind(':'));
-  api_port_ = std::stoi(url.substr(url.rfind(':') + 1));
-  {
-    std::ifstream tokens(state + "/tokens.csv");  // token,user,uid,"groups"
-    std::string line;
-    while (std::getline(tokens, line)) {
-      if (line.find(",admin,") != std::string::npos) token_ = line.substr(0, line.find(','));
-    }
-  }
-  require(!token_.empty(), "no admin token in " + state + "/tokens.csv");
-
+  // esk8s-cluster with three Nodes running esk8s-node pods; CrashLoopBackOff at a tenth of its
+  // real delays.
+  std::vector<std::string> args = {"--pod-path", ESK8S_NODE_DIR, "--crashloop-backoff-scale",
+                                   "0.1"};
+  args.insert(args.end(), cluster_args.begin(), cluster_args.end());
+  cluster_ = std::make_unique<testcluster::ClusterProcess>(args);
+  dir_ = cluster_->dir();
   int rc = 0;
   std::string out = run(std::string(ESK8S_CLI) + " cert create-ca --out " + dir_ + "/ca", &rc);
   require(rc == 0, out);
@@ -133,12 +84,12 @@ Sim::Sim(const std::function<void(std::string&)>& edit, bool defer_statefulset,
   std::ofstream(dir_ + "/statefulset.yaml") << statefulset;
   // The namespace first, then the CA Secret the pods mount, then everything.
   require(kubectl("create namespace esdb --dry-run=client -o yaml | kubectl --kubeconfig " +
-                      kubeconfig_ + " apply -f -",
+                      cluster_->kubeconfig() + " apply -f -",
                   &out) == 0,
           out);
   require(kubectl("-n esdb create secret generic esk8s-ca --from-file=" + dir_ +
                       "/ca/ca.crt --from-file=" + dir_ +
-                      "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " + kubeconfig_ +
+                      "/ca/ca.key --dry-run=client -o yaml | kubectl --kubeconfig " + cluster_->kubeconfig() +
                       " apply -f -",
                   &out) == 0,
           out);
@@ -150,51 +101,16 @@ void Sim::apply_statefulset() {
   require(kubectl("apply -f " + dir_ + "/statefulset.yaml", &out) == 0, out);
 }
 
-void Sim::stop_cluster() {
-  if (cluster_pid_ <= 0) return;
-  kill(cluster_pid_, SIGTERM);
-  auto end = std::chrono::steady_clock::now() + 60s;
-  while (waitpid(cluster_pid_, nullptr, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > end) {
-      kill(cluster_pid_, SIGKILL);
-      waitpid(cluster_pid_, nullptr, 0);
-      break;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  cluster_pid_ = -1;
-}
-
 Sim::~Sim() {
-  stop_cluster();
-  if (getenv("ESK8S_SCENARIO_KEEP")) {
-    std::cerr << "kept " << dir_ << "\n";
-    return;
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
+  if (getenv("ESK8S_SCENARIO_KEEP")) setenv("ESK8S_TEST_KEEP", "1", 1);
 }
 
-int Sim::kubectl(const std::string& args, std::string* out) {
-  int rc = 0;
-  std::string o = run("kubectl --kubeconfig " + kubeconfig_ + " " + args, &rc);
-  if (out) *out = o;
-  return rc;
-}
+int Sim::kubectl(const std::string& args, std::string* out) { return cluster_->kubectl(args, out); }
 
 std::pair<int, std::string> Sim::api(const std::string& method, const std::string& path,
                                      const std::string& body) {
-  httplib::SSLClient cli(api_host_.substr(api_host_.find("//") + 2), api_port_);
-  cli.set_ca_cert_path((dir_ + "/state/ca.crt").c_str());
-  cli.enable_server_certificate_verification(true);
-  cli.set_bearer_token_auth(token_);
-  cli.set_connection_timeout(5, 0);
-  cli.set_read_timeout(10, 0);
-  httplib::Result r = method == "PATCH"
-                          ? cli.Patch(path, body, "application/merge-patch+json")
-                          : cli.Get(path);
-  if (!r) return {0, ""};
-  return {r->status, r->body};
+  testcluster::ApiReply r = cluster_->api(method, path, body);
+  return {r.status, r.body};
 }
 
 json Sim::api_get(const std::string& path) {

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cluster/cluster_process.h"
 
 namespace esk8s::scenario {
 
@@ -82,14 +83,9 @@ class Sim {
   // An API request as the cluster admin: the status (0: no answer) and the body.
   std::pair<int, std::string> api(const std::string& method, const std::string& path,
                                   const std::string& body = "");
-  void stop_cluster();
 
+  std::unique_ptr<testcluster::ClusterProcess> cluster_;
   std::string dir_;
-  std::string kubeconfig_;
-  std::string api_host_;
-  int api_port_ = 0;
-  std::string token_;
-  pid_t cluster_pid_ = -1;
 };
 
 // Text replacement that must hit: throws when `from` is not in `text`.
