@@ -885,6 +885,14 @@ std::vector<MemberView> Core::members() const {
 }
 
 uint32_t Core::alive_count() const { return impl_->alive_count(); }
+uint32_t Core::confirmed_alive_count() const {
+  uint32_t n = impl_->table.self().state == MemberState::kAlive ? 1u : 0u;
+  for (const std::string* id : impl_->table.live_peers()) {
+    const Membership::Entry* e = impl_->table.find(*id);
+    n += e != nullptr && e->record.state == MemberState::kAlive;
+  }
+  return n;
+}
 const CoreStats& Core::stats() const { return impl_->stats; }
 const Config& Core::config() const { return impl_->config; }
 int Core::awareness() const { return impl_->awareness.score(); }

@@ -160,6 +160,9 @@ class Core {
   // Alive or suspect members (suspects are still counted as alive until declared dead), self
   // included. Used with QuorumView.
   uint32_t alive_count() const;
+  // Members in state alive only (not suspect), self included: what a decision to take a member
+  // away must count, since a suspect may be dead already.
+  uint32_t confirmed_alive_count() const;
   const CoreStats& stats() const;
   const Config& config() const;
   // Current local-health multiplier (Lifeguard awareness), 0 = healthy.

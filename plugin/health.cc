@@ -114,7 +114,10 @@ HealthReport disruptable_report(const Snapshot& snapshot) {
   if (r.cluster_size == 0) {
     return not_ok(std::move(rep), "not-disruptable", "cluster-size-unknown");
   }
-  gossip::QuorumView q{r.cluster_size, r.alive};
+  // Suspects count as down here: one may be dead already, and stopping this node then could take
+  // the cluster below its majority (readiness keeps counting them, as the failure detector does).
+  rep.body["confirmedAlive"] = r.confirmed_alive;
+  gossip::QuorumView q{r.cluster_size, r.confirmed_alive};
   if (!q.can_lose_self()) return not_ok(std::move(rep), "not-disruptable", "would-lose-quorum");
   rep.body["status"] = "disruptable";
   return rep;

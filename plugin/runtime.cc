@@ -132,6 +132,7 @@ struct Runtime::Loop {
     r.cluster_size_source = cluster_size_source;
     r.gossip_running = gossip != nullptr && gossip_error.empty();
     r.alive = r.gossip_running ? gossip->core().alive_count() : 0;
+    r.confirmed_alive = r.gossip_running ? gossip->core().confirmed_alive_count() : 0;
     r.host_ready = !self_status || self_status->host_ready != 0;
     std::set<std::string> ids{rt.config_.identity()};
     for (const auto& p : peers) ids.insert(p.identity);

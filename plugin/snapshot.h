@@ -48,6 +48,7 @@ struct ReadinessState {
   uint32_t cluster_size = 0;                    // voting members; 0 = not known yet
   std::string cluster_size_source;              // "ESK8S_CLUSTER_SIZE", "StatefulSet esdb", ...
   uint32_t alive = 0;       // members alive or suspect as seen here, self included
+  uint32_t confirmed_alive = 0;  // members alive and not suspected, self included
   uint32_t discovered = 1;  // distinct identities discovery lists (pods that exist), self included
   bool host_ready = true;   // the host's own readiness (node_status.host_ready)
   bool gossip_running = false;

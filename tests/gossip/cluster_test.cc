@@ -141,6 +141,16 @@ TEST_CASE(
     return false;
   };
   REQUIRE(s.run_until(suspected, seconds(5)).satisfied);
+  // An observer that suspects it still counts it alive (quorum for readiness) but not confirmed
+  // alive (what a disruption decision counts).
+  for (const ObservedEvent& e : s.events()) {
+    if (e.event.kind == MembershipEvent::Kind::kSuspected && e.event.member.identity == victim &&
+        s.view(e.node, victim)->state == MemberState::kSuspect) {
+      CHECK(s.core(e.node).alive_count() == 5);
+      CHECK(s.core(e.node).confirmed_alive_count() == 4);
+      break;
+    }
+  }
   // It heard the suspicion and refuted it, but nobody could hear that yet.
   REQUIRE(s.run_until([&] { return s.core(3).stats().refutations >= 1; }, seconds(1)).satisfied);
   for (size_t i : except(s, {3})) s.uncut(3, i);
@@ -154,6 +164,7 @@ TEST_CASE(
       },
       seconds(5));
   CHECK(r.satisfied);
+  for (size_t i = 0; i < 5; ++i) CHECK(s.core(i).confirmed_alive_count() == 5);
   CHECK(deaths_of_others(s, {}) == 0);
   bool recovered = false;
   for (const ObservedEvent& e : s.events()) {

@@ -45,6 +45,7 @@ Snapshot running(ReadyMode mode, uint32_t size, uint32_t alive, uint32_t discove
   s.readiness.cluster_size = size;
   s.readiness.cluster_size_source = "ESK8S_CLUSTER_SIZE";
   s.readiness.alive = alive;
+  s.readiness.confirmed_alive = alive;
   s.readiness.discovered = discovered;
   s.readiness.gossip_running = true;
   return s;
@@ -126,7 +127,7 @@ TEST_CASE("health: disruptable only when the others keep a majority without this
   auto r = disruptable_report(s);
   CHECK(r.http_status == 200);
   CHECK(r.body["status"] == "disruptable");
-  s.readiness.alive = 2;
+  s.readiness.alive = s.readiness.confirmed_alive = 2;
   r = disruptable_report(s);
   CHECK(r.http_status == 503);
   CHECK(r.body["status"] == "not-disruptable");
@@ -134,7 +135,7 @@ TEST_CASE("health: disruptable only when the others keep a majority without this
   CHECK(r.body["needed"] == 2);
   s = running(ReadyMode::kQuorum, 5, 4, 5);
   CHECK(disruptable_report(s).http_status == 200);
-  s.readiness.alive = 3;
+  s.readiness.alive = s.readiness.confirmed_alive = 3;
   CHECK(disruptable_report(s).http_status == 503);
   s = running(ReadyMode::kQuorum, 1, 1, 1);
   CHECK(disruptable_report(s).body["reason"] == "would-lose-quorum");
@@ -143,6 +144,21 @@ TEST_CASE("health: disruptable only when the others keep a majority without this
   s = running(ReadyMode::kQuorum, 3, 3, 3);
   s.readiness.gossip_running = false;
   CHECK(disruptable_report(s).body["reason"] == "gossip-not-running");
+}
+
+TEST_CASE("health: a suspected peer counts as down for disruptable, not yet for ready") {
+  // 3 of 3 alive, one of them suspected: ready still counts it (the failure detector has not
+  // decided), but stopping this node could leave one confirmed member of three.
+  auto s = running(ReadyMode::kQuorum, 3, 3, 3);
+  s.readiness.confirmed_alive = 2;
+  CHECK(ready_report(s).http_status == 200);
+  auto r = disruptable_report(s);
+  CHECK(r.http_status == 503);
+  CHECK(r.body["reason"] == "would-lose-quorum");
+  CHECK(r.body["confirmedAlive"] == 2);
+  CHECK(r.body["alive"] == 3);
+  s.readiness.confirmed_alive = 3;
+  CHECK(disruptable_report(s).http_status == 200);
 }
 
 TEST_CASE("health: ready waits while auto has not read the StatefulSet yet") {
