@@ -115,6 +115,8 @@ func main() {
 		}
 		return err
 	})
+	fs.StringVar(&o.csrSigner.name, "csr-signer", "", "a custom CertificateSigningRequest signerName (e.g. esk8s.io/node) this cluster approves and signs with a CA of its own, DIR/csr-signer-ca.crt (csrsigner.go; off by default)")
+	fs.BoolVar(&o.csrSigner.approve, "csr-signer-approve", true, "with --csr-signer: approve requests for the requesting pod's own names and deny others; false: sign only what someone approved (kubectl certificate approve)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			os.Exit(0)
@@ -132,6 +134,12 @@ func main() {
 	if o.kubelet.backoffScale <= 0 || o.kubelet.volumeSync <= 0 {
 		fmt.Fprintln(os.Stderr, "esk8s-cluster: --crashloop-backoff-scale and --volume-sync-period must be positive")
 		os.Exit(2)
+	}
+	if o.csrSigner.name != "" {
+		if err := validSignerName(o.csrSigner.name); err != nil {
+			fmt.Fprintln(os.Stderr, "esk8s-cluster:", err)
+			os.Exit(2)
+		}
 	}
 	if strings.TrimSpace(o.stateDir) == "" {
 		fmt.Fprintln(os.Stderr, "esk8s-cluster: --state-dir is required (see --help)")

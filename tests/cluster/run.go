@@ -69,6 +69,7 @@ type options struct {
 	readyTimeout time.Duration
 	extraArgs    struct{ apiserver, controllerManager, scheduler []string }
 	kubelet      kubeletOptions
+	csrSigner    csrSignerOptions
 }
 
 // layout names every file the program writes under the state directory.
@@ -81,7 +82,7 @@ func (l layout) pki(name string) string { return l.path("pki", name) }
 func (l layout) log(name string) string { return l.path("logs", name+".log") }
 
 // owned are the top-level entries --delete-state removes.
-var owned = []string{"etcd", "pki", "logs", "users", "tokens.csv", "kubeconfig", "ca.crt", "kubelet", "volumes"}
+var owned = []string{"etcd", "pki", "logs", "users", "tokens.csv", "kubeconfig", "ca.crt", "kubelet", "volumes", "csr-signer-ca.crt"}
 
 func say(format string, args ...any) { fmt.Printf("esk8s-cluster: "+format+"\n", args...) }
 
@@ -129,6 +130,7 @@ type cluster struct {
 	url        string
 	nodes      []*node
 	stopNodes  context.CancelFunc
+	stopSigner context.CancelFunc
 }
 
 type ports struct{ etcdClient, etcdPeer, apiserver, controllerManager, scheduler int }
@@ -543,6 +545,11 @@ func (c *cluster) start(t0 time.Time, sigs <-chan os.Signal) int {
 	if err := writeKubeconfig(c.l.path("kubeconfig"), c.url, c.l.path("ca.crt"), "admin", kubeconfigAuth{token: admin}); err != nil {
 		return fail(err)
 	}
+	if c.o.csrSigner.name != "" {
+		if err := c.startCSRSigner(ctx, admin); err != nil {
+			return fail(err)
+		}
+	}
 	if c.o.kubelet.nodes > 0 {
 		if err := c.startWorkers(ctx, p, admin); err != nil {
 			return fail(err)
@@ -581,6 +588,9 @@ func (c *cluster) stop() {
 	}
 	if c.stopNodes != nil {
 		c.stopNodes()
+	}
+	if c.stopSigner != nil {
+		c.stopSigner()
 	}
 	var clients []*component
 	for _, comp := range c.components {

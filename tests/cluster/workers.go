@@ -10,8 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // startWorkers starts the provisioner and the nodes, and waits until every node is Ready and
@@ -19,8 +17,7 @@ import (
 func (c *cluster) startWorkers(ready context.Context, p ports, adminToken string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopNodes = cancel
-	admin, err := kubernetes.NewForConfig(&rest.Config{Host: c.url, BearerToken: adminToken, QPS: 50, Burst: 100,
-		UserAgent: "esk8s-cluster", TLSClientConfig: rest.TLSClientConfig{CAFile: c.l.path("ca.crt")}})
+	admin, err := adminClient(c.url, adminToken, c.l.path("ca.crt"))
 	if err != nil {
 		return err
 	}

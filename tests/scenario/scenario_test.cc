@@ -9,7 +9,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <httplib.h>
@@ -17,6 +19,7 @@
 #include "tests/scenario/gossip_flood.h"
 #include "tests/scenario/harness.h"
 #include "tests/unit/test_util.h"
+#include "tls/x509.h"
 
 using namespace esk8s::scenario;
 using namespace std::chrono_literals;
@@ -554,4 +557,182 @@ TEST_CASE("scenario: probes answer within 100 ms during gossip, API and HTTP flo
   CHECK(gossip.acks_received() > 1000);  // the flood reached the core, which answered
   CHECK(p99 < 100.0);
   CHECK(max < 1000.0);  // generous: a noisy machine; the precise figure is in the benchmarks
+}
+
+namespace {
+
+// The certificate a member serves on its HTTPS port (2116; no client certificate asked), PEM;
+// empty when it does not answer within 5 s.
+std::string served_certificate(const std::string& ip) {
+  auto r = esk8s::test::run_command("timeout 5 openssl s_client -connect " + ip +
+                                        ":2116 </dev/null 2>/dev/null | openssl x509 2>/dev/null",
+                                    /*merge_stderr=*/false);
+  return r.rc == 0 ? r.out : "";
+}
+
+// The issuer's common name of what a member serves ("" when unknown).
+std::string served_issuer(const std::string& ip) {
+  auto info = esk8s::tls::inspect_cert(served_certificate(ip));
+  return info ? info.value().issuer_cn : "";
+}
+
+// The value of the first /metrics line starting with `series` (a name and the start of its
+// labels); -1 when /metrics does not answer, 0 when no such line.
+double metric(const std::string& ip, const std::string& series) {
+  httplib::Client c(ip, 2115);
+  c.set_connection_timeout(1, 0);
+  c.set_read_timeout(1, 0);
+  auto r = c.Get("/metrics");
+  if (!r || r->status != 200) return -1;
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series, 0) == 0) return std::stod(line.substr(line.rfind(' ')));
+  }
+  return 0;
+}
+
+double tls_renewals(const std::string& ip) { return metric(ip, "esk8s_tls_renewals_total{"); }
+
+// Replaces the data of the esk8s-ca Secret in place (same object, new resourceVersion), as the
+// rotation runbook does.
+void update_ca_secret(Sim& sim, const std::string& crt, const std::string& key) {
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl("-n esdb create secret generic esk8s-ca --from-file=ca.crt=" + crt +
+                                  " --from-file=ca.key=" + key +
+                                  " --dry-run=client -o yaml | kubectl --kubeconfig " + sim.dir() +
+                                  "/state/kubeconfig apply -f -",
+                              &out) == 0,
+                  out);
+}
+
+// The trust bundle a member last installed (ESK8S_TLS_OUT_DIR/ca.crt, on its data claim).
+std::vector<std::string> installed_bundle_cns(Sim& sim, const std::string& pod) {
+  std::ifstream f(std::filesystem::path(sim.fault_file(pod)).parent_path() / "tls" / "ca.crt");
+  std::string pem(std::istreambuf_iterator<char>(f), {});
+  std::vector<std::string> cns;
+  if (auto b = esk8s::tls::inspect_bundle(pem)) {
+    for (const auto& c : b.value()) cns.push_back(c.subject_cn);
+  }
+  return cns;
+}
+
+// Container restarts per pod name.
+std::map<std::string, int> restarts(Sim& sim) {
+  std::map<std::string, int> r;
+  json list = sim.api_get("/api/v1/namespaces/esdb/pods");
+  if (!list.is_object()) return r;
+  for (const auto& p : list["items"]) {
+    for (const auto& c : p.value("status", json::object()).value("containerStatuses", json::array()))
+      r[p["metadata"].value("name", "")] += c.value("restartCount", 0);
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("scenario: the CA Secret updated in place reaches running members and they re-issue from the new CA") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  const auto pods = sim.pods();
+  const auto uids_before = uids(sim);
+  const auto restarts_before = restarts(sim);
+  const std::string old_dir = sim.dir() + "/ca", new_dir = sim.dir() + "/ca-new";
+  const std::string old_cn = esk8s::tls::inspect_cert(
+                                 [&] {
+                                   std::ifstream f(old_dir + "/ca.crt");
+                                   return std::string(std::istreambuf_iterator<char>(f), {});
+                                 }())
+                                 .value()
+                                 .subject_cn;
+  const std::string new_cn = "esk8s rotated CA";
+  auto created = esk8s::test::run_command(std::string(ESK8S_CLI) + " cert create-ca --out " +
+                                          new_dir + " --name '" + new_cn + "'");
+  REQUIRE_MESSAGE(created.rc == 0, created.out);
+  for (const auto& p : pods) REQUIRE(served_issuer(p.ip) == old_cn);
+
+  // Throughout the rotation: every member lists three alive, sampled every 200 ms.
+  std::atomic<bool> stop{false};
+  std::atomic<int> samples{0}, bad{0};
+  std::thread sampler([&] {
+    while (!stop) {
+      if (!all_see_each_other(sim, 3)) ++bad;
+      ++samples;
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  auto renewals = [&] {
+    std::vector<double> v;
+    for (const auto& p : pods) v.push_back(tls_renewals(p.ip));
+    return v;
+  };
+  auto all_above = [](const std::vector<double>& now, const std::vector<double>& before) {
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (now[i] <= before[i]) return false;
+    }
+    return true;
+  };
+  // Each step: the Secret's update reaches the volume (kubelet sync, 5 s here), the member's
+  // next check (10 s) re-issues.
+  constexpr auto kStep = 60s;
+
+  // 1. Trust both: the bundle old + new, still the old key.
+  const std::string both = sim.dir() + "/ca-both.crt";
+  {
+    std::ifstream a(old_dir + "/ca.crt"), b(new_dir + "/ca.crt");
+    std::ofstream(both) << a.rdbuf() << b.rdbuf();
+  }
+  const auto r0 = renewals();
+  update_ca_secret(sim, both, old_dir + "/ca.key");
+  const bool step1 = Sim::eventually([&] { return all_above(renewals(), r0); }, kStep, 500ms);
+  CHECK(step1);
+  for (const auto& p : pods) {
+    CHECK(installed_bundle_cns(sim, p.name) == std::vector<std::string>{old_cn, new_cn});
+    CHECK(served_issuer(p.ip) == old_cn);  // re-issued from the old key
+  }
+
+  // 2. Sign with the new CA: its key, the bundle still both.
+  const auto r1 = renewals();
+  update_ca_secret(sim, both, new_dir + "/ca.key");
+  const bool step2 = Sim::eventually(
+      [&] {
+        for (const auto& p : pods) {
+          if (served_issuer(p.ip) != new_cn) return false;
+        }
+        return true;
+      },
+      kStep, 500ms);
+  CHECK(step2);
+  CHECK(all_above(renewals(), r1));
+
+  // 3. Drop the old CA.
+  const auto r2 = renewals();
+  update_ca_secret(sim, new_dir + "/ca.crt", new_dir + "/ca.key");
+  const bool step3 = Sim::eventually(
+      [&] {
+        for (const auto& p : pods) {
+          if (installed_bundle_cns(sim, p.name) != std::vector<std::string>{new_cn}) return false;
+        }
+        return all_above(renewals(), r2);
+      },
+      kStep, 500ms);
+  CHECK(step3);
+  stop = true;
+  sampler.join();
+  MESSAGE("CA rotation: " << samples.load() << " samples, " << bad.load()
+                          << " without three members alive everywhere");
+  CHECK(bad == 0);
+
+  // The same pods, never restarted, converged, and each serving a certificate of the new CA
+  // only.
+  CHECK(uids(sim) == uids_before);
+  CHECK(restarts(sim) == restarts_before);
+  CHECK(sim.wait_converged(3, 10s));
+  std::ifstream f(new_dir + "/ca.crt");
+  const std::string new_ca(std::istreambuf_iterator<char>(f), {});
+  for (const auto& p : pods) {
+    const std::string cert = served_certificate(p.ip);
+    CHECK(esk8s::tls::verify_chain(cert, new_ca, std::chrono::system_clock::now()));
+    // No peer was ever refused for an untrusted issuer.
+    CHECK(metric(p.ip, "esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"}") == 0);
+  }
 }
