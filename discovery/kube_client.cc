@@ -266,8 +266,9 @@ ApiResponse KubeClient::request(const std::string& method, const std::string& pa
     ++requests_;
     httplib::Headers h = request_headers(token);
     const std::string target = base_path_ + path;
-    auto res = method == "POST" ? cli->Post(target, h, json_body, "application/json")
-                                : cli->Get(target, h);
+    auto res = method == "POST"  ? cli->Post(target, h, json_body, "application/json")
+               : method == "PUT" ? cli->Put(target, h, json_body, "application/json")
+                                 : cli->Get(target, h);
     release(cli);
     if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
     // A 401 may mean the token rotated under us or the plugin's credential was revoked early:
@@ -288,6 +289,10 @@ ApiResponse KubeClient::get(const std::string& path_and_query) {
 
 ApiResponse KubeClient::post(const std::string& path, const std::string& json_body) {
   return request("POST", path, json_body);
+}
+
+ApiResponse KubeClient::put(const std::string& path, const std::string& json_body) {
+  return request("PUT", path, json_body);
 }
 
 ApiResponse KubeClient::stream(const std::string& path_and_query,

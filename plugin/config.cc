@@ -137,6 +137,13 @@ const std::vector<KeySpec>& config_keys() {
       {"ESK8S_READY_MODE", "auto | quorum | bootstrap-latch", "auto",
        "Semantics of /health/ready (auto: bootstrap-latch under OrderedReady, quorum under "
        "Parallel)."},
+      {"ESK8S_DISRUPTION_LEASE", "off | NAMESPACE/NAME (a DNS-1123 label / subdomain)", "off",
+       "The cluster-wide disruption guard: a coordination.k8s.io Lease every member must hold "
+       "before /health/disruptable answers 200, so that disruptions happen one at a time "
+       "across namespaces (RBAC: rbac/disruption-lease.yaml)."},
+      {"ESK8S_DISRUPTION_LEASE_SECONDS", "an integer 10-3600", "120",
+       "How long a disruption holds the guard at most: the member's next process frees it once "
+       "it sees a quorum again; a member that never comes back frees it by expiry."},
       {"ESK8S_PRESET", "lan | local | wan", "lan", "Timing preset (probe intervals, deadlines)."},
       {"ESK8S_FAULT_FILE", "path", "none",
        "Testing only: while this file holds the word isolate, gossip traffic is dropped both "
@@ -602,6 +609,25 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     }
   } else if (c.discovery == DiscoveryMode::kStatic) {
     c.cluster_size = static_cast<uint32_t>(c.static_peers.size() + 1);
+  }
+
+  if (auto v = get("ESK8S_DISRUPTION_LEASE"); v && *v != "off") {
+    const size_t slash = v->find('/');
+    const std::string ns = slash == std::string::npos ? "" : v->substr(0, slash);
+    const std::string name = slash == std::string::npos ? "" : v->substr(slash + 1);
+    if (discovery::is_dns1123_label(ns) && discovery::is_dns1123_subdomain(name)) {
+      c.disruption_lease_namespace = ns;
+      c.disruption_lease_name = name;
+    } else {
+      problems.bad_value("ESK8S_DISRUPTION_LEASE", *v);
+    }
+  }
+  if (auto v = get("ESK8S_DISRUPTION_LEASE_SECONDS")) {
+    if (parse_uint(*v, 3600, n) && n >= 10) {
+      c.disruption_lease_seconds = static_cast<uint32_t>(n);
+    } else {
+      problems.bad_value("ESK8S_DISRUPTION_LEASE_SECONDS", *v);
+    }
   }
 
   if (auto v = get("ESK8S_MAX_MEMBERS")) {

@@ -84,6 +84,10 @@ struct Config {
   std::vector<std::string> allowed_peers;    // patterns; empty: this cluster's names
   ReadyMode ready_mode = ReadyMode::kAuto;
   Preset preset = Preset::kLan;
+  // ESK8S_DISRUPTION_LEASE: the guard's Lease (both empty: off), plugin/disruption_guard.h.
+  std::string disruption_lease_namespace;
+  std::string disruption_lease_name;
+  uint32_t disruption_lease_seconds = 120;
   std::string fault_file;  // testing only: "isolate" in it partitions gossip (empty: off)
 
   // "<pod>.<service>.<namespace>.svc.<cluster-domain>".

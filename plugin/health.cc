@@ -104,7 +104,8 @@ HealthReport ready_report(const Snapshot& snapshot) {
   return rep;
 }
 
-HealthReport disruptable_report(const Snapshot& snapshot) {
+HealthReport disruptable_report(const Snapshot& snapshot,
+                                std::chrono::system_clock::time_point now) {
   const ReadinessState& r = snapshot.readiness;
   HealthReport rep;
   quorum_fields(rep.body, r);
@@ -119,6 +120,23 @@ HealthReport disruptable_report(const Snapshot& snapshot) {
   rep.body["confirmedAlive"] = r.confirmed_alive;
   gossip::QuorumView q{r.cluster_size, r.confirmed_alive};
   if (!q.can_lose_self()) return not_ok(std::move(rep), "not-disruptable", "would-lose-quorum");
+  const DisruptionGuardView& g = snapshot.guard;
+  if (g.enabled) {
+    nlohmann::json guard = {{"lease", g.lease}};
+    const bool held = g.held && now < g.held_until;
+    guard["held"] = held;
+    if (!held && !g.holder.empty() && now < g.holder_until) {
+      guard["holder"] = g.holder;
+      guard["holderSecondsLeft"] =
+          std::chrono::duration_cast<std::chrono::seconds>(g.holder_until - now).count();
+    }
+    if (!g.error.empty()) guard["error"] = g.error;
+    rep.body["guard"] = std::move(guard);
+    if (!held) {
+      rep.wants_guard = true;
+      return not_ok(std::move(rep), "not-disruptable", "disruption-guard");
+    }
+  }
   rep.body["status"] = "disruptable";
   return rep;
 }

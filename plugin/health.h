@@ -16,6 +16,9 @@ namespace esk8s::plugin {
 struct HealthReport {
   int http_status = 200;
   nlohmann::json body;
+  // /health/disruptable: the local check passed and the disruption guard is not held: the
+  // caller asks the guard worker for the Lease (the next call may then answer 200).
+  bool wants_guard = false;
 };
 
 // /health/live: the event loop's last heartbeat is at most `deadline` old. Depends on nothing
@@ -46,7 +49,10 @@ HealthReport ready_report(const Snapshot& snapshot);
 bool quorum_observed(const ReadinessState& r);
 
 // /health/disruptable: 200 only if stopping this node leaves a majority of the cluster size
-// alive among the others (QuorumView::can_lose_self); unknown size or not running is 503.
-HealthReport disruptable_report(const Snapshot& snapshot);
+// confirmed alive among the others (QuorumView::can_lose_self; suspects count as down) and, with
+// the disruption guard on, this process holds its Lease at `now` (else 503 reason
+// disruption-guard and wants_guard, naming the holder when another one has it); unknown size or
+// not running is 503.
+HealthReport disruptable_report(const Snapshot& snapshot, std::chrono::system_clock::time_point now);
 
 }  // namespace esk8s::plugin

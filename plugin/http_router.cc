@@ -95,8 +95,10 @@ HttpAnswer route_request(const HttpRequestHead& head, const HttpRouteInputs& in)
     return json_answer(r.http_status, r.body);
   }
   if (path == "/health/disruptable") {
-    HealthReport r = disruptable_report(snap);
-    return json_answer(r.http_status, r.body);
+    HealthReport r = disruptable_report(snap, in.wall_now);
+    HttpAnswer a = json_answer(r.http_status, r.body);
+    a.wants_disruption_guard = r.wants_guard;
+    return a;
   }
   // Members and gossip: rendered by the loop when the view changed, served as they are.
   if (path == "/members") {

@@ -41,6 +41,8 @@ struct HttpAnswer {
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type/-Length
   // Set when the answer is a refusal: the server counts it and closes after writing.
   std::optional<HttpRefusal> refusal;
+  // /health/disruptable wants the disruption guard's Lease (HealthReport::wants_guard).
+  bool wants_disruption_guard = false;
 };
 
 // What the endpoints answer from.
@@ -50,6 +52,8 @@ struct HttpRouteInputs {
   std::chrono::steady_clock::time_point now;
   std::chrono::milliseconds live_deadline;
   HttpRefusalCounts refusals{};  // appended to /metrics
+  // Wall-clock time for the disruption guard's Lease expiry.
+  std::chrono::system_clock::time_point wall_now = std::chrono::system_clock::now();
 };
 
 // GET and HEAD of the endpoints; 404 (JSON naming the endpoints) for an unknown path; 405 (JSON,

@@ -85,7 +85,9 @@ struct HttpServer::Impl final : HttpSessionHost {
       HttpRouteInputs in{*snap, from_ns(s.last_heartbeat_ns_.load(std::memory_order_acquire)),
                          std::chrono::steady_clock::now(), s.timings_.live_deadline,
                          s.refusals_.load()};
-      return route_request(head, in);
+      HttpAnswer a = route_request(head, in);
+      if (a.wants_disruption_guard && s.guard_request_) s.guard_request_();
+      return a;
     } catch (const std::exception& e) {
       failed(0, e.what());
     } catch (...) {

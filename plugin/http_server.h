@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,9 @@ class HttpServer {
   // With `https_port`, also binds address:https_port (0: any free port) for HTTPS.
   Status start(const std::string& address, uint16_t port,
                std::optional<uint16_t> https_port = std::nullopt);
+  // Called (on a server thread, must not block) when /health/disruptable wants the disruption
+  // guard's Lease. REQUIRES: not started.
+  void set_disruption_guard_request(std::function<void()> fn) { guard_request_ = std::move(fn); }
   // The certificate for HTTPS connections accepted from now on (open ones keep theirs). Any
   // thread.
   void set_tls(std::shared_ptr<const gossip::TlsSnapshot> tls) { tls_.store(std::move(tls)); }
@@ -83,6 +87,7 @@ class HttpServer {
   size_t max_connections_;
   HttpRefusalCounters refusals_;  // outlives impl_: counts survive stop()
   std::atomic<std::shared_ptr<const gossip::TlsSnapshot>> tls_;
+  std::function<void()> guard_request_;  // set before start, read by server threads
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;
   uint16_t https_port_ = 0;

@@ -23,6 +23,7 @@
 #include "gossip/driver.h"
 #include "gossip/esdb_gossip.h"
 #include "gossip/quorum.h"
+#include "plugin/disruption_guard_worker.h"
 #include "plugin/health.h"
 #include "plugin/http_server.h"
 #include "plugin/membership_view.h"
@@ -120,6 +121,8 @@ struct Runtime::Loop {
   bool mode_pending = false;  // auto: waiting for the StatefulSet read
   bool superseded = false;
   std::thread statefulset_reader;  // kubernetes mode: reads the owning StatefulSet once
+  std::unique_ptr<DisruptionGuardWorker> guard;  // ESK8S_DISRUPTION_LEASE
+  DisruptionGuardView guard_view;                // what the worker last published
   std::unique_ptr<discovery::KubeClient> statefulset_kube;
 
   ReadinessState readiness() {
@@ -245,6 +248,7 @@ struct Runtime::Loop {
     snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
     snap->members_json = gossip::render_members_json(view, rt.config_.identity());
     snap->readiness = readiness();
+    snap->guard = guard_view;
     snap->metrics = collect_metrics(snap->readiness);
     rt.snapshots_.store(std::move(snap));
   }
@@ -633,7 +637,7 @@ Status Runtime::start() {
     log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
     return std::move(client.value());
   };
-  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube;
+  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube, guard_kube;
   if (config_.discovery == DiscoveryMode::kKubernetes) {
     auto k = make_kube("kube-client");
     if (!k) return k.status();
@@ -648,6 +652,12 @@ Status Runtime::start() {
     auto k = make_kube("csr-client");
     if (!k) return k.status();
     csr_kube = std::move(k.value());
+  }
+
+  if (!config_.disruption_lease_name.empty()) {
+    auto k = make_kube("disruption-guard");
+    if (!k) return k.status();
+    guard_kube = std::move(k.value());
   }
 
   auto loop = std::make_unique<Loop>(*this);
@@ -698,6 +708,31 @@ Status Runtime::start() {
 
   l->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                          log_.with_component("http"));
+  if (guard_kube) {
+    DisruptionGuardSettings gs;
+    gs.namespace_name = config_.disruption_lease_namespace;
+    gs.name = config_.disruption_lease_name;
+    gs.duration_seconds = config_.disruption_lease_seconds;
+    gs.identity = config_.identity();
+    gs.holder = guard_holder(gs.identity, l->instance.to_guid());
+    l->guard_view.enabled = true;
+    l->guard_view.lease = gs.namespace_name + "/" + gs.name;
+    l->guard = std::make_unique<DisruptionGuardWorker>(
+        std::move(gs), std::move(guard_kube), log_.with_component("disruption-guard"),
+        [this] {
+          std::shared_ptr<const Snapshot> s = snapshots_.load();
+          const ReadinessState& r = s->readiness;
+          return s->started && r.gossip_running &&
+                 gossip::QuorumView{r.cluster_size, r.confirmed_alive}.has_quorum();
+        },
+        [l](const DisruptionGuardView& v) {
+          asio::post(l->io, [l, v] {
+            l->guard_view = v;
+            l->publish();
+          });
+        });
+    l->http->set_disruption_guard_request([g = l->guard.get()] { g->request(); });
+  }
   if (Status s = l->http->start(config_.bind_address, config_.http_port, config_.https_port); !s)
     return s;
   l->checks.push_back({"http-listener", true,
@@ -723,6 +758,7 @@ Status Runtime::start() {
 
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
+  if (l->guard) l->guard->start();
   if (sts_kube) {
     l->statefulset_kube = std::move(sts_kube);
     l->statefulset_reader = std::thread([l, ns = config_.namespace_name, pod = config_.pod_name] {
@@ -783,6 +819,7 @@ void Runtime::stop() {
     });
     left->get_future().wait_for(std::chrono::milliseconds(300));
   }
+  if (loop_->guard) loop_->guard->stop();
   if (loop_->statefulset_kube) loop_->statefulset_kube->cancel();
   if (loop_->statefulset_reader.joinable()) loop_->statefulset_reader.join();
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).

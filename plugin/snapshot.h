@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,6 +57,18 @@ struct ReadinessState {
   bool superseded = false;   // a newer process claims this identity
 };
 
+// The cluster-wide disruption guard as this process last saw it (plugin/disruption_guard.h).
+struct DisruptionGuardView {
+  bool enabled = false;  // ESK8S_DISRUPTION_LEASE is set
+  std::string lease;     // "namespace/name"
+  // This process holds the Lease until held_until (a margin before its expiry).
+  bool held = false;
+  std::chrono::system_clock::time_point held_until{};
+  std::string holder;  // another holder, when the last attempt was refused
+  std::chrono::system_clock::time_point holder_until{};
+  std::string error;  // why the last request to the API server failed ("" when it did not)
+};
+
 struct Snapshot {
   uint64_t generation = 0;  // increases with every publication
   bool started = false;     // start() completed; before that /health/startup says "starting"
@@ -63,6 +76,7 @@ struct Snapshot {
   std::vector<MemberView> members;  // self first
   std::vector<Metric> metrics;      // refreshed every status poll
   ReadinessState readiness;
+  DisruptionGuardView guard;
   std::string members_json;  // /members body (rendered at publication)
   std::string gossip_json;   // /gossip body, EventStoreDB format
 };

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <sstream>
@@ -17,6 +19,7 @@
 #include <httplib.h>
 
 #include "tests/scenario/gossip_flood.h"
+#include "plugin/disruption_guard.h"
 #include "tests/scenario/harness.h"
 #include "tests/unit/test_util.h"
 #include "tls/x509.h"
@@ -479,6 +482,133 @@ TEST_CASE("scenario: a member in its preStop stays listed and Ready while its en
       },
       120s));
   CHECK(sim.wait_converged(3, kConverge));
+}
+
+namespace {
+
+constexpr const char* kGuardLease = "esk8s-disruption-esdb";
+
+// The cluster-wide disruption guard on (ESK8S_DISRUPTION_LEASE, 30 s holds) with the Role and
+// RoleBinding of rbac/disruption-lease.yaml for the members' service account.
+void with_disruption_guard(std::string& yaml) {
+  replace_once(yaml, "  ESK8S_PRESET: lan\n",
+               "  ESK8S_PRESET: lan\n  ESK8S_DISRUPTION_LEASE: esdb/" + std::string(kGuardLease) +
+                   "\n  ESK8S_DISRUPTION_LEASE_SECONDS: \"30\"\n");
+  std::ifstream in(std::string(ESK8S_SOURCE_DIR) + "/rbac/disruption-lease.yaml");
+  std::string rbac((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(!rbac.empty());
+  for (auto [from, to] : {std::pair{"LEASE_NAMESPACE", "esdb"}, {"LEASE_NAME", kGuardLease},
+                          {"MEMBER_NAMESPACE", "esdb"}, {"SERVICE_ACCOUNT", "esdb"}}) {
+    for (size_t at; (at = rbac.find(from)) != std::string::npos;) rbac.replace(at, strlen(from), to);
+  }
+  yaml += "\n---\n" + rbac;
+}
+
+// Deletes esdb-0 and esdb-1 with one command (their preStop hooks start together) and samples
+// esdb-2's view every 100 ms until both are replaced and the three converged: the fewest members
+// esdb-2 listed alive meanwhile (-1: the replacement never converged).
+int fewest_alive_while_two_are_deleted(Sim& sim) {
+  const auto before = sim.pods();
+  REQUIRE(before.size() == 3);
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl("-n esdb delete pod esdb-0 esdb-1 --wait=false", &out) == 0, out);
+  int fewest = 3;
+  const bool done = Sim::eventually(
+      [&] {
+        const int alive = Sim::alive_seen_by(before[2].ip);
+        if (alive >= 0) fewest = std::min(fewest, alive);
+        auto now = sim.pods();
+        return now.size() == 3 && now[0].uid != before[0].uid && now[1].uid != before[1].uid &&
+               all_see_each_other(sim, 3);
+      },
+      240s, 100ms);
+  return done ? fewest : -1;
+}
+
+// What two preStop hooks starting in the same instant ask: /health/disruptable of esdb-0 and
+// esdb-1 at once. The statuses, in that order.
+std::pair<int, int> ask_both_disruptable(Sim& sim) {
+  const auto ps = sim.pods();
+  REQUIRE(ps.size() == 3);
+  auto a = std::async(std::launch::async, [ip = ps[0].ip] {
+    return Sim::get(ip, "/health/disruptable").status;
+  });
+  auto b = std::async(std::launch::async, [ip = ps[1].ip] {
+    return Sim::get(ip, "/health/disruptable").status;
+  });
+  return {a.get(), b.get()};
+}
+
+}  // namespace
+
+TEST_CASE("scenario: two members deleted at once leave one at a time under the disruption guard") {
+  Sim sim(with_disruption_guard);
+  REQUIRE(sim.wait_converged(3, kConverge));
+  // Two hooks asking together, as often as the real one does (500 ms): one is approved, the other
+  // never while the first holds the guard.
+  int approved = 0;
+  bool both = false;
+  for (int round = 0; round < 20 && approved == 0; ++round) {
+    auto [a, b] = ask_both_disruptable(sim);
+    both |= a == 200 && b == 200;
+    approved = (a == 200) + (b == 200);
+    std::this_thread::sleep_for(500ms);
+  }
+  CHECK(approved == 1);
+  CHECK_FALSE(both);
+  for (int round = 0; round < 4; ++round) {
+    auto [a, b] = ask_both_disruptable(sim);
+    CHECK((a == 200) + (b == 200) == 1);
+  }
+  // Deleted together, they leave one after the other: the third never loses its majority.
+  const int fewest = fewest_alive_while_two_are_deleted(sim);
+  CHECK_MESSAGE(fewest >= 2, "esdb-2 saw " << fewest << " member(s) alive");
+  // The returning members freed the holds their earlier instances took.
+  CHECK(Sim::eventually(
+      [&] {
+        json lease = sim.api_get(std::string("/apis/coordination.k8s.io/v1/namespaces/esdb/leases/") +
+                                 kGuardLease);
+        return lease.is_object() &&
+               lease.value("spec", json::object()).value("holderIdentity", "").empty();
+      },
+      30s));
+}
+
+TEST_CASE("scenario: without the disruption guard two members asked at once both approve (control)") {
+  // What the guard prevents: each hook sees three alive and approves its own member.
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  CHECK(ask_both_disruptable(sim) == std::pair{200, 200});
+}
+
+TEST_CASE("scenario: a disruption guard held by a member that never returns blocks only until it expires") {
+  Sim sim(with_disruption_guard);
+  REQUIRE(sim.wait_converged(3, kConverge));
+  // A hold taken by a member that is gone for good (scaled away, say), 20 s long.
+  const std::string gone = "esdb-9.esdb.esdb.svc.cluster.local 00000000-dead";
+  std::ofstream(sim.dir() + "/lease.yaml")
+      << "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: " << kGuardLease
+      << "\n  namespace: esdb\nspec:\n  holderIdentity: " << gone
+      << "\n  leaseDurationSeconds: 20\n  renewTime: \""
+      << esk8s::plugin::format_micro_time(std::chrono::system_clock::now()) << "\"\n";
+  std::string out;
+  REQUIRE_MESSAGE(sim.kubectl("apply -f " + sim.dir() + "/lease.yaml", &out) == 0, out);
+  const std::string ip = sim.pods()[0].ip;
+  CHECK(Sim::eventually(
+      [&] {
+        HttpAnswer a = Sim::get(ip, "/health/disruptable");
+        return a.status == 503 && a.body.value("reason", "") == "disruption-guard" &&
+               a.body["guard"].value("holder", "") == gone;
+      },
+      10s));
+  const auto asked = std::chrono::steady_clock::now();
+  CHECK(Sim::eventually([&] { return Sim::get(ip, "/health/disruptable").status == 200; }, 40s,
+                        500ms));
+  CHECK(std::chrono::steady_clock::now() - asked > 5s);  // not before the hold ran out
+  json lease = sim.api_get(std::string("/apis/coordination.k8s.io/v1/namespaces/esdb/leases/") +
+                           kGuardLease);
+  CHECK(lease["spec"].value("holderIdentity", "").rfind("esdb-0.esdb.esdb.svc.cluster.local ", 0) ==
+        0);
 }
 
 TEST_CASE("scenario: a partitioned node is not ready while the majority stays ready, then heals") {

@@ -468,3 +468,30 @@ TEST_CASE("config: ESK8S_MAX_MEMBERS caps the gossip table and may not be below 
     CHECK(contains(error_of(with(base(), "ESK8S_MAX_MEMBERS", bad)), "ESK8S_MAX_MEMBERS"));
   }
 }
+
+TEST_CASE("config: ESK8S_DISRUPTION_LEASE names the guard's Lease as namespace/name, off by default") {
+  auto r = parse(base());
+  REQUIRE(r.is_ok());
+  CHECK(r->config.disruption_lease_name.empty());
+  CHECK(r->config.disruption_lease_seconds == 120u);
+  r = parse(with(with(base(), "ESK8S_DISRUPTION_LEASE", "esdb-a/esk8s-disruption-esdb"),
+                 "ESK8S_DISRUPTION_LEASE_SECONDS", "30"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.disruption_lease_namespace == "esdb-a");
+  CHECK(r->config.disruption_lease_name == "esk8s-disruption-esdb");
+  CHECK(r->config.disruption_lease_seconds == 30u);
+  r = parse(with(base(), "ESK8S_DISRUPTION_LEASE", "off"));
+  REQUIRE(r.is_ok());
+  CHECK(r->config.disruption_lease_name.empty());
+  for (const char* bad : {"esk8s-disruption", "/name", "ns/", "Bad_NS/name", "ns/name/extra"}) {
+    CAPTURE(bad);
+    std::string msg = error_of(with(base(), "ESK8S_DISRUPTION_LEASE", bad));
+    CHECK(contains(msg, "ESK8S_DISRUPTION_LEASE="));
+    CHECK(contains(msg, "NAMESPACE/NAME"));
+  }
+  for (const char* bad : {"9", "3601", "soon"}) {
+    CAPTURE(bad);
+    CHECK(contains(error_of(with(base(), "ESK8S_DISRUPTION_LEASE_SECONDS", bad)),
+                   "ESK8S_DISRUPTION_LEASE_SECONDS"));
+  }
+}

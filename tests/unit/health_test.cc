@@ -124,26 +124,26 @@ TEST_CASE("health: ready without a known cluster size says so in quorum mode") {
 
 TEST_CASE("health: disruptable only when the others keep a majority without this node") {
   auto s = running(ReadyMode::kQuorum, 3, 3, 3);
-  auto r = disruptable_report(s);
+  auto r = disruptable_report(s, {});
   CHECK(r.http_status == 200);
   CHECK(r.body["status"] == "disruptable");
   s.readiness.alive = s.readiness.confirmed_alive = 2;
-  r = disruptable_report(s);
+  r = disruptable_report(s, {});
   CHECK(r.http_status == 503);
   CHECK(r.body["status"] == "not-disruptable");
   CHECK(r.body["reason"] == "would-lose-quorum");
   CHECK(r.body["needed"] == 2);
   s = running(ReadyMode::kQuorum, 5, 4, 5);
-  CHECK(disruptable_report(s).http_status == 200);
+  CHECK(disruptable_report(s, {}).http_status == 200);
   s.readiness.alive = s.readiness.confirmed_alive = 3;
-  CHECK(disruptable_report(s).http_status == 503);
+  CHECK(disruptable_report(s, {}).http_status == 503);
   s = running(ReadyMode::kQuorum, 1, 1, 1);
-  CHECK(disruptable_report(s).body["reason"] == "would-lose-quorum");
+  CHECK(disruptable_report(s, {}).body["reason"] == "would-lose-quorum");
   s = running(ReadyMode::kQuorum, 0, 3, 3);
-  CHECK(disruptable_report(s).body["reason"] == "cluster-size-unknown");
+  CHECK(disruptable_report(s, {}).body["reason"] == "cluster-size-unknown");
   s = running(ReadyMode::kQuorum, 3, 3, 3);
   s.readiness.gossip_running = false;
-  CHECK(disruptable_report(s).body["reason"] == "gossip-not-running");
+  CHECK(disruptable_report(s, {}).body["reason"] == "gossip-not-running");
 }
 
 TEST_CASE("health: a suspected peer counts as down for disruptable, not yet for ready") {
@@ -152,13 +152,13 @@ TEST_CASE("health: a suspected peer counts as down for disruptable, not yet for 
   auto s = running(ReadyMode::kQuorum, 3, 3, 3);
   s.readiness.confirmed_alive = 2;
   CHECK(ready_report(s).http_status == 200);
-  auto r = disruptable_report(s);
+  auto r = disruptable_report(s, {});
   CHECK(r.http_status == 503);
   CHECK(r.body["reason"] == "would-lose-quorum");
   CHECK(r.body["confirmedAlive"] == 2);
   CHECK(r.body["alive"] == 3);
   s.readiness.confirmed_alive = 3;
-  CHECK(disruptable_report(s).http_status == 200);
+  CHECK(disruptable_report(s, {}).http_status == 200);
 }
 
 TEST_CASE("health: ready waits while auto has not read the StatefulSet yet") {
@@ -184,7 +184,7 @@ TEST_CASE("health: an unknown cluster size never yields a quorum, in every mode 
         s.readiness.cluster_size_source = "waiting for the pod's StatefulSet (spec.replicas)";
         // Nothing to latch: not even a node alone "is a majority of one".
         CHECK_FALSE(quorum_observed(s.readiness));
-        CHECK(disruptable_report(s).body["reason"] == "cluster-size-unknown");
+        CHECK(disruptable_report(s, {}).body["reason"] == "cluster-size-unknown");
         auto r = ready_report(s);
         CHECK(r.body["clusterSize"] == 0);
         CHECK(r.body["clusterSizeSource"] == s.readiness.cluster_size_source);

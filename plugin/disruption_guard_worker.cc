@@ -1,0 +1,183 @@
+#include "plugin/disruption_guard_worker.h"
+
+namespace esk8s::plugin {
+
+using Clock = std::chrono::steady_clock;
+
+DisruptionGuardWorker::DisruptionGuardWorker(
+    DisruptionGuardSettings settings, std::unique_ptr<discovery::KubeClient> kube, Logger log,
+    std::function<bool()> back_with_quorum,
+    std::function<void(const DisruptionGuardView&)> publish)
+    : settings_(std::move(settings)),
+      path_("/apis/coordination.k8s.io/v1/namespaces/" + settings_.namespace_name + "/leases/" +
+            settings_.name),
+      kube_(std::move(kube)),
+      log_(std::move(log)),
+      back_with_quorum_(std::move(back_with_quorum)),
+      publish_(std::move(publish)) {
+  view_.enabled = true;
+  view_.lease = settings_.namespace_name + "/" + settings_.name;
+}
+
+DisruptionGuardWorker::~DisruptionGuardWorker() { stop(); }
+
+void DisruptionGuardWorker::start() {
+  publish();
+  thread_ = std::thread([this] { run(); });
+}
+
+void DisruptionGuardWorker::request() {
+  {
+    std::lock_guard lock(mu_);
+    requested_at_ = Clock::now();
+    requested_ = true;
+  }
+  cv_.notify_one();
+}
+
+void DisruptionGuardWorker::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  kube_->cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DisruptionGuardWorker::run() {
+  Clock::time_point last_attempt{};
+  for (;;) {
+    bool wanted = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, settings_.period, [&] { return stopping_ || requested_; });
+      if (stopping_) return;
+      // Attempts at least a period apart, however often the endpoint is asked.
+      if (requested_ && Clock::now() - last_attempt < settings_.period) {
+        lock.unlock();
+        std::this_thread::sleep_for(settings_.period - (Clock::now() - last_attempt));
+        lock.lock();
+        if (stopping_) return;
+      }
+      wanted = requested_ && Clock::now() - requested_at_ < settings_.request_window;
+      requested_ = false;
+    }
+    const auto now = std::chrono::system_clock::now();
+    if (view_.held && now >= view_.held_until) {
+      view_.held = false;
+      publish();
+    }
+    if (wanted && !view_.held) {
+      last_attempt = Clock::now();
+      acquire(now);
+    }
+    if (!predecessor_checked_ && back_with_quorum_()) release_predecessor();
+  }
+}
+
+bool DisruptionGuardWorker::read(std::optional<LeaseRecord>& lease) {
+  discovery::ApiResponse r = kube_->get(path_);
+  if (r.status == 404) {
+    lease.reset();
+    return true;
+  }
+  if (r.status != 200) {
+    failed("read the disruption guard Lease " + view_.lease, r);
+    return false;
+  }
+  Result<LeaseRecord> parsed = parse_lease(r.body);
+  if (!parsed) {
+    failed("read the disruption guard Lease " + view_.lease + ": " + parsed.status().message(),
+           {});
+    return false;
+  }
+  lease = std::move(parsed.value());
+  return true;
+}
+
+void DisruptionGuardWorker::acquire(std::chrono::system_clock::time_point now) {
+  std::optional<LeaseRecord> lease;
+  if (!read(lease)) return;
+  const GuardDecision d = decide_acquire(lease, settings_.holder, now);
+  discovery::ApiResponse r;
+  switch (d.step) {
+    case GuardStep::kRefused:
+      view_.holder = d.holder;
+      view_.holder_until = d.expires;
+      view_.error.clear();
+      publish();
+      return;
+    case GuardStep::kHeld:
+      view_.held = true;
+      view_.held_until = d.expires - settings_.expiry_margin;
+      view_.error.clear();
+      publish();
+      return;
+    case GuardStep::kCreate:
+      r = kube_->post("/apis/coordination.k8s.io/v1/namespaces/" + settings_.namespace_name +
+                          "/leases",
+                      lease_body(settings_.namespace_name, settings_.name, settings_.holder, now,
+                                 settings_.duration_seconds, ""));
+      break;
+    case GuardStep::kTake:
+      r = kube_->put(path_, lease_body(settings_.namespace_name, settings_.name, settings_.holder,
+                                       now, settings_.duration_seconds,
+                                       lease->resource_version));
+      break;
+  }
+  if (r.status == 200 || r.status == 201) {
+    view_.held = true;
+    view_.held_until =
+        now + std::chrono::seconds(settings_.duration_seconds) - settings_.expiry_margin;
+    view_.holder.clear();
+    view_.error.clear();
+    log_.info("holding the disruption guard",
+              {{"lease", view_.lease},
+               {"seconds", std::to_string(settings_.duration_seconds)}});
+    publish();
+  } else if (r.status == 409) {
+    // Another member created or took it between our read and our write: it won.
+    view_.error.clear();
+    publish();
+  } else {
+    failed("take the disruption guard Lease " + view_.lease, r);
+  }
+}
+
+void DisruptionGuardWorker::release_predecessor() {
+  std::optional<LeaseRecord> lease;
+  if (!read(lease)) return;
+  if (!lease || !should_release(*lease, settings_.identity, settings_.holder)) {
+    predecessor_checked_ = true;
+    return;
+  }
+  discovery::ApiResponse r =
+      kube_->put(path_, released_lease_body(settings_.namespace_name, settings_.name, *lease));
+  if (r.status == 200) {
+    predecessor_checked_ = true;
+    log_.info("freed the disruption guard an earlier instance of this member held",
+              {{"lease", view_.lease}, {"holder", lease->holder}});
+  } else if (r.status != 409) {  // 409: changed meanwhile; look again next period
+    failed("free the disruption guard Lease " + view_.lease, r);
+  }
+}
+
+void DisruptionGuardWorker::failed(const std::string& what, const discovery::ApiResponse& r) {
+  std::string why = r.status == 0 && r.error.empty() ? std::string() : describe_failure(r);
+  std::string msg = "cannot " + what + (why.empty() ? "" : ": " + why);
+  if (r.status == 403) {
+    msg += "; apply rbac/disruption-lease.yaml for this member's service account";
+  }
+  view_.error = msg;
+  if (msg != last_logged_error_) {
+    log_.warn(msg, {});
+    last_logged_error_ = msg;
+  }
+  publish();
+}
+
+void DisruptionGuardWorker::publish() { publish_(view_); }
+
+}  // namespace esk8s::plugin
