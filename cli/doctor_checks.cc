@@ -8,6 +8,7 @@
 
 #include "cli/time_text.h"
 #include "common/base64.h"
+#include "common/escape.h"
 #include "discovery/endpointslice_parse.h"
 #include "gossip/quorum.h"
 #include "tls/peer_verify.h"
@@ -27,6 +28,8 @@ constexpr int kLeafExpiryWarningDays = 7;
 // rotating it means distributing a new trust bundle before the old CA expires.
 constexpr int kCaExpiryWarningDays = 30;
 const char* const kEsk8sPrefix = "ESK8S_";
+// The scheduler's message is quoted in a finding; its bound keeps a report readable.
+constexpr size_t kMaxSchedulerMessage = 400;
 
 const json& empty_object() {
   static const json e = json::object();
@@ -921,6 +924,61 @@ void check_endpoints(const Workload& w, const NamespaceObjects& ns, std::vector<
   }
 }
 
+// A member the scheduler cannot place: the pod's PodScheduled condition is False (reason
+// Unschedulable, or whatever the scheduler wrote) while the pod is Pending. The message quotes
+// the scheduler, and the fix follows what it names.
+std::string unschedulable_fix(const Workload& w, const Cluster& c, const std::string& pod,
+                              const std::string& message) {
+  const std::string scale = "kubectl -n " + w.namespace_name + " scale statefulset " + w.name;
+  if (message.find("anti-affinity") != std::string::npos) {
+    return "add a node for it (required anti-affinity on kubernetes.io/hostname gives every member "
+           "a node of its own), or reduce spec.replicas to what the nodes can hold (" +
+           scale + " --replicas=N with N odd, and ESK8S_CLUSTER_SIZE equal to the members), or "
+           "relax the anti-affinity to preferredDuringScheduling (then two members may share a "
+           "node, and losing it costs two votes)";
+  }
+  if (message.find("were unschedulable") != std::string::npos) {
+    return "uncordon the nodes once their maintenance is over (kubectl uncordon NODE) or add a "
+           "node; the member is scheduled as soon as a node accepts it";
+  }
+  if (message.find("Insufficient") != std::string::npos) {
+    return "add nodes or capacity, or lower the container's resources.requests if they are larger "
+           "than a member needs";
+  }
+  return "kubectl -n " + w.namespace_name + " describe pod " + pod +
+         " shows the scheduler's events; give it the nodes or capacity they name, or reduce "
+         "spec.replicas (" +
+         describe_members(c) + ")";
+}
+
+void check_unschedulable(const Workload& w, const Cluster& c, const NamespaceObjects& ns,
+                         std::vector<Finding>& out) {
+  for (const json* p : owned_pods(w, ns)) {
+    const json& status = object_at(*p, "status");
+    const std::string phase = string_at(status, "phase");
+    if (!phase.empty() && phase != "Pending") continue;
+    for (const json& cond : array_at(status, "conditions")) {
+      if (string_at(cond, "type") != "PodScheduled" || string_at(cond, "status") != "False") {
+        continue;
+      }
+      const std::string pod = name_of(*p);
+      const std::string reason = string_at(cond, "reason");
+      const std::string said = string_at(cond, "message");
+      out.push_back(make(
+          Severity::kError, "pods.unschedulable", "Pod " + ns.name + "/" + pod,
+          "pod " + pod + " is Pending: the scheduler cannot place it (" +
+              escape_untrusted(reason.empty() ? "no reason given" : reason, 64) + ")" +
+              (said.empty() ? "" : ": " + escape_untrusted(said, kMaxSchedulerMessage)),
+          "a member that is never scheduled never runs: the cluster has fewer members than the " +
+              std::to_string(c.replicas()) +
+              " it was sized for, so it survives fewer failures, and with a majority unscheduled "
+              "it has no quorum at all",
+          unschedulable_fix(w, c, pod, said)));
+      break;
+    }
+  }
+}
+
 struct MemberView {
   std::string ns, pod;
   std::set<std::string> alive;  // identities in state alive or suspect (gossip's "live")
@@ -1541,6 +1599,7 @@ std::vector<Finding> check_workload(const Workload& w, const Cluster& cluster,
   if (obs.permissions) check_permissions(w, *obs.permissions, out);
   check_tls(w, ns, obs.now, out);
   check_endpoints(w, ns, out);
+  check_unschedulable(w, cluster, ns, out);
   return out;
 }
 

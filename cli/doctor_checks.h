@@ -14,6 +14,7 @@
 //   rbac          the SubjectAccessReview answers for needed_permissions()
 //   tls           certificates in mounted Secrets (files mode), the local-ca CA's expiry
 //   endpoints     not-ready endpoints of the headless Service
+//   pods          members the scheduler cannot place (PodScheduled False), quoting its reason
 // and per cluster (assemble_clusters, check_cluster), which may span namespaces:
 //   cluster       members of one cluster watch each other's namespaces and share a cluster name;
 //                 the namespaces they name hold members and could be read

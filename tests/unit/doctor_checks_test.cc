@@ -423,6 +423,83 @@ TEST_CASE("doctor: member targets are the pods' IPs on ESK8S_HTTP_PORT") {
   CHECK(t[1].url == "http://10.0.0.12:8080/members");
 }
 
+namespace {
+
+// What the real scheduler writes on a member it cannot place: Pending, no node, no IP, and
+// PodScheduled False with its reason and message.
+json unschedulable_pod(int i, const std::string& message) {
+  json p = pod(i, "");
+  p["spec"].erase("nodeName");
+  p["status"] = {{"phase", "Pending"},
+                 {"conditions",
+                  {{{"type", "PodScheduled"},
+                    {"status", "False"},
+                    {"reason", "Unschedulable"},
+                    {"message", message}}}}};
+  return p;
+}
+
+const char* const kAntiAffinityMessage =
+    "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: 0/3 "
+    "nodes are available: 3 No preemption victims found for incoming pod.";
+
+}  // namespace
+
+TEST_CASE("doctor: a fourth member that anti-affinity keeps Pending on three nodes is an error "
+          "quoting the scheduler") {
+  Fixture f;
+  f.sts()["spec"]["replicas"] = 4;
+  f.ns.pods.push_back(unschedulable_pod(3, kAntiAffinityMessage));
+  std::vector<Finding> pending;
+  for (const Finding& x : added(f)) {
+    if (x.check == "pods.unschedulable") pending.push_back(x);
+  }
+  REQUIRE_MESSAGE(pending.size() == 1, describe(added(f)));
+  const Finding& x = pending[0];
+  CHECK(x.severity == Severity::kError);
+  CHECK(x.object == "Pod esdb/esdb-3");
+  CHECK(x.message == std::string("pod esdb-3 is Pending: the scheduler cannot place it "
+                                 "(Unschedulable): ") +
+                         kAntiAffinityMessage);
+  CHECK(contains(x.why, "fewer members than the 4 it was sized for"));
+  CHECK(contains(x.fix, "add a node"));
+  CHECK(contains(x.fix, "kubectl -n esdb scale statefulset esdb --replicas=N"));
+  CHECK(contains(x.fix, "relax the anti-affinity"));
+  CHECK(exit_code(f.findings()) == 1);
+}
+
+TEST_CASE("doctor: a member Pending on cordoned nodes is named with the scheduler's reason") {
+  Fixture f;
+  // esdb-2's node was drained: its replacement waits, the others see two alive (a quorum).
+  f.ns.pods[2] = unschedulable_pod(
+      2, "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't match pod "
+         "anti-affinity rules.");
+  f.ns.endpointslices[0]["endpoints"].erase(2);
+  f.members = {f.fetch(0, {0, 1}), f.fetch(1, {0, 1})};
+  Finding x = only(f, "pods.unschedulable", Severity::kError);
+  CHECK(x.object == "Pod esdb/esdb-2");
+  CHECK(contains(x.message, "1 node(s) were unschedulable"));
+  CHECK(contains(x.fix, "add a node"));
+
+  // Scheduled but still starting is not this finding; neither is a Running pod.
+  f.ns.pods[2]["status"]["conditions"][0]["status"] = "True";
+  CHECK(added(f).empty());
+}
+
+TEST_CASE("doctor: the scheduler's message is quoted escaped and bounded, its other reasons get "
+          "their own fix") {
+  Fixture f;
+  f.ns.pods[2] = unschedulable_pod(2, "0/3 nodes are available: 3 Insufficient memory.\n\x1b[2J" +
+                                          std::string(2000, 'x'));
+  f.ns.endpointslices[0]["endpoints"].erase(2);
+  f.members = {f.fetch(0, {0, 1}), f.fetch(1, {0, 1})};
+  Finding x = only(f, "pods.unschedulable", Severity::kError);
+  CHECK(!contains(x.message, "\n"));
+  CHECK(!contains(x.message, "\x1b"));
+  CHECK(x.message.size() < 600);
+  CHECK(contains(x.fix, "lower the container's resources.requests"));
+}
+
 TEST_CASE("doctor: the JSON report has findings with every field and a summary, errors first") {
   Fixture f;
   f.ns.pdbs.clear();
