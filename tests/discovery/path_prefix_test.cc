@@ -1,36 +1,32 @@
 // An API server behind a path prefix (https://gateway/k8s/clusters/c-1, as Rancher and other
 // gateways publish clusters): every request of KubeClient (GET, POST, watch streams) and so of
-// discovery and `esk8s discover` goes under the server URL's path. The gateway is a test proxy
-// that forwards only that prefix to kubesim and answers 404 to anything else.
+// discovery and `esk8s discover` goes under the server URL's path. The gateway (gateway.h) is a
+// test proxy that forwards only that prefix to the real kube-apiserver of esk8s-cluster and
+// answers 404 to anything else.
 #include <doctest/doctest.h>
 
-#include "tests/kubesim/discovery_env.h"
-#include "tests/kubesim/https_test_server.h"
+#include "tests/discovery/cluster_env.h"
+#include "tests/discovery/gateway.h"
 #include "tests/unit/test_util.h"
 
 using namespace discovery_env;
+using esk8s::discoverytest::Gateway;
 
 namespace {
 
 constexpr const char* kPrefix = "/k8s/clusters/c-abc12";
 
-// The gateway in front of the cluster of `env`.
-std::unique_ptr<https_test::PathProxy> gateway(Env& env) {
-  return std::make_unique<https_test::PathProxy>(kPrefix, "127.0.0.1", env.cluster->api().port(),
-                                                 env.dir + "/state/ca.crt");
+// The gateway in front of the apiserver of `env`.
+std::unique_ptr<Gateway> gateway(Env& env) {
+  const std::string& s = env.cluster.server();
+  return std::make_unique<Gateway>(kPrefix, s.substr(8, s.rfind(':') - 8),
+                                   std::stoi(s.substr(s.rfind(':') + 1)), env.cluster.ca_file());
 }
 
 // A client for the service account through `server_url`, verifying the gateway's certificate.
-std::unique_ptr<d::KubeClient> client_via(const Env& env, const https_test::PathProxy& proxy,
+std::unique_ptr<d::KubeClient> client_via(Env& env, const Gateway& proxy,
                                           const std::string& server_url, esk8s::Logger log) {
-  d::KubeConfig kc;
-  kc.server = server_url;
-  kc.ca_file = proxy.ca_file();
-  kc.token_file = env.token_file;
-  kc.source = "test";
-  auto c = d::KubeClient::create(kc, {}, log);
-  REQUIRE_MESSAGE(c.is_ok(), c.status().message());
-  return std::move(c.value());
+  return env.client(log, server_url, proxy.ca_file());
 }
 
 bool any_contains(const std::vector<std::string>& v, const std::string& needle) {
@@ -43,7 +39,7 @@ bool any_contains(const std::vector<std::string>& v, const std::string& needle) 
 }  // namespace
 
 TEST_CASE("path prefix: the test gateway routes only its prefix") {
-  Env env;
+  Env env({}, /*nodes=*/0);
   auto proxy = gateway(env);
   esk8s::Logger log(nullptr, "test");
   auto root = client_via(env, *proxy, proxy->root_url(), log);
@@ -59,8 +55,7 @@ TEST_CASE(
     "path prefix: discovery lists, watches and reviews its permissions under the server URL's "
     "path") {
   Env env;
-  env.namespace_with_service("prod");
-  env.statefulset("prod", 2);
+  env.prod_with_pods(2);
   auto proxy = gateway(env);
   {
     RunningSource s([&](esk8s::Logger log) { return client_via(env, *proxy, proxy->url(), log); },
@@ -68,7 +63,7 @@ TEST_CASE(
     REQUIRE_MESSAGE(s.synced_with(2), s.sink->all());
     // A change after the list arrives through the watch stream, which runs through the gateway.
     env.scale("prod", 3);
-    CHECK_MESSAGE(eventually([&] { return s.peers.size() == 3; }, 15s), s.sink->all());
+    CHECK_MESSAGE(eventually([&] { return s.peers.size() == 3; }, 20s), s.sink->all());
     CHECK(s.stats().events > 0);
     CHECK(s.sink->count("RBAC self-check passed") == 1);
   }
@@ -85,22 +80,10 @@ TEST_CASE(
 
 TEST_CASE("path prefix: esk8s discover reaches an API server behind a gateway") {
   Env env;
-  env.namespace_with_service("prod");
-  env.statefulset("prod", 2);
+  env.prod_with_pods(2);
   auto proxy = gateway(env);
-  REQUIRE(eventually(
-      [&] {
-        auto s = env.cluster->store().all("endpointslices.discovery.k8s.io");
-        return !s.empty() && s[0]["endpoints"].is_array() && s[0]["endpoints"].size() == 2;
-      },
-      15s));
-  const std::string kubeconfig = proxy->dir().write(
-      "gateway.kubeconfig",
-      "apiVersion: v1\nkind: Config\nclusters:\n- name: gw\n  cluster:\n    server: " +
-          proxy->url() + "\n    certificate-authority: " + proxy->ca_file() +
-          "\nusers:\n- name: sa\n  user:\n    tokenFile: " + env.token_file +
-          "\ncontexts:\n- name: gw\n  context: {cluster: gw, user: sa, namespace: prod}\n"
-          "current-context: gw\n");
+  REQUIRE(eventually([&] { return env.endpoints() == 2; }, 30s));
+  const std::string kubeconfig = env.kubeconfig(proxy->url(), proxy->ca_file());
   auto [rc, out] = esk8s::test::run_command(std::string(ESK8S_CLI) +
                                             " discover --service esdb --namespace prod "
                                             "--kubeconfig " +
