@@ -75,18 +75,18 @@ TEST_CASE(
   });
   REQUIRE_MESSAGE(s.synced_with(3), s.sink->all());
   const uint64_t relists = s.stats().relists;
-  // Every connection to the apiserver is cut and refused for 12 s: peers never drop.
+  // Every connection to the apiserver is cut and refused for 8 s: peers never drop.
   env.proxy->set_refusing(true);
   env.proxy->cut();
   const uint64_t before = env.proxy->connections();
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < 16; ++i) {
     std::this_thread::sleep_for(500ms);
     CHECK(s.peers.size() == 3);
   }
-  // The source kept retrying, with backoff: more than one attempt, far fewer than one per poll.
+  // The source kept retrying, with backoff: a few attempts in 8 s, not a tight loop.
   const uint64_t attempts = env.proxy->connections() - before;
   CHECK(attempts >= 3);
-  CHECK(attempts <= 20);
+  CHECK(attempts <= 16);
   env.proxy->set_refusing(false);
   env.scale("prod", 2);
   CHECK_MESSAGE(eventually([&] { return s.peers.size() == 2; }, 30s), s.sink->all());
