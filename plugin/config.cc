@@ -105,7 +105,7 @@ const std::vector<KeySpec>& config_keys() {
        "Port of the same HTTP endpoints over TLS with the node's certificate, for database "
        "clients that fetch /gossip over HTTPS; probes keep using ESK8S_HTTP_PORT."},
       {"ESK8S_BIND_ADDRESS", "an IPv4 or IPv6 literal", "0.0.0.0 (all IPv4 interfaces)",
-       "Address the listeners bind to (kubesim sets the pod IP)."},
+       "Address the listeners bind to (set it to the pod IP to listen on that address only)."},
       {"ESK8S_ADVERTISE_ADDRESS", "an IP literal or a DNS name",
        "ESK8S_BIND_ADDRESS when it is a specific address, else the identity",
        "Where peers reach this node's gossip listener (set it from status.podIP)."},

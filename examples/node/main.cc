@@ -1,7 +1,7 @@
 // esk8s-node: a reference database host for libesk8s.so. It stands in for an event-store node:
 // loads the plugin, passes configuration from the ESK8S_* environment, prints what the plugin
 // logs and every membership snapshot, reports a node status, and on SIGTERM/SIGINT stops the
-// plugin (joining its threads) before dlclose. kubesim runs it as the "database" of its pods.
+// plugin (joining its threads) before dlclose. The test cluster (tests/cluster) runs it as the "database" of its pods.
 //
 // Only the public C header is used, as a real database would.
 #include <dlfcn.h>

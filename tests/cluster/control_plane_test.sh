@@ -76,7 +76,7 @@ unschedulable() {
 wait_for 60 "the scheduler reports web-0 Unschedulable (no Nodes)" unschedulable
 
 # With an integer minAvailable the real controller expects the pods that exist (1), not the
-# StatefulSet's replicas (kubesim never wrote this status at all).
+# StatefulSet's replicas.
 pdb_status() {
   [ "$(kc -n t get pdb web -o jsonpath='{.status.observedGeneration} {.status.expectedPods} {.status.desiredHealthy} {.status.currentHealthy} {.status.disruptionsAllowed} {.status.conditions[?(@.type=="DisruptionAllowed")].reason}')" = "1 1 2 0 0 InsufficientPods" ]
 }

@@ -160,7 +160,7 @@ struct Fixture {
     auto ca = test_ca();
     ns.secrets["esk8s-ca"] = secret({{"ca.crt", ca.cert_pem}, {"ca.key", ca.key_pem}});
     obs.now = kNow;
-    obs.storage_classes = {{{"metadata", {{"name", "fast-ssd"}}}, {"provisioner", "kubesim/ssd"}}};
+    obs.storage_classes = {{{"metadata", {{"name", "fast-ssd"}}}, {"provisioner", "example.com/ssd"}}};
     grant_all();
   }
   MemberFetch fetch(int i, const std::vector<int>& alive) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base64.h"
 #include "discovery/kube_config.h"
 #include "discovery/kube_config_yaml.h"
 #include "tests/unit/test_util.h"
@@ -120,21 +121,21 @@ TEST_CASE("kubeconfig: context override picks another cluster, user and namespac
   CHECK(c.source == "kubeconfig /etc/kube/config (context prod)");
 }
 
-TEST_CASE("kubeconfig: the file kubesim writes") {
-  const std::string dir = "/tmp/kubesim-1234";
+TEST_CASE("kubeconfig: the file esk8s-cluster writes (client-go's clientcmd layout)") {
+  // Keys sorted, the CA inline, the context named after the user (tests/cluster/pki.go).
   const std::string text =
-      "apiVersion: v1\nkind: Config\nclusters:\n- name: kubesim\n  cluster:\n    server: "
-      "https://127.0.0.1:38123\n    certificate-authority: " +
-      dir +
-      "/ca.crt\nusers:\n- name: kubesim-admin\n  user:\n    token: admin-0123456789abcdef\n"
-      "contexts:\n- name: kubesim\n  context:\n    cluster: kubesim\n    user: kubesim-admin\n"
-      "    namespace: default\ncurrent-context: kubesim\n";
+      "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: " +
+      esk8s::base64_encode("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n") +
+      "\n    server: https://127.0.0.1:38123\n  name: esk8s-cluster\ncontexts:\n- context:\n"
+      "    cluster: esk8s-cluster\n    namespace: default\n    user: admin\n  name: admin\n"
+      "current-context: admin\nkind: Config\nusers:\n- name: admin\n  user:\n"
+      "    token: 0123456789abcdef0123456789abcdef\n";
   KubeConfig c = parse_ok(text);
   CHECK(c.server == "https://127.0.0.1:38123");
-  CHECK(c.ca_file == dir + "/ca.crt");
-  CHECK(c.token == "admin-0123456789abcdef");
+  CHECK(c.ca_pem.find("BEGIN CERTIFICATE") != std::string::npos);
+  CHECK(c.token == "0123456789abcdef0123456789abcdef");
   CHECK(c.namespace_name == "default");
-  CHECK(c.source == "kubeconfig /etc/kube/config (context kubesim)");
+  CHECK(c.source == "kubeconfig /etc/kube/config (context admin)");
 }
 
 TEST_CASE("kubeconfig: minikube layout with extensions and file paths") {
