@@ -30,8 +30,8 @@ const (
 	backoffReset = 10 * time.Minute
 	// configRetry is how often a pod that cannot start (missing Secret, unbound claim, ...) retries.
 	configRetry = 2 * time.Second
-	// minGraceAfterHook is the time SIGTERM gets even when preStop used the whole grace period, as
-	// the kubelet grants.
+	// minGraceAfterHook is the least time SIGTERM gets before SIGKILL, even when preStop used the
+	// whole grace period, as the kubelet grants (its minimumGracePeriodInSeconds).
 	minGraceAfterHook = 2 * time.Second
 )
 
@@ -501,13 +501,22 @@ func (w *podWorker) onProbe(m probeMsg) {
 			return
 		}
 		w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Killing", "Container %s failed startup probe, will be restarted", c.spec.Name)
-		w.killContainer(m.idx, w.podGrace(), true)
+		w.killContainer(m.idx, w.probeGrace(c.spec.StartupProbe), true)
 	case "liveness":
 		w.n.recorder.Eventf(w.pod, corev1.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", c.spec.Name)
-		w.killContainer(m.idx, w.podGrace(), true)
+		w.killContainer(m.idx, w.probeGrace(c.spec.LivenessProbe), true)
 	case "readiness":
 		c.ready = m.ok
 	}
+}
+
+// probeGrace is the grace period of a kill for a failed liveness or startup probe: the probe's own
+// terminationGracePeriodSeconds when set, else the pod's (the kubelet's setTerminationGracePeriod).
+func (w *podWorker) probeGrace(p *corev1.Probe) time.Duration {
+	if p != nil && p.TerminationGracePeriodSeconds != nil {
+		return time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
+	}
+	return w.podGrace()
 }
 
 func (w *podWorker) podGrace() time.Duration {
@@ -569,8 +578,10 @@ func (w *podWorker) killContainer(idx int, grace time.Duration, hooks bool) {
 			return
 		}
 		syscall.Kill(-proc.Pid, syscall.SIGTERM)
+		// The kubelet never gives SIGTERM less than minimumGracePeriodInSeconds (2 s), with or
+		// without a hook (kuberuntime killContainer): terminationGracePeriodSeconds: 1 means 2 s.
 		wait := time.Until(deadline)
-		if wait < minGraceAfterHook && hook != nil {
+		if wait < minGraceAfterHook {
 			wait = minGraceAfterHook
 		}
 		for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
@@ -607,7 +618,13 @@ func (w *podWorker) runHandler(h *corev1.LifecycleHandler, env []string, remap f
 		_, err := runExec(ctx, h.Exec.Command, env, remap, w.n.opts.podPath, w.dir)
 		return err
 	case h.HTTPGet != nil:
+		// The kubelet's lifecycle handler ignores the status code (lifecycle/handlers.go
+		// runHTTPHandler): only a request that gets no answer fails the hook. Probes differ.
 		_, err := httpGet(ctx, h.HTTPGet, w.ip.String(), ports)
+		var status *httpStatusError
+		if errors.As(err, &status) {
+			return nil
+		}
 		return err
 	case h.Sleep != nil:
 		select {

@@ -204,9 +204,16 @@ func httpGet(ctx context.Context, g *corev1.HTTPGetAction, podIP string, ports [
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 10*1024))
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-		return "", fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
+		return "", &httpStatusError{resp.StatusCode}
 	}
 	return string(body), nil
+}
+
+// httpStatusError is an answer outside 200-399: a failed probe, but not a failed lifecycle hook.
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("HTTP probe failed with statuscode: %d", e.code)
 }
 
 // runExec runs a command with the container's environment in the pod's directory.
