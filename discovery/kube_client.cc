@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "common/file.h"
+#include "common/sigpipe.h"
 #include "discovery/endpointslice_parse.h"
 
 namespace esk8s::discovery {
@@ -257,6 +258,7 @@ ApiResponse KubeClient::finish(int status, std::string body,
 
 ApiResponse KubeClient::request(const std::string& method, const std::string& path,
                                 const std::string& json_body) {
+  ScopedSigpipeGuard no_sigpipe;  // OpenSSL writes to sockets the server may have reset
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::string error, token;
     std::optional<ExecCredential> exec;
@@ -298,6 +300,7 @@ ApiResponse KubeClient::put(const std::string& path, const std::string& json_bod
 ApiResponse KubeClient::stream(const std::string& path_and_query,
                                const std::function<bool(std::string_view)>& on_data,
                                std::chrono::seconds read_timeout) {
+  ScopedSigpipeGuard no_sigpipe;  // OpenSSL writes to sockets the server may have reset
   std::string error, token;
   std::optional<ExecCredential> exec;
   if (!credentials(false, token, exec, error)) return {0, "", std::nullopt, error};
@@ -332,6 +335,7 @@ ApiResponse KubeClient::stream(const std::string& path_and_query,
 }
 
 void KubeClient::cancel() {
+  ScopedSigpipeGuard no_sigpipe;  // stopping a connection may write a TLS alert to a dead socket
   cancelled_ = true;
   if (exec_) exec_->cancel();
   std::set<std::shared_ptr<httplib::SSLClient>> active;

@@ -19,6 +19,8 @@
 // Thread-safety: the handlers run on the server's threads; the state is atomic or guarded.
 #pragma once
 
+#include <signal.h>
+
 #include <doctest/doctest.h>
 #include <httplib.h>
 
@@ -50,6 +52,10 @@ class Gateway {
         upstream_port_(upstream_port),
         upstream_ca_file_(std::move(upstream_ca_file)) {
     using namespace std::chrono_literals;
+    // The gateway's own server and upstream connections (cpp-httplib over OpenSSL) may write to a
+    // socket the source or the apiserver reset; that is the test's plumbing, not the code under
+    // test (whose client guards itself, common/sigpipe.h), so the process ignores SIGPIPE.
+    signal(SIGPIPE, SIG_IGN);
     auto ca = tls::make_self_signed_ca("test gateway CA", tls::KeyType::kEcdsaP256, 24h);
     REQUIRE(ca.is_ok());
     tls::CertSpec spec;
