@@ -2,10 +2,12 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -120,7 +122,13 @@ struct Runtime::Loop {
   bool quorum_seen = false;
   bool mode_pending = false;  // auto: waiting for the StatefulSet read
   bool superseded = false;
-  std::thread statefulset_reader;  // kubernetes mode: reads the owning StatefulSet once
+  // Kubernetes mode: reads the owning StatefulSet until a read succeeds (a 403 fixed by applying
+  // the RBAC later is picked up without a restart), backing off 1 s doubling to 30 s.
+  std::thread statefulset_reader;
+  std::mutex statefulset_mu;
+  std::condition_variable statefulset_cv;
+  bool statefulset_stop = false;  // guarded by statefulset_mu
+  std::string statefulset_error;  // the last failure logged (loop thread)
   std::unique_ptr<DisruptionGuardWorker> guard;  // ESK8S_DISRUPTION_LEASE
   DisruptionGuardView guard_view;                // what the worker last published
   std::unique_ptr<discovery::KubeClient> statefulset_kube;
@@ -164,7 +172,11 @@ struct Runtime::Loop {
         cluster_size_source = "unknown: cannot read the pod's StatefulSet (" +
                               info.status().message() + "); set ESK8S_CLUSTER_SIZE";
       }
-      rt.log_.warn("cannot read the pod's StatefulSet", {{"error", info.status().message()}});
+      if (info.status().message() != statefulset_error) {
+        statefulset_error = info.status().message();
+        rt.log_.warn("cannot read the pod's StatefulSet; retrying with back-off up to 30 s",
+                     {{"error", statefulset_error}});
+      }
       publish();
       return;
     }
@@ -762,8 +774,16 @@ Status Runtime::start() {
   if (sts_kube) {
     l->statefulset_kube = std::move(sts_kube);
     l->statefulset_reader = std::thread([l, ns = config_.namespace_name, pod = config_.pod_name] {
-      auto info = fetch_statefulset_info(*l->statefulset_kube, ns, pod);
-      asio::post(l->io, [l, info] { l->on_statefulset(info); });
+      std::chrono::seconds delay{1};
+      for (;;) {
+        auto info = fetch_statefulset_info(*l->statefulset_kube, ns, pod);
+        const bool done = info.is_ok();
+        asio::post(l->io, [l, info] { l->on_statefulset(info); });
+        if (done) return;
+        std::unique_lock lock(l->statefulset_mu);
+        if (l->statefulset_cv.wait_for(lock, delay, [l] { return l->statefulset_stop; })) return;
+        delay = std::min(delay * 2, std::chrono::seconds(30));
+      }
     });
   }
   if (kube) {
@@ -820,6 +840,11 @@ void Runtime::stop() {
     left->get_future().wait_for(std::chrono::milliseconds(300));
   }
   if (loop_->guard) loop_->guard->stop();
+  {
+    std::lock_guard lock(loop_->statefulset_mu);
+    loop_->statefulset_stop = true;
+  }
+  loop_->statefulset_cv.notify_all();
   if (loop_->statefulset_kube) loop_->statefulset_kube->cancel();
   if (loop_->statefulset_reader.joinable()) loop_->statefulset_reader.join();
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
