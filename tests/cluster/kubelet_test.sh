@@ -7,8 +7,12 @@
 #   - deletion: the preStop exec hook runs to its end before SIGTERM (the trap's marker comes
 #     after the hook's); a container that ignores SIGTERM lives through the grace period and is
 #     SIGKILLed after it (>= terminationGracePeriodSeconds, within a few seconds more; a grace
-#     period of 1 s is the kubelet's minimum of 2 s), then the pod object is gone; a preStop httpGet reaches the server the container runs (python3's
-#     http.server, when python3 is installed) before SIGTERM, and a 404 does not fail the hook;
+#     period of 1 s is the kubelet's minimum of 2 s), then the pod object is gone; a preStop
+#     httpGet reaches the server the container runs (python3's http.server, when python3 is
+#     installed) before SIGTERM, and a 404 does not fail the hook; a forced delete
+#     (--grace-period=0 --force) removes the object at once and the process still gets the
+#     kubelet's minimum grace period of 1 s (preStop, SIGTERM, SIGKILL 2 s later); the cluster
+#     then stops its pods without delay;
 #   - liveness failure: Unhealthy events, a Killing event, preStop and SIGTERM, SIGKILL after the
 #     probe's own terminationGracePeriodSeconds (2 s, not the pod's 30), a restart with
 #     restartCount 1 and lastState.terminated exit code 137;
@@ -71,12 +75,13 @@ while :; do sleep 0.1; done' '    lifecycle:
       preStop:
         exec:
           command: ["/bin/sh", "-c", "echo \"prestop $(date +%s.%N)\" >> $M/stop-order; sleep 1; echo \"prestop-done $(date +%s.%N)\" >> $M/stop-order"]'
-  # These two ignore SIGTERM.
-  for p in ignores-term:3 grace-one:1; do
+  # These three ignore SIGTERM; the one force-deleted has a preStop hook.
+  for p in ignores-term:3 grace-one:1 forced:30; do
     marked_pod "${p%:*}" "${p#*:}" "
 trap 'echo \"term \$(date +%s.%N)\" >> \$M/${p%:*}' TERM
 echo \$\$\$\$ > \$M/${p%:*}.pid
-while :; do sleep 0.1; done"
+while :; do sleep 0.1; done" "$([ "${p%:*}" != forced ] || printf '%s\n' '    lifecycle:' '      preStop:' \
+      '        exec: {command: ["/bin/sh", "-c", "echo \"prestop $(date +%s.%N)\" >> $M/forced"]}')"
   done
   # It ignores SIGTERM while $M/unhealthy exists (so only the probe's grace period ends it), and
   # exits on it otherwise (when the cluster stops).
@@ -186,7 +191,7 @@ stamp() { awk -v w="$2" '$1 == w { print $2; exit }' "$markers/$1"; }
 events_for() { kc -n kt get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
 running() { [ "$(get "$1" '{.status.phase}')" = Running ]; }
 
-for p in stop-order ignores-term grace-one liveness readiness startup env ${py:+prestop-http}; do
+for p in stop-order ignores-term grace-one forced liveness readiness startup env ${py:+prestop-http}; do
   wait_for 60 "pod $p Running" running "$p"
 done
 
@@ -380,5 +385,26 @@ else
 fi
 events_for ignores-term | grep -q '^Killing: Stopping container main' || fail "no Killing event for ignores-term"
 
+# --- force deletion: gone from the API at once; the kubelet still stops the process with its
+# minimum grace period of 1 s (pod_workers.go calculateEffectiveGracePeriod): preStop, SIGTERM,
+# SIGKILL 2 s later (the runtime's minimum).
+pid_forced=$(cat "$markers/forced.pid")
+kill -0 "$pid_forced" || fail "forced's shell (pid $pid_forced) is not running"
+t_delete=$(date +%s.%N)
+kc -n kt delete pod forced --grace-period=0 --force >/dev/null 2>&1
+gone forced || fail "forced: still in the API after a forced delete"
+dead_forced() { ! kill -0 "$pid_forced"; }
+wait_for 10 "the force-deleted pod's process is killed" dead_forced
+killed_forced=$(elapsed "$t_delete" "$(date +%s.%N)")
+between "$killed_forced" 1.9 4.5 || fail "forced: SIGKILLed $killed_forced s after the forced delete, want 2 s"
+order=$(awk '{ printf "%s ", $1 }' "$markers/forced")
+[ "$order" = "prestop term " ] || fail "forced: the container saw '$order', want 'prestop term'"
+! events_for forced | grep -q FailedPreStopHook || fail "forced: $(events_for forced | grep FailedPreStopHook)"
+echo "ok: force deletion: the object gone at once; preStop, SIGTERM, SIGKILL after $killed_forced s"
+
 stop
+# A pod removed from the API is no reason to wait at stop (the Node authorizer answers its status
+# reads 403, which the kubelet retried for 5 s).
+pods_stop=$(sed -n 's/^esk8s-cluster: pods stopped in \([0-9.]*\)s$/\1/p' "$work/out.log")
+between "${pods_stop:-99}" 0 3 || fail "stopping the pods took ${pods_stop:-?} s (the running ones exit on SIGTERM)"
 echo "PASS: cluster.process_kubelet_runs_pods_as_the_real_kubelet_does ($((SECONDS - test_start)) s)"

@@ -149,7 +149,7 @@ func (w *podWorker) shutdown(grace time.Duration) {
 func (w *podWorker) key() string { return w.pod.Namespace + "/" + w.pod.Name }
 
 func (w *podWorker) run(ctx context.Context) {
-	go w.pushStatus(ctx)
+	go w.pushStatus(ctx, w.gone)
 	defer func() {
 		close(w.quit)
 		close(w.statusCh)
@@ -187,14 +187,18 @@ func (w *podWorker) run(ctx context.Context) {
 				if pod.DeletionGracePeriodSeconds != nil {
 					grace = *pod.DeletionGracePeriodSeconds
 				}
+				// As the kubelet's pod workers (calculateEffectiveGracePeriod): never less than
+				// 1 s, so a forced delete (grace 0) still gives preStop up to 1 s.
+				grace = max(grace, 1)
 				w.terminate(time.Duration(grace)*time.Second, true)
 			}
 		case <-w.gone:
 			w.gone = nil
 			removed = true
 			if !w.terminating {
-				// Force-deleted: the API no longer waits for us; stop the processes quickly.
-				w.terminate(2*time.Second, false)
+				// Removed without a deletion we saw (a forced delete is normally seen first as an
+				// update with grace 0): stop it as the kubelet does, with its minimum of 1 s.
+				w.terminate(time.Second, true)
 			}
 			w.finalStatusSent = w.allStopped()
 			if w.finalStatusSent {
@@ -758,7 +762,8 @@ func (w *podWorker) sendStatus(st corev1.PodStatus) {
 }
 
 // pushStatus writes statuses to the API, skipping ones equal to the last written.
-func (w *podWorker) pushStatus(ctx context.Context) {
+// gone is closed when the object is removed from the API.
+func (w *podWorker) pushStatus(ctx context.Context, gone <-chan struct{}) {
 	defer close(w.statusDone)
 	pods := w.n.client.CoreV1().Pods(w.pod.Namespace)
 	var last *corev1.PodStatus
@@ -769,7 +774,10 @@ func (w *podWorker) pushStatus(ctx context.Context) {
 		for attempt := 0; attempt < 10; attempt++ {
 			cur, err := pods.Get(ctx, w.pod.Name, metav1.GetOptions{})
 			if err != nil {
-				if apierrors.IsNotFound(err) || ctx.Err() != nil {
+				// The Node authorizer answers a removed pod with 403 ("no relationship found"),
+				// not 404: once the object is known to be gone, stop (retrying held up the
+				// cluster's stop for 5 s after a deletion).
+				if apierrors.IsNotFound(err) || ctx.Err() != nil || apierrors.IsForbidden(err) && isClosed(gone) {
 					break
 				}
 				time.Sleep(500 * time.Millisecond)
@@ -790,6 +798,15 @@ func (w *podWorker) pushStatus(ctx context.Context) {
 				time.Sleep(500 * time.Millisecond)
 			}
 		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
