@@ -344,6 +344,12 @@ func (w *podWorker) start(ctx context.Context, idx int) error {
 	c.env, c.remap = env, remap
 	c.generation++
 	gen := c.generation
+	// restartCount counts the containers created after the first, as the kubelet's does (each new
+	// container gets the previous one's count + 1): while a crashed one waits in back-off, the
+	// count is still that of the container that crashed.
+	if c.term != nil {
+		c.restarts++
+	}
 
 	logPath := w.logPath(c.spec.Name, c.restarts)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
@@ -477,7 +483,6 @@ func (w *podWorker) scheduleRestart(c *container, startedAt, now time.Time) {
 	} else {
 		c.backoff = min(2*c.backoff, time.Duration(float64(backoffMax)*scale))
 	}
-	c.restarts++
 	c.restartAt = now.Add(delay)
 	if delay > 0 {
 		c.last = w.currentState(c)
