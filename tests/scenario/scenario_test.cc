@@ -60,8 +60,10 @@ std::set<std::string> uids(Sim& sim) {
   return s;
 }
 
-// Deletes every pod at once without grace (a power loss: SIGKILL, no preStop) and waits for the
-// cluster to come back with three new pods, all Ready, each seeing three members alive.
+// Force-deletes every pod at once (`--grace-period=0 --force`: the objects go at once, and the
+// kubelet gives each process only its 1 s minimum, so the preStop hook's wait for
+// /health/disruptable is cut short) and waits for the cluster to come back with three new pods,
+// all Ready, each seeing three members alive.
 void full_restart_comes_back(Sim& sim) {
   REQUIRE(sim.wait_converged(3, kConverge));
   auto before = uids(sim);
