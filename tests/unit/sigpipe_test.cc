@@ -75,7 +75,7 @@ TEST_CASE("sigpipe: without the guard the same write ends a host that does not i
   CHECK(child_writes_to_closed_socket(/*guarded=*/false, /*in_thread=*/true) == -SIGPIPE);
 }
 
-TEST_CASE("sigpipe: a SIGPIPE pending before the guard stays pending; a blocked mask stays blocked") {
+TEST_CASE("sigpipe: a SIGPIPE pending before the guard stays pending and a blocked mask stays blocked") {
   pid_t pid = fork();
   if (pid == 0) {
     sigset_t pipe;
