@@ -92,3 +92,16 @@ wait_for() {
   echo "ok: $what ($((SECONDS - t0)) s)"
 }
 
+# ssd_class: the StorageClass the base's claim template names (fast-ssd), backed by
+# esk8s-cluster's local provisioner, as a production cluster has its own SSD class.
+ssd_class() {
+  printf '%s\n' 'apiVersion: storage.k8s.io/v1' 'kind: StorageClass' 'metadata:' '  name: fast-ssd' \
+    'provisioner: esk8s.local/local-path' 'volumeBindingMode: WaitForFirstConsumer' 'reclaimPolicy: Delete' |
+    kc apply -f - >/dev/null || fail "creating StorageClass fast-ssd failed"
+}
+
+# alive_members IP: how many members the node at IP lists as alive (its /members).
+alive_members() {
+  curl -s --max-time 2 "http://$1:2115/members" | jq '[.members[] | select(.state == "alive")] | length'
+}
+

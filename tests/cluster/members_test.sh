@@ -29,16 +29,7 @@ grep '^esk8s-cluster: 3 nodes ready' "$work/out.log" || fail "no '3 nodes ready'
 "$cli" cert create-ca --out "$work/ca" >/dev/null
 kc create namespace esdb >/dev/null
 kc -n esdb create secret generic esk8s-ca --from-file="$work/ca/ca.crt" --from-file="$work/ca/ca.key" >/dev/null
-# The base asks for an SSD class by name, as production clusters name theirs.
-kc apply -f - >/dev/null <<'EOF'
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: fast-ssd
-provisioner: esk8s.local/local-path
-volumeBindingMode: WaitForFirstConsumer
-reclaimPolicy: Delete
-EOF
+ssd_class  # the base asks for an SSD class by name, as production clusters name theirs
 kc apply -k "$src/examples/kubernetes/overlays/single-namespace" >/dev/null
 
 all_ready() { kc -n esdb wait --for=condition=Ready pod/esdb-0 pod/esdb-1 pod/esdb-2 --timeout=2s; }
@@ -52,10 +43,6 @@ echo "ok: one member per Node"
   fail "claims not bound: $(kc -n esdb get pvc)"
 echo "ok: three claims Bound to provisioned local volumes"
 
-# alive_members IP: how many members the node at IP lists as alive.
-alive_members() {
-  curl -s --max-time 2 "http://$1:2115/members" | jq '[.members[] | select(.state == "alive")] | length'
-}
 three_alive_everywhere() {
   local ip
   for ip in $(field pods -o jsonpath='{.items[*].status.podIP}'); do

@@ -28,15 +28,7 @@ for ns in esdb-a esdb-b; do
   kc create namespace "$ns" >/dev/null
   kc -n "$ns" create secret generic esk8s-ca --from-file="$work/ca/ca.crt" --from-file="$work/ca/ca.key" >/dev/null
 done
-kc apply -f - >/dev/null <<'YAML'
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: fast-ssd
-provisioner: esk8s.local/local-path
-volumeBindingMode: WaitForFirstConsumer
-reclaimPolicy: Delete
-YAML
+ssd_class
 kc apply -k "$src/examples/kubernetes/overlays/multi-namespace" >/dev/null
 
 all_ready() {
@@ -46,9 +38,6 @@ all_ready() {
 wait_for ${ESK8S_READY_WAIT:-180} "three members Ready in two namespaces" all_ready
 
 ip_of() { kc -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
-alive_members() {
-  curl -s --max-time 2 "http://$1:2115/members" | jq '[.members[] | select(.state == "alive")] | length'
-}
 three_alive_everywhere() {
   local ip
   for ip in $(ip_of esdb-a esdb-0) $(ip_of esdb-a esdb-1) $(ip_of esdb-b esdb-0); do

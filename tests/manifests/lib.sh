@@ -86,13 +86,7 @@ create_prerequisites() {
 # The namespaces an overlay renders, one per line (reads rendered YAML on stdin).
 rendered_namespaces() { docs_of_kind Namespace | sed -n 's/^  name: //p'; }
 
-# ssd_class: the StorageClass the base's claim template names (fast-ssd), backed by
-# esk8s-cluster's local provisioner, as a production cluster has its own SSD class.
-ssd_class() {
-  printf '%s\n' 'apiVersion: storage.k8s.io/v1' 'kind: StorageClass' 'metadata:' '  name: fast-ssd' \
-    'provisioner: esk8s.local/local-path' 'volumeBindingMode: WaitForFirstConsumer' 'reclaimPolicy: Delete' |
-    kc apply -f - >/dev/null || fail "creating StorageClass fast-ssd failed"
-}
+# ssd_class (the fast-ssd StorageClass) comes with tests/cluster/lib.sh.
 
 # start_with_overlay ROOT OVERLAY [FIXTURE...]: renders the overlay into $work/rendered.yaml,
 # starts esk8s-cluster (with the words of $cluster_flags, if set), applies the fixtures and creates
