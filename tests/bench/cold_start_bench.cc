@@ -1,7 +1,8 @@
 // Cold start and full restart on esk8s-cluster (the real control plane with the process kubelet) with the example manifests: the time from the pods
 // being created to every pod Ready with each member seeing all members alive, for both pod
 // management policies at several sizes. Also the /health/ready latency under an API and HTTP
-// flood. Prints a markdown section on stdout, progress on stderr.
+// flood. Prints a markdown section on stdout, progress on stderr; with ESK8S_BENCH_DATA set,
+// every run's figures also go to cold_start.csv there (bench_data.h).
 //
 //   cold_start_bench [sizes=3,5] [repeats=3]
 //   cold_start_bench --latency      only the probe latency under load
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/bench_data.h"
 #include "tests/scenario/gossip_flood.h"
 #include "tests/scenario/harness.h"
 
@@ -99,6 +101,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (auto csv = esk8s::bench::data_file("cold_start.csv", "policy,replicas,kind,seconds")) {
+    for (const auto& r : rows) {
+      for (double s : r.cold) *csv << r.policy << "," << r.size << ",cold_start," << s << "\n";
+      for (double s : r.restart) *csv << r.policy << "," << r.size << ",full_restart," << s << "\n";
+    }
+  }
   std::printf("### Cold start and full restart on esk8s-cluster (`cold_start_bench`)\n\n");
   std::printf(
       "Pods created -> every pod Ready and every member seeing all members alive; "

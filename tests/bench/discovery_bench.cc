@@ -7,6 +7,7 @@
 // the Role the plugin needs. The slice is hand-managed (no Service selects pods, so no
 // controller touches it).
 // usage: discovery_bench [changes=200] [steady_seconds=120]
+// With ESK8S_BENCH_DATA set, every latency also goes to discovery_latency.csv there (bench_data.h).
 #include <signal.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "discovery/kube_config.h"
+#include "tests/bench/bench_data.h"
 #include "discovery/kubernetes_source.h"
 #include "tests/cluster/cluster_process.h"
 
@@ -139,6 +141,9 @@ int main(int argc, char** argv) try {
       return 1;
     }
     latencies.push_back(duration<double, std::milli>(last_update - t0).count());
+  }
+  if (auto csv = esk8s::bench::data_file("discovery_latency.csv", "latency_ms")) {
+    for (double ms : latencies) *csv << ms << "\n";
   }
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double q) {

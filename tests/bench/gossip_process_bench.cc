@@ -10,7 +10,8 @@
 // PR_SET_PDEATHSIG) if this program dies. Everything is bounded in time.
 //
 // usage: gossip_process_bench [sizes=3,5,16] [repeats=3] [steady_seconds=10]
-// Progress goes to stderr, the report (markdown) to stdout.
+// Progress goes to stderr, the report (markdown) to stdout; with ESK8S_BENCH_DATA set, every
+// run's figures also go to gossip_process.csv there (bench_data.h).
 #include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/bench_data.h"
 #include "tls/x509.h"
 
 using namespace std::chrono;
@@ -436,6 +438,18 @@ int main(int argc, char** argv) {
     all.push_back(std::move(sr));
   }
 
+  if (auto csv = esk8s::bench::data_file(
+          "gossip_process.csv",
+          "n,converge_s,first_suspect_ms,first_dead_ms,last_dead_ms,bytes_per_member_s,"
+          "frames_per_member_s")) {
+    for (const SizeRuns& sr : all) {
+      for (const Run& r : sr.runs) {
+        *csv << sr.n << "," << r.converge_s << "," << r.first_suspect_ms << "," << r.first_dead_ms
+             << "," << r.last_dead_ms << "," << r.bytes_per_member_s << ","
+             << r.frames_per_member_s << "\n";
+      }
+    }
+  }
   std::printf("### Real processes on loopback, mutual TLS, local preset\n\n");
   std::printf(
       "esk8s-node processes, static discovery, ECDSA P-256 local CA, /members polled every %d ms "

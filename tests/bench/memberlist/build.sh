@@ -13,8 +13,8 @@ if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
   export PATH=/usr/local/go/bin:$PATH
 fi
 if ! command -v go >/dev/null; then
-  echo "memberlist: go not found: not building memberlist-member (the comparison benchmark needs" \
-    "it; install Go 1.26 or later and run this again)"
+  echo "memberlist: go not found: not building memberlist-member (the comparison benchmark stops" \
+    "saying it is missing; install Go 1.26 or later and run this again)"
   exit 0
 fi
 
