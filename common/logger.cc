@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 #include "common/escape.h"
@@ -25,6 +26,24 @@ std::string_view to_string(LogLevel level) {
   return "unknown";
 }
 
+std::optional<LogFormat> parse_log_format(std::string_view name) {
+  if (name == "text") return LogFormat::kText;
+  if (name == "json") return LogFormat::kJson;
+  return std::nullopt;
+}
+
+std::string format_rfc3339(std::chrono::system_clock::time_point time) {
+  auto second = std::chrono::floor<std::chrono::seconds>(time);
+  std::time_t t = std::chrono::system_clock::to_time_t(second);
+  auto ms = std::chrono::floor<std::chrono::milliseconds>(time - second).count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[96];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return stamp;
+}
+
 namespace {
 
 // After escaping there are no control characters left; what remains to quote is what would make
@@ -44,6 +63,17 @@ std::string_view safe_text(std::string_view s, std::string& storage) {
   return storage;
 }
 
+// `escaped` (already through safe_text) in double quotes, '"' and '\' backslash-escaped: a
+// quoted text value and a JSON string alike, since escaped text holds no control characters.
+void append_quoted(std::string& out, std::string_view escaped) {
+  out.push_back('"');
+  for (char c : escaped) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
 void append_value(std::string& out, std::string_view raw) {
   std::string storage;
   std::string_view v = safe_text(raw, storage);
@@ -51,12 +81,14 @@ void append_value(std::string& out, std::string_view raw) {
     out.append(v);
     return;
   }
-  out.push_back('"');
-  for (char c : v) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
+  append_quoted(out, v);
+}
+
+// `raw` as a JSON string: escaped as format_record escapes it, so only '"' and '\' are left for
+// JSON to escape (see format_record_json).
+void append_json_string(std::string& out, std::string_view raw) {
+  std::string storage;
+  append_quoted(out, safe_text(raw, storage));
 }
 
 bool within(std::string_view s, size_t max_bytes) {
@@ -84,19 +116,45 @@ std::string format_record(LogLevel level, std::string_view component, std::strin
   return line;
 }
 
+std::string format_record_json(std::chrono::system_clock::time_point time, LogLevel level,
+                               std::string_view component, std::string_view message,
+                               std::span<const LogField> fields) {
+  std::string line;
+  line.reserve(96 + message.size());
+  line.append("{\"time\":\"").append(format_rfc3339(time)).append("\",\"level\":\"");
+  line.append(to_string(level)).append("\",\"component\":");
+  append_json_string(line, component);
+  line.append(",\"message\":");
+  append_json_string(line, message);
+  line.append(",\"fields\":{");
+  bool first = true;
+  for (const auto& [k, v] : fields) {
+    if (!first) line.push_back(',');
+    first = false;
+    append_json_string(line, k);
+    line.push_back(':');
+    append_json_string(line, v);
+  }
+  line.append("}}");
+  return line;
+}
+
+std::string format_line(LogFormat format, std::chrono::system_clock::time_point time,
+                        LogLevel level, std::string_view component, std::string_view message,
+                        std::span<const LogField> fields) {
+  std::string line = format == LogFormat::kJson
+                         ? format_record_json(time, level, component, message, fields)
+                         : format_rfc3339(time) + " " +
+                               format_record(level, component, message, fields);
+  line.push_back('\n');
+  return line;
+}
+
 void StderrSink::write(LogLevel level, std::string_view component, std::string_view message,
                        std::span<const LogField> fields) {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[96];
-  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  std::string line = stamp + format_record(level, component, message, fields);
-  line.push_back('\n');
+  std::string line =
+      format_line(LogFormat::kText, std::chrono::system_clock::now(), level, component, message,
+                  fields);
   // One write(2) per record: lines from concurrent threads do not interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -15,8 +15,10 @@
 // concurrent calls.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <initializer_list>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +38,15 @@ enum class LogLevel { kTrace = 0, kDebug = 1, kInfo = 2, kWarn = 3, kError = 4 }
 
 // "trace", "debug", "info", "warn", "error".
 std::string_view to_string(LogLevel level);
+
+// How a record is written as a line: `text` (format_record) or `json` (format_record_json).
+enum class LogFormat { kText, kJson };
+
+// "text" or "json"; nullopt for anything else.
+std::optional<LogFormat> parse_log_format(std::string_view name);
+
+// `time` in UTC as RFC 3339 with milliseconds, e.g. "2026-12-07T20:42:08.123Z".
+std::string format_rfc3339(std::chrono::system_clock::time_point time);
 
 using LogField = std::pair<std::string, std::string>;
 
@@ -66,6 +77,25 @@ class StderrSink : public LogSink {
 // Used by StderrSink and by hosts that print records.
 std::string format_record(LogLevel level, std::string_view component, std::string_view message,
                           std::span<const LogField> fields);
+
+// Formats a record as one JSON object (without newline), for log pipelines:
+//   {"time":"2026-12-07T20:42:08.123Z","level":"warn","component":"gossip",
+//    "message":"refused peer","fields":{"identity":"esdb-9\\n..."}}
+// Fields are strings in a nested object, in order, so no field can replace time, level,
+// component or message. Text goes through the same escaping as format_record first
+// (escape_untrusted: control characters and invalid UTF-8 become \n, \xNN, \u2028), which leaves
+// printable ASCII and well-formed UTF-8 only; JSON string quoting then needs to escape nothing
+// but '"' and '\'. So every line is valid JSON in valid UTF-8, whatever the record holds, and a
+// JSON reader gets back exactly what the text format shows.
+std::string format_record_json(std::chrono::system_clock::time_point time, LogLevel level,
+                               std::string_view component, std::string_view message,
+                               std::span<const LogField> fields);
+
+// The whole line a sink writes, newline included: the time and format_record (text), or
+// format_record_json (json).
+std::string format_line(LogFormat format, std::chrono::system_clock::time_point time,
+                        LogLevel level, std::string_view component, std::string_view message,
+                        std::span<const LogField> fields);
 
 class Logger {
  public:

@@ -3,7 +3,8 @@
 // logs and every membership snapshot, reports a node status, and on SIGTERM/SIGINT stops the
 // plugin (joining its threads) before dlclose. The test cluster (tests/cluster) runs it as the "database" of its pods.
 //
-// Only the public C header is used, as a real database would.
+// Only the public C header of the plugin is used, as a real database would; esk8s_common's
+// logger formats the lines (--log-format text or json).
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,7 +25,9 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "common/logger.h"
 #include "esk8s/plugin.h"
 
 namespace {
@@ -34,6 +37,7 @@ const char* kUsage =
     "                  [--int-tcp-port N] [--ext-tcp-port N] [--http-port N] [--insecure]\n"
     "                  [--advertise-host-to-client-as HOST] [--advertise-tcp-port-to-client-as N]\n"
     "                  [--advertise-http-port-to-client-as N] [--quiet]\n"
+    "                  [--log-format text|json]\n"
     "       esk8s-node --pre-stop [--timeout SECONDS]\n"
     "\n"
     "Reference database host for the esk8s plugin. Loads libesk8s.so, configures it from the\n"
@@ -59,6 +63,9 @@ const char* kUsage =
     "                       what /gossip tells clients instead of the member's identity and\n"
     "                       the ports above (EventStoreDB's options of these names)\n"
     "  --quiet              print only warnings and errors of the plugin\n"
+    "  --log-format FORMAT  text (default): lines for people; json: every line this program\n"
+    "                       prints (stdout and stderr) is one JSON object with time (RFC 3339,\n"
+    "                       UTC), level, component, message and fields, for log pipelines\n"
     "  --pre-stop           for a preStop hook: wait until this node's /health/disruptable\n"
     "                       answers 200 (stopping it keeps a quorum of the others), polling\n"
     "                       every 500 ms at ESK8S_BIND_ADDRESS:ESK8S_HTTP_PORT, then exit 0;\n"
@@ -82,6 +89,7 @@ struct Options {
   uint16_t advertise_tcp_port_to_client_as = 0;
   uint16_t advertise_http_port_to_client_as = 0;
   bool quiet = false;
+  esk8s::LogFormat log_format = esk8s::LogFormat::kText;
 };
 
 // The node state from the first line of `path`, or "" when the file is missing, not a regular
@@ -102,14 +110,38 @@ std::string read_state_file(const std::string& path) {
 
 std::mutex g_print_mu;
 
-void print_line(const std::string& s) {
+void write_out(FILE* out, const std::string& s) {
   std::lock_guard lock(g_print_mu);
-  std::fputs(s.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  std::fputs(s.c_str(), out);
+  std::fflush(out);
 }
 
+void print_line(const std::string& s) { write_out(stdout, s + "\n"); }
+
 std::string str(esk8s_str s) { return std::string(s.ptr ? s.ptr : "", s.len); }
+
+// Set once by main before the plugin starts any thread.
+esk8s::LogFormat g_log_format = esk8s::LogFormat::kText;
+
+// One record of this host's own to `out`: `text` as a line in text format; in json format a
+// record of component "esk8s-node" with `message` and `fields` instead.
+void node_record(FILE* out, esk8s::LogLevel level, const std::string& text,
+                 std::string_view message, std::initializer_list<esk8s::LogField> fields = {}) {
+  if (g_log_format == esk8s::LogFormat::kText) {
+    write_out(out, text + "\n");
+    return;
+  }
+  const std::span<const esk8s::LogField> kv(fields.begin(), fields.size());
+  write_out(out, esk8s::format_line(esk8s::LogFormat::kJson, std::chrono::system_clock::now(),
+                                    level, "esk8s-node", message, kv));
+}
+
+// A failure, to stderr: "esk8s-node: WHAT: DETAIL" as text; an error record with WHAT as its
+// message and DETAIL (the plugin's message, dlerror) as the field "error" in json.
+void node_failure(const std::string& what, const std::string& detail) {
+  node_record(stderr, esk8s::LogLevel::kError, "esk8s-node: " + what + ": " + detail, what,
+              {{"error", detail}});
+}
 
 const char* level_name(esk8s_log_level l) {
   switch (l) {
@@ -154,6 +186,18 @@ int on_log_enabled(void* ctx, esk8s_log_level level) {
 
 void on_log(void*, esk8s_log_level level, esk8s_str component, esk8s_str message,
             const esk8s_kv* fields, size_t n) {
+  if (g_log_format == esk8s::LogFormat::kJson) {
+    std::vector<esk8s::LogField> kv;
+    kv.reserve(n);
+    for (size_t i = 0; i < n; ++i) kv.emplace_back(str(fields[i].key), str(fields[i].value));
+    // The C and C++ levels have the same values; an unknown one is shown as an error.
+    auto lvl = level >= ESK8S_LOG_TRACE && level <= ESK8S_LOG_ERROR
+                   ? static_cast<esk8s::LogLevel>(level)
+                   : esk8s::LogLevel::kError;
+    write_out(stdout, esk8s::format_line(esk8s::LogFormat::kJson, std::chrono::system_clock::now(),
+                                         lvl, str(component), str(message), kv));
+    return;
+  }
   std::string line = "[esk8s] ";
   line += level_name(level);
   line += " " + str(component) + ": " + str(message);
@@ -161,12 +205,23 @@ void on_log(void*, esk8s_log_level level, esk8s_str component, esk8s_str message
   print_line(line);
 }
 
+// Text: "membership: N member(s)" and an indented line per member. JSON: one record, a field
+// per member ("member.I": "IDENTITY STATE ADDRESS:PORT[ (self)]").
 void on_membership(void*, const esk8s_member* members, size_t count) {
   std::string out = "membership: " + std::to_string(count) + " member(s)";
+  std::vector<esk8s::LogField> fields = {{"count", std::to_string(count)}};
   for (size_t i = 0; i < count; ++i) {
     const esk8s_member& m = members[i];
-    out += "\n  " + str(m.identity) + " " + state_name(m.state) + " " + str(m.address) + ":" +
-           std::to_string(m.gossip_port) + (m.is_self ? " (self)" : "");
+    std::string row = str(m.identity) + " " + state_name(m.state) + " " + str(m.address) + ":" +
+                      std::to_string(m.gossip_port) + (m.is_self ? " (self)" : "");
+    out += "\n  " + row;
+    fields.emplace_back("member." + std::to_string(i), row);
+  }
+  if (g_log_format == esk8s::LogFormat::kJson) {
+    write_out(stdout, esk8s::format_line(esk8s::LogFormat::kJson, std::chrono::system_clock::now(),
+                                         esk8s::LogLevel::kInfo, "esk8s-node",
+                                         "membership changed", fields));
+    return;
   }
   print_line(out);
 }
@@ -214,8 +269,12 @@ std::string self_dir() {
 
 std::string default_plugin_path() {
   std::string dir = self_dir();
+  // The SONAME first (the ABI major this host was compiled for), then the development link.
+  const std::string lib = dir + "/" + ESK8S_NODE_BIN_TO_LIB;
+  const std::string soname = "libesk8s.so." + std::to_string(ESK8S_ABI_MAJOR);
   for (const std::string& candidate :
-       {dir + "/libesk8s.so", dir + "/../lib/libesk8s.so", std::string(ESK8S_BUILD_PLUGIN_PATH)}) {
+       {dir + "/" + soname, dir + "/libesk8s.so", lib + "/" + soname, lib + "/libesk8s.so",
+        std::string(ESK8S_BUILD_PLUGIN_PATH)}) {
     if (access(candidate.c_str(), R_OK) == 0) return candidate;
   }
   return dir + "/libesk8s.so";
@@ -259,16 +318,23 @@ int pre_stop(int timeout_seconds) {
   while (true) {
     last = http_status(host, p, "/health/disruptable");
     if (last == 200) {
-      print_line("esk8s-node: pre-stop: disruptable (a quorum of the others remains); stopping");
+      node_record(stdout, esk8s::LogLevel::kInfo,
+                  "esk8s-node: pre-stop: disruptable (a quorum of the others remains); stopping",
+                  "pre-stop: disruptable (a quorum of the others remains); stopping");
       return 0;
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  print_line("esk8s-node: pre-stop: not disruptable after " + std::to_string(timeout_seconds) +
-             " s (last answer " + (last ? std::to_string(last) : std::string("none")) + " from " +
-             host + ":" + std::to_string(p) +
-             "/health/disruptable); stopping anyway: the grace period is over");
+  std::string answer = last ? std::to_string(last) : std::string("none");
+  std::string url = host + ":" + std::to_string(p) + "/health/disruptable";
+  node_record(stdout, esk8s::LogLevel::kWarn,
+              "esk8s-node: pre-stop: not disruptable after " + std::to_string(timeout_seconds) +
+                  " s (last answer " + answer + " from " + url +
+                  "); stopping anyway: the grace period is over",
+              "pre-stop: not disruptable; stopping anyway: the grace period is over",
+              {{"timeout_s", std::to_string(timeout_seconds)}, {"last_answer", answer},
+               {"url", url}});
   return 1;
 }
 
@@ -346,6 +412,13 @@ int main(int argc, char** argv) {
       host.opts.advertise_host_to_client_as = v;
     } else if (a == "--quiet") {
       host.opts.quiet = true;
+    } else if (a == "--log-format" || a.starts_with("--log-format=")) {
+      const char* v =
+          a == "--log-format" ? value(a.c_str()) : argv[i] + std::strlen("--log-format=");
+      auto format = v ? esk8s::parse_log_format(v) : std::nullopt;
+      if (!format) return usage_error("--log-format needs \"text\" or \"json\"");
+      host.opts.log_format = *format;
+      g_log_format = *format;
     } else if (a == "--pre-stop") {
       int timeout = 60;
       if (argc - i == 3 && std::strcmp(argv[i + 1], "--timeout") == 0) {
@@ -375,14 +448,14 @@ int main(int argc, char** argv) {
 
   void* lib = dlopen(host.opts.plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
-    std::fprintf(stderr, "esk8s-node: cannot load plugin %s: %s\n", host.opts.plugin.c_str(),
-                 dlerror());
+    const char* why = dlerror();
+    node_failure("cannot load plugin " + host.opts.plugin, why ? why : "(no message)");
     return 1;
   }
   auto init = reinterpret_cast<esk8s_init_fn>(dlsym(lib, "esk8s_init"));
   if (!init) {
-    std::fprintf(stderr, "esk8s-node: %s has no esk8s_init symbol; is it libesk8s.so?\n",
-                 host.opts.plugin.c_str());
+    node_failure("cannot use plugin " + host.opts.plugin,
+                 "it has no esk8s_init symbol; is it libesk8s.so?");
     dlclose(lib);
     return 1;
   }
@@ -402,43 +475,53 @@ int main(int argc, char** argv) {
   char* error = nullptr;
   // No configuration entries: the plugin reads the ESK8S_* environment variables.
   if (init(&api, nullptr, 0, &plugin_api, &plugin, &error) != ESK8S_OK) {
-    std::fprintf(stderr, "esk8s-node: plugin init failed: %s\n", error ? error : "(no message)");
+    node_failure("plugin init failed", error ? error : "(no message)");
     if (plugin_api) plugin_api->free_error(error);
     dlclose(lib);
     return 1;
   }
   if (plugin_api->abi_major != ESK8S_ABI_MAJOR) {
-    std::fprintf(stderr,
-                 "esk8s-node: plugin ABI %u.%u is not ABI %d.x; use a matching libesk8s.so\n",
-                 plugin_api->abi_major, plugin_api->abi_minor, ESK8S_ABI_MAJOR);
+    node_failure("plugin ABI " + std::to_string(plugin_api->abi_major) + "." +
+                     std::to_string(plugin_api->abi_minor) + " is not ABI " +
+                     std::to_string(ESK8S_ABI_MAJOR) + ".x",
+                 "use a matching libesk8s.so");
     plugin_api->destroy(plugin);
     dlclose(lib);
     return 1;
   }
-  print_line(std::string("esk8s-node: loaded ") + host.opts.plugin + " (esk8s " +
-             plugin_api->version() + ")");
+  const std::string version = plugin_api->version();
+  node_record(stdout, esk8s::LogLevel::kInfo,
+              "esk8s-node: loaded " + host.opts.plugin + " (esk8s " + version + ")",
+              "loaded the plugin",
+              {{"plugin", host.opts.plugin},
+               {"version", version},
+               {"abi", std::to_string(plugin_api->abi_major) + "." +
+                           std::to_string(plugin_api->abi_minor)}});
 
   if (plugin_api->start(plugin, &error) != ESK8S_OK) {
-    std::fprintf(stderr, "esk8s-node: plugin start failed: %s\n", error ? error : "(no message)");
+    node_failure("plugin start failed", error ? error : "(no message)");
     plugin_api->free_error(error);
     plugin_api->destroy(plugin);
     dlclose(lib);
     return 1;
   }
-  print_line("esk8s-node: running; SIGTERM or SIGINT stops it");
+  node_record(stdout, esk8s::LogLevel::kInfo, "esk8s-node: running; SIGTERM or SIGINT stops it",
+              "running; SIGTERM or SIGINT stops it");
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  print_line(std::string("esk8s-node: ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+  const std::string signal_name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+  node_record(stdout, esk8s::LogLevel::kInfo, "esk8s-node: " + signal_name + ", stopping",
+              "stopping", {{"signal", signal_name}});
 
   int rc = 0;
   if (plugin_api->stop(plugin, &error) != ESK8S_OK) {
-    std::fprintf(stderr, "esk8s-node: plugin stop failed: %s\n", error ? error : "(no message)");
+    node_failure("plugin stop failed", error ? error : "(no message)");
     plugin_api->free_error(error);
     rc = 1;
   }
   plugin_api->destroy(plugin);
   dlclose(lib);
-  print_line("esk8s-node: stopped");
+  node_record(stdout, esk8s::LogLevel::kInfo, "esk8s-node: stopped", "stopped");
   return rc;
 }
