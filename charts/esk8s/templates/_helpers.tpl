@@ -8,6 +8,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/* The labels of the `helm test` objects: never the members' app.kubernetes.io/name, which the
+Services, the PDB and the members' anti-affinity select (the doctor's pod would be an endpoint,
+count against the budget, and find no Node). */}}
+{{- define "esk8s.doctorLabels" -}}
+app.kubernetes.io/name: {{ .Values.name }}-doctor
+app.kubernetes.io/component: doctor
+app.kubernetes.io/part-of: esk8s
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
 {{/* The pods' selector: the name only, as the base's (a StatefulSet's selector cannot change). */}}
 {{- define "esk8s.selector" -}}
 app.kubernetes.io/name: {{ .Values.name }}
