@@ -22,7 +22,7 @@ esk8s survivors are polled over HTTP (/members) every 20 ms each, so esk8s's fig
 one poll period more. Join: memberlist members print when they know N alive; esk8s nodes are
 polled every 50 ms.
 
-usage: compare_bench.py [--sizes 8,16,32] [--repeats 3] [--steady 30] [--json FILE]
+usage: compare_bench.py [--sizes 8,16,32] [--repeats 3] [--steady 30] [--warmup 60] [--json FILE]
                         [--node BIN] [--member BIN] [--memberlist-key HEX]
 Progress goes to stderr, the report (markdown) to stdout, per-run figures to --json. Needs root
 (unshare, nsenter) and openssl. Every child is SIGKILLed at the end of a run, on failure and on
@@ -49,7 +49,7 @@ ESK8S_NET = "127.0.41."
 MEMBERLIST_NET = "127.0.42."
 POLL_S = 0.020
 JOIN_POLL_S = 0.050
-SETTLE_S = 5.0
+SETTLE_S = 5.0  # after everyone knows everyone alive, before the steady window
 DETECT_TIMEOUT_S = 60.0
 INSIDE_ENV = "ESK8S_COMPARE_NETNS"
 
@@ -223,7 +223,7 @@ def run_esk8s(args, n, victim, workdir):
         log(f"    esk8s: joined in {join_s:.2f} s")
         for c in conns:
             c.close()
-        time.sleep(SETTLE_S)
+        settle(t0, join_s, args.warmup)
         steady = Steady([p.pid for p in procs], args.steady)
         log(f"    esk8s: {steady.bytes:.0f} B/member/s, {steady.cpu_pct:.2f}% CPU, "
             f"{steady.rss_mib:.1f} MiB")
@@ -327,7 +327,7 @@ def run_memberlist(args, n, victim, workdir):
         if wrong:
             raise RuntimeError(f"memberlist-member runs other settings than esk8s's lan preset: {wrong}")
         log(f"    memberlist: joined in {join_s:.2f} s")
-        time.sleep(SETTLE_S)
+        settle(time.monotonic() - (time.time() - t0), join_s, args.warmup)
         steady = Steady([p.pid for p in procs], args.steady)
         log(f"    memberlist: {steady.bytes:.0f} B/member/s, {steady.cpu_pct:.2f}% CPU, "
             f"{steady.rss_mib:.1f} MiB")
@@ -346,6 +346,15 @@ def run_memberlist(args, n, victim, workdir):
         for p in procs:
             stop(p)
         ns.close()
+
+
+def settle(t0, join_s, warmup):
+    """Waits until SETTLE_S after the join and `warmup` after the start (both monotonic from t0).
+    memberlist's periodic push-pull begins after a random stagger in [0, interval), so its first
+    one comes at a random point of the second interval: from two intervals on, any window of one
+    interval holds exactly one push-pull per member on both sides."""
+    until = t0 + max(join_s + SETTLE_S, warmup)
+    time.sleep(max(0.0, until - time.monotonic()))
 
 
 def finish(side, n, join_s, steady, dead_s):
@@ -390,8 +399,8 @@ def report(args, results, wall_s):
     print(f"esk8s-node preset `lan` (mutual TLS, ECDSA P-256), memberlist {args.memberlist_version} "
           f"`DefaultLANConfig()`{' with AES-GCM encryption' if args.memberlist_key else ''}; "
           "both with " + ", ".join(f"{k} {v}" for k, v in SETTINGS) + ". "
-          f"Medians over the runs that completed; steady window {args.steady} s after a "
-          f"{SETTLE_S:.0f} s settle; bytes = loopback tx bytes of the side's own network namespace "
+          f"Medians over the runs that completed; steady window {args.steady} s from "
+          f"{args.warmup:.0f} s after the start (at least {SETTLE_S:.0f} s after the join); bytes = loopback tx bytes of the side's own network namespace "
           "(kernel counters, every header included) per member per second. esk8s detection is "
           f"polled every {POLL_S * 1000:.0f} ms, memberlist's is its event time. "
           f"ratio = esk8s / memberlist.\n")
@@ -424,6 +433,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steady", type=float, default=30.0,
                     help="steady-state window in seconds (30 = one push-pull period)")
+    ap.add_argument("--warmup", type=float, default=60.0,
+                    help="the steady window starts no earlier than this many seconds after the "
+                         "start (60 = two push-pull periods; see settle())")
     ap.add_argument("--node", default="build/examples/node/esk8s-node")
     ap.add_argument("--member", default="build/bench/memberlist-member")
     ap.add_argument("--memberlist-key", default="",
@@ -491,7 +503,7 @@ def main():
                        "cores": os.cpu_count(), "settings": dict(SETTINGS),
                        "memberlist_version": args.memberlist_version,
                        "memberlist_encryption": bool(args.memberlist_key),
-                       "steady_s": args.steady, "runs": results, "medians": summary}, f, indent=1)
+                       "steady_s": args.steady, "warmup_s": args.warmup, "runs": results, "medians": summary}, f, indent=1)
     return 0 if all(r["ok"] for r in results) else 1
 
 

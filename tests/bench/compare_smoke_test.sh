@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 "$here/compare_bench.py" --sizes 3 --repeats 1 --steady 3 --node "$node" \
+python3 "$here/compare_bench.py" --sizes 3 --repeats 1 --steady 3 --warmup 0 --node "$node" \
   --member "$out/memberlist-member" --json "$tmp/compare.json"
 python3 - "$tmp/compare.json" <<'PY'
 import json, sys
