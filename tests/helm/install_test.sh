@@ -7,7 +7,8 @@
 #     admission refuses before its ServiceAccount exists: `helm test` below creates it for real);
 #   - `helm install` (--wait=watcher) of the defaults: three members Ready on three Nodes, each
 #     listing three alive members;
-#   - `helm test` runs `esk8s doctor` in a pod of the cluster and passes, printing its report;
+#   - `helm test --logs` runs `esk8s doctor` in a pod of the cluster and passes, printing its
+#     report;
 #     after `helm upgrade --set pdb.maxUnavailable=2` (a budget that lets a majority go) it
 #     fails, naming pdb.too-permissive;
 #   - `helm upgrade` with the budget back and one more ESK8S_* setting rolls the members (the
@@ -65,7 +66,7 @@ nodes=$(field pods -l app.kubernetes.io/name=esdb -o jsonpath='{range .items[*]}
 wait_for 60 "every member lists three alive members" three_alive_everywhere
 
 t0=$SECONDS
-out=$(h test esdb --namespace esdb --timeout 120s 2>&1) || fail "helm test of a healthy release failed: $out"
+out=$(h test esdb --namespace esdb --logs --timeout 120s 2>&1) || fail "helm test of a healthy release failed: $out"
 grep -q 'esk8s doctor: cluster of StatefulSet esdb/esdb: 3 member(s)' <<<"$out" ||
   fail "helm test passed without printing the doctor's report: $out"
 echo "ok: helm test: esk8s doctor in the cluster finds no error ($((SECONDS - t0)) s)"
@@ -77,11 +78,12 @@ echo "ok: the passed test removed its pod, ServiceAccount, Role and RoleBinding"
 out=$(h upgrade esdb "$chart" --namespace esdb --reuse-values --set pdb.maxUnavailable=2 2>&1) ||
   fail "helm upgrade --set pdb.maxUnavailable=2: $out"
 [ "$(field pdb esdb -o jsonpath='{.spec.maxUnavailable}')" = 2 ] || fail "the upgrade did not change the PDB"
-if out=$(h test esdb --namespace esdb --timeout 120s 2>&1); then
+if out=$(h test esdb --namespace esdb --logs --timeout 120s 2>&1); then
   fail "helm test passed with a PodDisruptionBudget that lets two of three members go: $out"
 fi
-grep -q 'pdb.too-permissive' <<<"$out" || fail "helm test failed, but not naming pdb.too-permissive: $out"
-echo "ok: helm test fails on a budget of 2 of 3: $(grep -m1 'pdb.too-permissive' <<<"$out" | sed 's/^ *//')"
+grep -q '^ERROR *pdb.too-permissive *PodDisruptionBudget esdb/esdb' <<<"$out" ||
+  fail "helm test failed, but the report does not name pdb.too-permissive: $out"
+echo "ok: helm test fails on a budget of 2 of 3, the report says: $(grep -A1 '^ERROR *pdb.too-permissive' <<<"$out" | tr -s ' ' | tr '\n' ' ')"
 
 before=$(field statefulset esdb -o jsonpath='{.status.currentRevision}')
 t0=$SECONDS
@@ -101,7 +103,7 @@ echo "ok: helm upgrade rolled the members in $((SECONDS - t0)) s"
 [ "$(field configmap esk8s-config -o jsonpath='{.data.ESK8S_TLS_VALIDITY_HOURS}')" = 168 ] ||
   fail "the ConfigMap lacks the upgraded setting"
 [ "$(h history esdb --namespace esdb -o json | jq length)" = 3 ] || fail "release history is not 3 revisions"
-out=$(h test esdb --namespace esdb --timeout 120s 2>&1) || fail "helm test after the upgrade failed: $out"
+out=$(h test esdb --namespace esdb --logs --timeout 120s 2>&1) || fail "helm test after the upgrade failed: $out"
 echo "ok: helm test passes again after the upgrade"
 # The failed test's pod stayed for `kubectl logs`; this passed run replaced and removed it.
 [ -z "$(kc -n esdb get pod esdb-doctor -o name --ignore-not-found)" ] || fail "the test pod is still there"
