@@ -50,12 +50,14 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "${ESK8S_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "Kubernetes-native discovery and membership for event-store clusters")
-set(CPACK_PACKAGE_DESCRIPTION
-    "libesk8s.so is a plugin (C ABI) that lets an event-store database cluster run on Kubernetes: \
-discovery through EndpointSlices, SWIM gossip over mutual TLS, health probes, /gossip and \
-/metrics. The package holds the library and its header and pkg-config file, the esk8s CLI, \
-the esk8s-node reference host, and the Kubernetes manifests, RBAC files, Helm chart and \
-Prometheus rules under /usr/share/esk8s.")
+# Lines of at most 80 characters, as Debian's control files want them.
+string(JOIN "\n" CPACK_PACKAGE_DESCRIPTION
+  "libesk8s.so is a plugin (C ABI) that lets an event-store database cluster run"
+  "on Kubernetes: discovery through EndpointSlices, SWIM gossip over mutual TLS,"
+  "health probes, /gossip and /metrics. The package holds the library, its header"
+  "and pkg-config file, the esk8s CLI, the esk8s-node reference host, and the"
+  "Kubernetes manifests, RBAC files, Helm chart and Prometheus rules under"
+  "/usr/share/esk8s.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # Debug information stays in the build tree: unstripped, the library alone is over 100 MB.
 set(CPACK_STRIP_FILES TRUE)

@@ -37,7 +37,7 @@ static void on_log(void* ctx, esk8s_log_level level, esk8s_str component, esk8s_
   int len;
   (void)ctx;
   len = snprintf(line, sizeof line, "[esk8s] %s %.*s: %.*s",
-                 level <= ESK8S_LOG_ERROR ? kLevels[level] : "?", (int)component.len,
+                 (unsigned)level <= ESK8S_LOG_ERROR ? kLevels[level] : "?", (int)component.len,
                  component.ptr ? component.ptr : "", (int)message.len,
                  message.ptr ? message.ptr : "");
   for (i = 0; i < n && len > 0 && (size_t)len < sizeof line; ++i) {

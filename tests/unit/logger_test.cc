@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
 
 #include "common/escape.h"
 
@@ -116,4 +119,117 @@ TEST_CASE("logger: format_record escapes and quotes a record that did not pass t
   std::vector<LogField> fields{{"v", "a \"b\" \\ c"}, {"nl", "x\ny"}, {"eq", "k=v"}};
   CHECK(format_record(LogLevel::kInfo, "c", "m\nforged", fields) ==
         "info c: m\\nforged v=\"a \\\"b\\\" \\\\ c\" nl=x\\ny eq=\"k=v\"");
+}
+
+namespace {
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+
+// 2026-12-07T20:42:08.123Z
+const system_clock::time_point kT{milliseconds(1796676128123)};
+
+// A JSON line as a log pipeline reads it: strict (nlohmann rejects control characters in strings
+// and ill-formed UTF-8), one object with exactly the five keys.
+nlohmann::json parse_line(const std::string& line) {
+  INFO(line);
+  REQUIRE(line.find('\n') == std::string::npos);
+  REQUIRE(line.find('\r') == std::string::npos);
+  nlohmann::json j;
+  REQUIRE_NOTHROW(j = nlohmann::json::parse(line));
+  REQUIRE(j.is_object());
+  REQUIRE(j.size() == 5);
+  for (const char* key : {"time", "level", "component", "message"}) {
+    REQUIRE(j.contains(key));
+    REQUIRE(j[key].is_string());
+  }
+  REQUIRE(j["fields"].is_object());
+  return j;
+}
+}  // namespace
+
+TEST_CASE("logger: a JSON record has time, level, component, message and its fields in order") {
+  std::vector<LogField> fields{{"identity", "esdb-0"}, {"empty", ""}, {"time", "not the time"}};
+  const std::string line = format_record_json(kT, LogLevel::kWarn, "gossip", "refused", fields);
+  CHECK(line ==
+        "{\"time\":\"2026-12-07T20:42:08.123Z\",\"level\":\"warn\",\"component\":\"gossip\","
+        "\"message\":\"refused\",\"fields\":{\"identity\":\"esdb-0\",\"empty\":\"\","
+        "\"time\":\"not the time\"}}");
+  // A field named like a top-level key stays a field.
+  nlohmann::json j = parse_line(line);
+  CHECK(j["time"] == "2026-12-07T20:42:08.123Z");
+  CHECK(j["fields"]["time"] == "not the time");
+  CHECK(format_record_json(kT, LogLevel::kTrace, "c", "m", {}) ==
+        "{\"time\":\"2026-12-07T20:42:08.123Z\",\"level\":\"trace\",\"component\":\"c\","
+        "\"message\":\"m\",\"fields\":{}}");
+}
+
+TEST_CASE("logger: hostile text in a JSON record stays one valid line, read as text shows it") {
+  static constexpr char kControls[] = "nul \0 bell \x07 esc \x1b[31m del \x7f";
+  const std::string hostile[] = {
+      "line\nforged {\"level\":\"error\"}\r",
+      "quote \" and backslash \\ and \\\" escaped quote",
+      std::string(kControls, sizeof kControls - 1),
+      "invalid \xff\xfe \xc0\xaf \xed\xa0\x80 truncated \xe2\x82",
+      "c1 \xc2\x9b" "2J separators \xe2\x80\xa8 \xe2\x80\xa9 fine caf\xc3\xa9 \xf0\x9f\x98\x80",
+      "\\u0000 looks like an escape",
+      "",
+  };
+  for (const std::string& h : hostile) {
+    std::vector<LogField> fields{{h, h}, {"k", h}};
+    nlohmann::json j = parse_line(format_record_json(kT, LogLevel::kError, h, h, fields));
+    // Exactly what escape_untrusted (the text format's escaping) makes of it.
+    const std::string shown = escape_untrusted(h);
+    CHECK(j["component"] == shown);
+    CHECK(j["message"] == shown);
+    CHECK(j["fields"][shown] == shown);
+    CHECK(j["fields"]["k"] == shown);
+    CHECK(j["level"] == "error");
+  }
+}
+
+TEST_CASE("logger: every byte and random byte strings give valid JSON lines") {
+  for (int b = 0; b < 256; ++b) {
+    std::string one(1, static_cast<char>(b));
+    std::vector<LogField> fields{{one, one}};
+    parse_line(format_record_json(kT, LogLevel::kInfo, one, "x" + one + "y", fields));
+  }
+  std::mt19937 rng(20261207);
+  std::uniform_int_distribution<int> byte(0, 255), len(0, 40);
+  auto random_text = [&] {
+    std::string s(static_cast<size_t>(len(rng)), '\0');
+    for (char& c : s) c = static_cast<char>(byte(rng));
+    return s;
+  };
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<LogField> fields{{random_text(), random_text()}, {"v", random_text()}};
+    nlohmann::json j = parse_line(format_record_json(kT, LogLevel::kDebug, random_text(),
+                                                     random_text(), fields));
+    CHECK(j["fields"].size() >= 1);  // two keys, or one when the random key is "v"
+  }
+}
+
+TEST_CASE("logger: RFC 3339 times in UTC with milliseconds, also before 1970") {
+  CHECK(format_rfc3339(kT) == "2026-12-07T20:42:08.123Z");
+  CHECK(format_rfc3339(system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(system_clock::time_point{milliseconds(-1)}) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339(system_clock::time_point{std::chrono::microseconds(1999)}) ==
+        "1970-01-01T00:00:00.001Z");
+}
+
+TEST_CASE("logger: log formats are text and json, nothing else") {
+  CHECK(parse_log_format("text") == LogFormat::kText);
+  CHECK(parse_log_format("json") == LogFormat::kJson);
+  for (const char* bad : {"", "JSON", " json", "json ", "logfmt", "jsonl"}) {
+    CHECK_FALSE(parse_log_format(bad).has_value());
+  }
+}
+
+TEST_CASE("logger: format_line ends every record with one newline, text with its time first") {
+  std::vector<LogField> fields{{"k", "v\nw"}};
+  CHECK(format_line(LogFormat::kText, kT, LogLevel::kInfo, "c", "m", fields) ==
+        "2026-12-07T20:42:08.123Z info c: m k=v\\nw\n");
+  const std::string json = format_line(LogFormat::kJson, kT, LogLevel::kInfo, "c", "m", fields);
+  REQUIRE(json.ends_with("}\n"));
+  CHECK(json.find('\n') == json.size() - 1);
+  CHECK(parse_line(json.substr(0, json.size() - 1))["fields"]["k"] == "v\\nw");
 }
