@@ -14,6 +14,8 @@
 #   - `helm upgrade` with the budget back and one more ESK8S_* setting rolls the members (the
 #     config checksum), the rollout completes with three Ready members listing three alive,
 #     the new setting in the ConfigMap, and `helm test` passes again;
+#   - `helm upgrade` of podManagementPolicy or storage.size fails: the API server says the field
+#     is immutable (docs/OPERATIONS.md says so);
 #   - `helm uninstall` leaves nothing of the release: no objects labelled with it, no pods, no
 #     test hook objects, no release record; the data claims stay (the StatefulSet's, not the
 #     release's, as with kubectl delete -k).
@@ -107,6 +109,17 @@ out=$(h test esdb --namespace esdb --logs --timeout 120s 2>&1) || fail "helm tes
 echo "ok: helm test passes again after the upgrade"
 # The failed test's pod stayed for `kubectl logs`; this passed run replaced and removed it.
 [ -z "$(kc -n esdb get pod esdb-doctor -o name --ignore-not-found)" ] || fail "the test pod is still there"
+
+# What docs/OPERATIONS.md says an upgrade cannot change: the API server refuses, naming it.
+for change in podManagementPolicy=OrderedReady storage.size=20Gi; do
+  if out=$(h upgrade esdb "$chart" --namespace esdb --reuse-values --set "$change" 2>&1); then
+    fail "helm upgrade --set $change succeeded"
+  fi
+  why=$(grep -o 'field is immutable\|Forbidden: updates to statefulset spec' <<<"$out" | head -n 1) ||
+    fail "helm upgrade --set $change failed, but not as immutable: $out"
+  echo "ok: helm upgrade --set $change fails: $why"
+done
+[ "$(field statefulset esdb -o jsonpath='{.spec.podManagementPolicy}')" = Parallel ] || fail "policy changed"
 
 t0=$SECONDS
 out=$(h uninstall esdb --namespace esdb --wait --timeout 240s 2>&1) || fail "helm uninstall: $out"
