@@ -20,6 +20,7 @@ struct ExtraPermission {
   discovery::PermissionCheck check;
   std::string needed_for;  // e.g. "ESK8S_TLS_MODE=kubernetes-csr"
   std::string remedy;      // e.g. "apply rbac/csr.yaml"
+  bool optional = false;   // missing loses a feature only (Events): a warning, not a problem
 };
 
 // "pods" for the core group, "statefulsets.apps" otherwise: how kubectl and the 403 messages
@@ -86,8 +87,8 @@ std::vector<discovery::EndpointSlice> list_slices(discovery::KubeClient& client,
 }
 
 // What the plugin reads besides EndpointSlices (plugin/runtime.cc): its own pod and StatefulSet
-// when ESK8S_READY_MODE=auto or ESK8S_CLUSTER_SIZE is unset, and CertificateSigningRequests in
-// kubernetes-csr mode.
+// when ESK8S_READY_MODE=auto or ESK8S_CLUSTER_SIZE is unset, CertificateSigningRequests in
+// kubernetes-csr mode, and what it writes: Events with ESK8S_EVENTS=on (optional).
 std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
   std::vector<ExtraPermission> out;
   if (c.ready_mode == plugin::ReadyMode::kAuto || !c.cluster_size) {
@@ -105,6 +106,14 @@ std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
       out.push_back({{verb, "certificates.k8s.io", "certificatesigningrequests", "", false, ""},
                      "ESK8S_TLS_MODE=kubernetes-csr",
                      "apply rbac/csr.yaml"});
+    }
+  }
+  if (c.events) {
+    for (const char* verb : {"create", "patch"}) {
+      out.push_back({{verb, "events.k8s.io", "events", c.namespace_name, false, ""},
+                     "ESK8S_EVENTS=on: Events on the member's own pod; nothing else needs it",
+                     "apply rbac/role.yaml, or set ESK8S_EVENTS=off",
+                     true});
     }
   }
   return out;
@@ -142,12 +151,17 @@ json inspect(discovery::KubeClient& client, const discovery::KubeConfig& kc,
        discovery::KubernetesSource::describe_missing(checks, self.user, namespaces.size() > 1))
     problems.push_back(m);
   const std::string who = self.user.empty() ? "this pod's service account" : self.user;
+  std::vector<std::string> rbac_warnings;
   for (auto& extra : extra_permissions(c)) {
     discovery::KubernetesSource::review_access(client, extra.check);
     if (!extra.check.allowed && extra.check.error.empty()) {
-      problems.push_back("cannot " + extra.check.verb + " " + resource_name(extra.check) + " " +
-                         where(extra.check) + " as " + who + " (needed for " + extra.needed_for +
-                         "); " + extra.remedy);
+      std::string sentence = "cannot " + extra.check.verb + " " + resource_name(extra.check) +
+                             " " + where(extra.check) + " as " + who + " (needed for " +
+                             extra.needed_for + "); " + extra.remedy;
+      if (extra.optional)
+        rbac_warnings.push_back(std::move(sentence));
+      else
+        problems.push_back(std::move(sentence));
     }
     checks.push_back(std::move(extra.check));
   }
@@ -180,6 +194,7 @@ json inspect(discovery::KubeClient& client, const discovery::KubeConfig& kc,
                              c.gossip_port};
   std::vector<std::string> warnings;
   auto peers = discovery::peers_from_slices(slices, ctx, &warnings);
+  warnings.insert(warnings.end(), rbac_warnings.begin(), rbac_warnings.end());
   report["warnings"] = warnings;
   for (const auto& p : peers) {
     report["peers"].push_back({{"identity", p.identity},

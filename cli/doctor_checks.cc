@@ -683,6 +683,16 @@ void check_permissions(const Workload& w, const PermissionReport& report,
       continue;
     }
     if (r.allowed) continue;
+    if (n.optional) {
+      out.push_back(make(Severity::kWarning, "rbac.events-missing", object,
+                         report.user + " cannot " + n.verb + " " + resource + " " + where,
+                         n.reason,
+                         "apply " + n.rbac_file + " for ServiceAccount " + w.service_account() +
+                             " of namespace " + w.namespace_name +
+                             ", or set ESK8S_EVENTS=off to go without Events"));
+      out.back().command = n.command;
+      continue;
+    }
     out.push_back(make(Severity::kError, "rbac.missing", object,
                        report.user + " cannot " + n.verb + " " + resource + " " + where, n.reason,
                        "apply " + n.rbac_file + " for ServiceAccount " + w.service_account() +
@@ -1533,6 +1543,16 @@ std::vector<PermissionNeed> needed_permissions(const Workload& w) {
                      "ESK8S_TLS_MODE=kubernetes-csr requests each member's certificate with a "
                      "CertificateSigningRequest; without it no member gets a certificate",
                      csr_command(w.namespace_name, sa)});
+    }
+  }
+  if (w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes" &&
+      w.setting("ESK8S_EVENTS", "on") != "off") {
+    for (const char* verb : {"create", "patch"}) {
+      out.push_back({verb, "events.k8s.io", "events", own, "rbac/role.yaml",
+                     "each member writes Kubernetes Events about what it saw (a member died, "
+                     "quorum lost, ...) on its own pod, for kubectl describe pod; without it "
+                     "they are missing and the member logs it once, nothing else breaks",
+                     role_command(w.namespace_name, sa), true});
     }
   }
   return out;

@@ -65,7 +65,9 @@ std::vector<std::string> referenced_secrets(const Workload& w);
 //     own namespace when ESK8S_READY_MODE is auto or ESK8S_CLUSTER_SIZE is unset (what the
 //     plugin reads them for);
 //   ESK8S_TLS_MODE=kubernetes-csr: create/get/watch certificatesigningrequests.certificates.k8s.io
-//     (cluster-scoped).
+//     (cluster-scoped);
+//   kubernetes discovery with ESK8S_EVENTS on (the default): create/patch events.events.k8s.io in
+//     the own namespace (optional: missing is a warning, rbac.events-missing).
 std::vector<PermissionNeed> needed_permissions(const Workload& w);
 
 // "system:serviceaccount:NS:SA" for the pod template's service account.

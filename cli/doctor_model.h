@@ -85,6 +85,8 @@ struct PermissionNeed {
   std::string rbac_file;       // what to apply when it is missing
   std::string reason;          // what esk8s uses it for
   std::string command;         // applies rbac_file for this account (Finding::command)
+  // Missing it loses a feature, never the cluster (Events): a warning, not an error.
+  bool optional = false;
 };
 struct PermissionResult {
   PermissionNeed need;

@@ -270,7 +270,9 @@ ApiResponse KubeClient::request(const std::string& method, const std::string& pa
     const std::string target = base_path_ + path;
     auto res = method == "POST"  ? cli->Post(target, h, json_body, "application/json")
                : method == "PUT" ? cli->Put(target, h, json_body, "application/json")
-                                 : cli->Get(target, h);
+               : method == "PATCH"
+                   ? cli->Patch(target, h, json_body, "application/merge-patch+json")
+                   : cli->Get(target, h);
     release(cli);
     if (!res) return {0, "", std::nullopt, httplib::to_string(res.error())};
     // A 401 may mean the token rotated under us or the plugin's credential was revoked early:
@@ -295,6 +297,10 @@ ApiResponse KubeClient::post(const std::string& path, const std::string& json_bo
 
 ApiResponse KubeClient::put(const std::string& path, const std::string& json_body) {
   return request("PUT", path, json_body);
+}
+
+ApiResponse KubeClient::patch(const std::string& path, const std::string& merge_patch) {
+  return request("PATCH", path, merge_patch);
 }
 
 ApiResponse KubeClient::stream(const std::string& path_and_query,

@@ -69,6 +69,8 @@ class KubeClient {
   ApiResponse get(const std::string& path_and_query);
   ApiResponse post(const std::string& path, const std::string& json_body);
   ApiResponse put(const std::string& path, const std::string& json_body);
+  // PATCH with a JSON merge patch (application/merge-patch+json, RFC 7386).
+  ApiResponse patch(const std::string& path, const std::string& merge_patch);
   // GET with the body delivered incrementally to `on_data` while the status is 2xx; returning
   // false from `on_data` ends the stream. `read_timeout` bounds silence on the connection.
   ApiResponse stream(const std::string& path_and_query,
@@ -98,7 +100,7 @@ class KubeClient {
   bool credentials(bool force_reload, std::string& token, std::optional<ExecCredential>& exec,
                    std::string& error);
   ApiResponse finish(int status, std::string body, const std::string& retry_after_header);
-  // GET, POST or PUT, retried once with a re-read token after a 401.
+  // GET, POST, PUT or PATCH, retried once with a re-read token after a 401.
   ApiResponse request(const std::string& method, const std::string& path,
                       const std::string& json_body);
 

@@ -122,6 +122,15 @@ DiscoveryStats KubernetesSource::stats() const {
     s.watch_restarts += c[1];
     s.errors += c[2];
   }
+  const auto now = Clock::now();
+  for (const auto& [ns, since] : failing_since_by_ns_) {
+    auto open = watch_open_since_by_ns_.find(ns);
+    const bool answered =
+        open != watch_open_since_by_ns_.end() && now - open->second >= kWatchOpenCounts;
+    if (since == 0 || answered) continue;
+    if (s.failing_since_unix_ms == 0 || since < s.failing_since_unix_ms)
+      s.failing_since_unix_ms = since;
+  }
   return s;
 }
 
@@ -213,6 +222,13 @@ void KubernetesSource::rbac_self_check() {
       return;
     }
   }
+  {
+    std::lock_guard lock(mu_);
+    stats_.rbac_missing.clear();
+    for (const auto& m : missing)
+      stats_.rbac_missing += (stats_.rbac_missing.empty() ? "" : "\n") + m;
+    if (!missing.empty()) ++stats_.rbac_missing_checks;
+  }
   if (missing.empty()) {
     log_.info("RBAC self-check passed", {{"namespaces", std::to_string(opts_.namespaces.size())}});
     return;
@@ -259,6 +275,11 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
   auto count_error = [&](int code) {
     std::lock_guard lock(mu_);
     ++stats_.errors_by_code[code];
+    if (failing_since_by_ns_[ns] == 0) failing_since_by_ns_[ns] = unix_ms();
+  };
+  auto count_success = [&] {
+    std::lock_guard lock(mu_);
+    failing_since_by_ns_[ns] = 0;
   };
   // Every output of the state machine is reported here exactly once: its slice change is
   // published and its error is one log record, with the details of the response behind it.
@@ -295,6 +316,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
       if (r.status == 200) {
         auto page = parse_slice_list(r.body);
         if (page.is_ok()) {
+          count_success();
           out = state.on_list_page(page.value(), Clock::now());
           report(out, LogLevel::kWarn, {});
           continue;
@@ -330,6 +352,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
         {
           std::lock_guard lock(mu_);
           ++stats_.events;
+          failing_since_by_ns_[ns] = 0;
           const SliceEvent& e = ev.value();
           if ((e.type == EventType::kAdded || e.type == EventType::kModified) &&
               !e.slice.last_change_trigger_time.empty()) {
@@ -352,9 +375,17 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
       }
       return running_.load();
     };
+    {
+      std::lock_guard lock(mu_);
+      watch_open_since_by_ns_[ns] = Clock::now();
+    }
     ApiResponse r = client_->stream(
         path, [&](std::string_view chunk) { return handle(decoder.feed(chunk)); },
         std::chrono::seconds(req.timeout_seconds + 30));
+    {
+      std::lock_guard lock(mu_);
+      watch_open_since_by_ns_.erase(ns);
+    }
     if (!running_) break;
     const bool answered = r.status >= 200 && r.status < 300;
     if (answered && !interrupted && !malformed) handle(decoder.finish());
@@ -367,6 +398,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
       continue;
     }
     if (answered) {
+      count_success();
       out = state.on_watch_end(Clock::now());
       report(out, LogLevel::kWarn, {});
       continue;

@@ -70,7 +70,17 @@ struct DiscoveryStats {
   // change happened in the cluster) to its watch event being applied here.
   uint64_t latency_count = 0;
   double latency_sum_seconds = 0;
+  // The RBAC self-check: how many runs found permissions missing, and the last finding (one
+  // sentence per permission, newline-separated; empty when the last run passed or none ran).
+  uint64_t rbac_missing_checks = 0;
+  std::string rbac_missing;
+  // Unix ms since when some namespace's requests have failed with no success in between (0: none
+  // failing). Successes: a list page, a watch event (bookmarks too), a clean watch end, and a
+  // watch open longer than kWatchOpenCounts (the server answered it).
+  int64_t failing_since_unix_ms = 0;
 };
+
+inline constexpr std::chrono::seconds kWatchOpenCounts{10};
 
 // The API path and query of one page of the EndpointSlices of `service` in namespace `ns`:
 // label selector kubernetes.io/service-name=<service>, `limit`, and `continue` when the token is
@@ -135,6 +145,9 @@ class KubernetesSource {
   std::map<std::string, std::array<uint64_t, 3>>
       counters_by_ns_;  // guarded by mu_: relists, watch restarts, errors
   std::chrono::steady_clock::time_point last_rbac_check_{};  // guarded by mu_
+  std::map<std::string, int64_t> failing_since_by_ns_;       // guarded by mu_: unix ms, 0 none
+  std::map<std::string, std::chrono::steady_clock::time_point>
+      watch_open_since_by_ns_;  // guarded by mu_: the watch in flight, by namespace
 };
 
 }  // namespace esk8s::discovery

@@ -144,6 +144,10 @@ const std::vector<KeySpec>& config_keys() {
       {"ESK8S_DISRUPTION_LEASE_SECONDS", "an integer 10-3600", "120",
        "How long a disruption holds the guard at most: the member's next process frees it once "
        "it sees a quorum again; a member that never comes back frees it by expiry."},
+      {"ESK8S_EVENTS", "on | off", "on",
+       "Kubernetes discovery: write events.k8s.io/v1 Events about what this member saw (a member "
+       "died or left, quorum lost and regained, superseded, RBAC missing, certificate renewal, "
+       "discovery stale) on its own Pod, aggregated and rate-limited (RBAC: rbac/role.yaml)."},
       {"ESK8S_PRESET", "lan | local | wan", "lan", "Timing preset (probe intervals, deadlines)."},
       {"ESK8S_FAULT_FILE", "path", "none",
        "Testing only: while this file holds the word isolate, gossip traffic is dropped both "
@@ -621,6 +625,12 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     } else {
       problems.bad_value("ESK8S_DISRUPTION_LEASE", *v);
     }
+  }
+  if (auto v = get("ESK8S_EVENTS")) {
+    if (*v == "on" || *v == "off")
+      c.events = *v == "on";
+    else
+      problems.bad_value("ESK8S_EVENTS", *v);
   }
   if (auto v = get("ESK8S_DISRUPTION_LEASE_SECONDS")) {
     if (parse_uint(*v, 3600, n) && n >= 10) {

@@ -88,6 +88,8 @@ struct Config {
   std::string disruption_lease_namespace;
   std::string disruption_lease_name;
   uint32_t disruption_lease_seconds = 120;
+  // ESK8S_EVENTS: Kubernetes Events on the member's own Pod (kubernetes discovery only).
+  bool events = true;
   std::string fault_file;  // testing only: "isolate" in it partitions gossip (empty: off)
 
   // "<pod>.<service>.<namespace>.svc.<cluster-domain>".

@@ -26,6 +26,7 @@
 #include "gossip/esdb_gossip.h"
 #include "gossip/quorum.h"
 #include "plugin/disruption_guard_worker.h"
+#include "plugin/event_worker.h"
 #include "plugin/health.h"
 #include "plugin/http_server.h"
 #include "plugin/membership_view.h"
@@ -50,6 +51,9 @@ int64_t unix_now_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// Discovery failing this long with no success in between is an Event (DiscoveryStale).
+constexpr int64_t kDiscoveryStaleAfterMs = 60000;
 
 gossip::InstanceId random_instance_id() {
   std::random_device rd;
@@ -132,6 +136,70 @@ struct Runtime::Loop {
   std::unique_ptr<DisruptionGuardWorker> guard;  // ESK8S_DISRUPTION_LEASE
   DisruptionGuardView guard_view;                // what the worker last published
   std::unique_ptr<discovery::KubeClient> statefulset_kube;
+  // ESK8S_EVENTS (kubernetes discovery): Kubernetes Events on the own Pod, and what they were
+  // last told (loop thread).
+  std::unique_ptr<EventWorker> events;
+  bool events_quorum = false, events_quorum_lost = false, events_discovery_stale = false;
+  uint64_t events_tls_renewals = 0, events_tls_failures = 0, events_rbac_checks = 0;
+
+  void emit(EventType type, std::string_view reason, std::string_view action, std::string note) {
+    if (events) events->emit(type, reason, action, std::move(note));
+  }
+
+  // Turns changes in quorum, TLS renewal and discovery into Events (gossip events are emitted
+  // where they arrive, in on_gossip_events).
+  void note_events(const ReadinessState& r) {
+    if (!events) return;
+    const gossip::QuorumView q{r.cluster_size, r.confirmed_alive};
+    const bool quorum = r.gossip_running && q.has_quorum();
+    const std::string of = std::to_string(q.needed()) + " of " + std::to_string(r.cluster_size);
+    if (events_quorum && !quorum) {
+      events_quorum_lost = true;
+      emit(EventType::kWarning, event_reason::kQuorumLost, "ObserveQuorum",
+           "this member sees fewer than " + of +
+               " members alive: no majority until enough members are back");
+    } else if (!events_quorum && quorum && events_quorum_lost) {
+      emit(EventType::kNormal, event_reason::kQuorumRegained, "ObserveQuorum",
+           "this member sees a majority (" + of + ") alive again");
+    }
+    events_quorum = quorum;
+    if (tls) {
+      const TlsState t = tls->state();
+      if (t.renewals > events_tls_renewals) {
+        emit(EventType::kNormal, event_reason::kCertificateRenewed, "RenewCertificate",
+             "the gossip certificate was renewed (" + t.mode + "), valid until " +
+                 format_micro_time(t.not_after));
+      }
+      if (t.renewal_failures > events_tls_failures) {
+        emit(EventType::kWarning, event_reason::kCertificateRenewalFailed, "RenewCertificate",
+             "renewing the gossip certificate failed (" + t.mode + "): " + t.last_error);
+      }
+      events_tls_renewals = t.renewals;
+      events_tls_failures = t.renewal_failures;
+    }
+    if (!source) return;
+    const discovery::DiscoveryStats st = source->stats();
+    if (st.rbac_missing_checks > events_rbac_checks) {
+      std::string missing = st.rbac_missing;
+      for (char& c : missing) c = c == '\n' ? ';' : c;
+      emit(EventType::kWarning, event_reason::kRbacMissing, "CheckPermissions",
+           "discovery is missing Kubernetes permissions: " + missing);
+    }
+    events_rbac_checks = st.rbac_missing_checks;
+    const bool stale = st.failing_since_unix_ms != 0 &&
+                       unix_now_ms() - st.failing_since_unix_ms >= kDiscoveryStaleAfterMs;
+    if (stale && !events_discovery_stale) {
+      emit(EventType::kWarning, event_reason::kDiscoveryStale, "WatchEndpointSlices",
+           "discovery has not read the EndpointSlices of service " + rt.config_.service +
+               " for " + std::to_string(kDiscoveryStaleAfterMs / 1000) +
+               " s (API errors, see the discovery log records); keeping the last " +
+               std::to_string(peers.size()) + " known peers");
+    } else if (!stale && events_discovery_stale) {
+      emit(EventType::kNormal, event_reason::kDiscoveryRecovered, "WatchEndpointSlices",
+           "discovery reads the EndpointSlices of service " + rt.config_.service + " again");
+    }
+    events_discovery_stale = stale;
+  }
 
   ReadinessState readiness() {
     ReadinessState r;
@@ -260,6 +328,7 @@ struct Runtime::Loop {
     snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
     snap->members_json = gossip::render_members_json(view, rt.config_.identity());
     snap->readiness = readiness();
+    note_events(snap->readiness);
     snap->guard = guard_view;
     snap->metrics = collect_metrics(snap->readiness);
     rt.snapshots_.store(std::move(snap));
@@ -500,6 +569,18 @@ struct Runtime::Loop {
     for (const auto& e : events) {
       if (e.kind == gossip::MembershipEvent::Kind::kSuperseded) superseded = true;
       if (e.kind == gossip::MembershipEvent::Kind::kUpdated) continue;
+      if (e.kind == gossip::MembershipEvent::Kind::kDied) {
+        emit(EventType::kWarning, event_reason::kMemberDied, "ObserveMembership",
+             "member " + e.member.identity +
+                 " died: no answer to direct or indirect gossip probes");
+      } else if (e.kind == gossip::MembershipEvent::Kind::kLeft) {
+        emit(EventType::kNormal, event_reason::kMemberLeft, "ObserveMembership",
+             "member " + e.member.identity + " left the cluster (graceful shutdown)");
+      } else if (e.kind == gossip::MembershipEvent::Kind::kSuperseded) {
+        emit(EventType::kWarning, event_reason::kSuperseded, "ClaimIdentity",
+             "a newer process claims this member's identity " + e.member.identity +
+                 "; this process is stale and stays not ready");
+      }
       auto level = e.kind == gossip::MembershipEvent::Kind::kSuperseded ? LogLevel::kError
                    : e.kind == gossip::MembershipEvent::Kind::kDied     ? LogLevel::kWarn
                                                                         : LogLevel::kInfo;
@@ -649,7 +730,7 @@ Status Runtime::start() {
     log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
     return std::move(client.value());
   };
-  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube, guard_kube;
+  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube, guard_kube, events_kube;
   if (config_.discovery == DiscoveryMode::kKubernetes) {
     auto k = make_kube("kube-client");
     if (!k) return k.status();
@@ -666,6 +747,11 @@ Status Runtime::start() {
     csr_kube = std::move(k.value());
   }
 
+  if (config_.events && config_.discovery == DiscoveryMode::kKubernetes) {
+    auto k = make_kube("events");
+    if (!k) return k.status();
+    events_kube = std::move(k.value());
+  }
   if (!config_.disruption_lease_name.empty()) {
     auto k = make_kube("disruption-guard");
     if (!k) return k.status();
@@ -720,6 +806,14 @@ Status Runtime::start() {
 
   l->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                          log_.with_component("http"));
+  if (events_kube) {
+    EventWorkerSettings es;
+    es.recorder.instance = "esk8s-" + config_.pod_name;
+    es.recorder.regarding.namespace_name = config_.namespace_name;
+    es.recorder.regarding.name = config_.pod_name;
+    l->events = std::make_unique<EventWorker>(std::move(es), std::move(events_kube),
+                                              log_.with_component("events"));
+  }
   if (guard_kube) {
     DisruptionGuardSettings gs;
     gs.namespace_name = config_.disruption_lease_namespace;
@@ -771,6 +865,7 @@ Status Runtime::start() {
   asio::post(l->io, [l] { l->on_started(); });
   l->thread = std::thread([l] { l->io.run(); });
   if (l->guard) l->guard->start();
+  if (l->events) l->events->start();
   if (sts_kube) {
     l->statefulset_kube = std::move(sts_kube);
     l->statefulset_reader = std::thread([l, ns = config_.namespace_name, pod = config_.pod_name] {
@@ -840,6 +935,7 @@ void Runtime::stop() {
     left->get_future().wait_for(std::chrono::milliseconds(300));
   }
   if (loop_->guard) loop_->guard->stop();
+  if (loop_->events) loop_->events->stop();
   {
     std::lock_guard lock(loop_->statefulset_mu);
     loop_->statefulset_stop = true;

@@ -5,7 +5,9 @@
 #  1. the single-namespace overlay's rendered RBAC (rbac/role.yaml) passes the check, which asks
 #     for exactly list+watch endpointslices, get pods and get statefulsets in the namespace;
 #  2. with any one verb of any one resource removed from the Role, the check fails and names
-#     exactly that verb and resource;
+#     exactly that verb and resource -- except the Events rule (create/patch events.events.k8s.io,
+#     ESK8S_EVENTS): without it the check passes and a warning names it, as nothing but the
+#     Events depends on it;
 #  3. the same for the kubernetes-csr overlay's ClusterRole (rbac/csr.yaml) with
 #     ESK8S_TLS_MODE=kubernetes-csr, which also asks for create/get/watch
 #     certificatesigningrequests.
@@ -76,6 +78,23 @@ expect_missing() {
   echo "ok  $what: fails naming $want"
 }
 
+# expect_warned DESCRIPTION "VERB RESOURCE" [ENV...]: the self-check passes, reports exactly this
+# permission as not allowed, and a warning names it (within 15 s, as above).
+expect_warned() {
+  local what=$1 want=$2 t0=$SECONDS
+  shift 2
+  until self_check "$@" && [ "$(missing)" = "$want" ]; do
+    [ $((SECONDS - t0)) -lt 15 ] || {
+      cat "$work/report.json" >&2
+      fail "$what: expected a passing self-check warning about [$want], got missing [$(missing)]"
+    }
+    sleep 0.5
+  done
+  jq -e --arg p "cannot $want " 'any(.warnings[]; startswith($p))' "$work/report.json" >/dev/null ||
+    fail "$what: no warning starts with \"cannot $want\""
+  echo "ok  $what: passes with a warning naming $want"
+}
+
 # each_rule_removed KIND NAME NS_FLAGS ENV...: for every verb of every resource of the role, replace
 # it without that one permission and expect exactly it to be reported missing; then restore.
 each_rule_removed() {
@@ -95,7 +114,11 @@ each_rule_removed() {
                    (.value | .resources = [$r] | .verbs -= [$v] | select(.verbs | length > 0))
                  else .value end]' "$work/original.json" >"$work/reduced.json"
     kc replace -f "$work/reduced.json" >/dev/null || fail "replacing $kind $name failed"
-    expect_missing "$kind $name without $expected" "$expected" "$@"
+    if [ "$resource" = events ]; then
+      expect_warned "$kind $name without $expected" "$expected" "$@"
+    else
+      expect_missing "$kind $name without $expected" "$expected" "$@"
+    fi
   done < <(jq -r '.rules | to_entries[] | .key as $i | .value as $rule |
                   if ($rule.apiGroups | length) != 1 then error("one apiGroup per rule expected")
                   else $rule.resources[] as $res | $rule.verbs[] |
@@ -144,13 +167,13 @@ endpoints:
 ports:
   - {name: gossip, port: 2114}
 SLICE
-role_checks="get pods, get statefulsets.apps, list endpointslices.discovery.k8s.io, watch endpointslices.discovery.k8s.io"
+role_checks="create events.events.k8s.io, get pods, get statefulsets.apps, list endpointslices.discovery.k8s.io, patch events.events.k8s.io, watch endpointslices.discovery.k8s.io"
 expect_pass "single-namespace RBAC (rbac/role.yaml)" "$role_checks"
 each_rule_removed Role esk8s-discovery "-n $ns"
 expect_pass "single-namespace RBAC restored" "$role_checks"
 
 # 3: kubernetes-csr adds the CSR permissions (cluster-scoped) to the check.
-csr_checks="create certificatesigningrequests.certificates.k8s.io, get certificatesigningrequests.certificates.k8s.io, get pods, get statefulsets.apps, list endpointslices.discovery.k8s.io, watch certificatesigningrequests.certificates.k8s.io, watch endpointslices.discovery.k8s.io"
+csr_checks="create certificatesigningrequests.certificates.k8s.io, create events.events.k8s.io, get certificatesigningrequests.certificates.k8s.io, get pods, get statefulsets.apps, list endpointslices.discovery.k8s.io, patch events.events.k8s.io, watch certificatesigningrequests.certificates.k8s.io, watch endpointslices.discovery.k8s.io"
 expect_missing "kubernetes-csr mode without rbac/csr.yaml" \
   "create certificatesigningrequests.certificates.k8s.io, get certificatesigningrequests.certificates.k8s.io, watch certificatesigningrequests.certificates.k8s.io" \
   ESK8S_TLS_MODE=kubernetes-csr

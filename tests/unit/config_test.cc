@@ -93,6 +93,7 @@ TEST_CASE(
            {"ESK8S_TLS_MODE", "kubernetes-csr", "vault", "local-ca | kubernetes-csr | files"},
            {"ESK8S_READY_MODE", "bootstrap-latch", "always", "auto | quorum | bootstrap-latch"},
            {"ESK8S_PRESET", "wan", "fast", "lan | local | wan"},
+           {"ESK8S_EVENTS", "off", "yes", "on | off"},
            {"ESK8S_DISCOVERY", "static", "consul", "kubernetes | dns | static"}}) {
     CAPTURE(key);
     CHECK(parse(with(base(), key, good)).is_ok());

@@ -247,7 +247,8 @@ TEST_CASE("doctor: a PodDisruptionBudget letting a majority go is an error") {
 TEST_CASE("doctor: the needed permissions follow discovery, peer namespaces and the TLS mode") {
   Fixture f;
   auto base = needed_permissions(f.workload());
-  REQUIRE(base.size() == 4);  // list+watch endpointslices, get pods, get statefulsets
+  // list+watch endpointslices, get pods, get statefulsets, create+patch events (optional)
+  REQUIRE(base.size() == 6);
   CHECK(base[0].verb == "list");
   CHECK(base[0].namespace_name == "esdb");
   CHECK(base[0].rbac_file == "rbac/role.yaml");
@@ -255,7 +256,11 @@ TEST_CASE("doctor: the needed permissions follow discovery, peer namespaces and 
   f.config()["ESK8S_TLS_MODE"] = "kubernetes-csr";
   f.config()["ESK8S_READY_MODE"] = "quorum";  // with ESK8S_CLUSTER_SIZE: no pod/sts reads
   auto more = needed_permissions(f.workload());
-  REQUIRE(more.size() == 7);
+  REQUIRE(more.size() == 9);
+  CHECK(more[7].resource == "events");
+  CHECK(more[7].optional);
+  f.config()["ESK8S_EVENTS"] = "off";
+  CHECK(needed_permissions(f.workload()).size() == 7);
   CHECK(more[2].namespace_name == "dr");
   CHECK(contains(more[2].rbac_file, "rbac/rolebinding-per-namespace.yaml"));
   CHECK(more[4].resource == "certificatesigningrequests");
@@ -277,6 +282,19 @@ TEST_CASE("doctor: a missing permission is one error naming verb, resource, name
         "system:serviceaccount:esdb:esdb cannot watch endpointslices.discovery.k8s.io in "
         "namespace \"esdb\"");
   CHECK(contains(x.fix, "rbac/role.yaml"));
+}
+
+TEST_CASE("doctor: a missing events permission is a warning naming the Role, never an error") {
+  Fixture f;
+  for (auto& r : f.obs.permissions->results) {
+    if (r.need.resource == "events" && r.need.verb == "create") r.allowed = false;
+  }
+  Finding x = only(f, "rbac.events-missing", Severity::kWarning);
+  CHECK(x.message ==
+        "system:serviceaccount:esdb:esdb cannot create events.events.k8s.io in namespace \"esdb\"");
+  CHECK(contains(x.fix, "rbac/role.yaml"));
+  CHECK(contains(x.fix, "ESK8S_EVENTS=off"));
+  CHECK(exit_code(f.findings()) == 0);
 }
 
 TEST_CASE("doctor: RBAC that cannot be reviewed is a warning saying the check was skipped") {

@@ -307,7 +307,10 @@ TEST_CASE("doctor: a missing peer permission names the per-namespace binding and
           "applying it; the own namespace names rbac/role.yaml") {
   Multi m;
   auto needs = needed_permissions(m.a.workload());
-  REQUIRE(needs.size() == 6);  // list+watch in esdb-a and esdb-b, get pods and statefulsets
+  // list+watch in esdb-a and esdb-b, get pods and statefulsets, create+patch events in esdb-a
+  REQUIRE(needs.size() == 8);
+  CHECK(needs[6].resource == "events");
+  CHECK(needs[6].namespace_name == "esdb-a");
   CHECK(needs[0].rbac_file == "rbac/role.yaml");
   CHECK(needs[0].command == "sed -e 's/NAMESPACE/esdb-a/g' rbac/role.yaml | kubectl apply -f -");
   CHECK(needs[2].namespace_name == "esdb-b");
