@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -903,4 +904,126 @@ TEST_CASE("scenario: the CA Secret updated in place reaches running members and 
     // No peer was ever refused for an untrusted issuer.
     CHECK(metric(p.ip, "esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"}") == 0);
   }
+}
+
+// The events.k8s.io/v1 Events esk8s wrote about `pod` (reportingController esk8s).
+std::vector<json> esk8s_events(Sim& sim, const std::string& pod) {
+  std::vector<json> out;
+  json list = sim.api_get("/apis/events.k8s.io/v1/namespaces/esdb/events");
+  if (!list.is_object()) return out;
+  for (const auto& e : list.value("items", json::array())) {
+    if (e.value("reportingController", "") != "esk8s") continue;
+    if (e.value("regarding", json::object()).value("name", "") != pod) continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::optional<json> event_with(Sim& sim, const std::string& pod, const std::string& reason,
+                               const std::string& note_part) {
+  for (const auto& e : esk8s_events(sim, pod)) {
+    if (e.value("reason", "") == reason &&
+        e.value("note", "").find(note_part) != std::string::npos)
+      return e;
+  }
+  return std::nullopt;
+}
+
+int64_t series_count(const json& e) {
+  return e.contains("series") ? e["series"].value("count", int64_t{0}) : 1;
+}
+
+TEST_CASE("scenario: a member that dies is a MemberDied Event on each survivor's pod, one Event per member with a series") {
+  Sim sim;
+  REQUIRE(sim.wait_converged(3, kConverge));
+  const auto pods = sim.pods();
+  const std::string dead = "esdb-2.esdb.esdb.svc.cluster.local";
+  // esdb-2's gossip is cut both ways: the survivors' failure detection declares it dead.
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  std::optional<json> first;
+  CHECK(Sim::eventually(
+      [&] { return (first = event_with(sim, "esdb-0", "MemberDied", dead)).has_value(); }, 60s,
+      500ms));
+  REQUIRE(first);
+  CHECK((*first)["type"] == "Warning");
+  CHECK((*first)["action"] == "ObserveMembership");
+  CHECK((*first)["reportingInstance"] == "esk8s-esdb-0");
+  CHECK((*first)["regarding"]["kind"] == "Pod");
+  CHECK((*first)["regarding"]["uid"] == pods[0].uid);  // so kubectl describe finds it
+  CHECK(Sim::eventually(
+      [&] { return event_with(sim, "esdb-1", "MemberDied", dead).has_value(); }, 30s, 500ms));
+  // The isolated member lost its quorum, and says so on its own pod.
+  CHECK(Sim::eventually([&] { return event_with(sim, "esdb-2", "QuorumLost", "").has_value(); },
+                        60s, 500ms));
+  // What an operator runs.
+  std::string out;
+  REQUIRE(sim.kubectl("-n esdb describe pod esdb-0", &out) == 0);
+  CHECK_MESSAGE(out.find("MemberDied") != std::string::npos, out);
+  CHECK_MESSAGE(out.find("esk8s") != std::string::npos, out);
+  REQUIRE(sim.kubectl("-n esdb get events --field-selector involvedObject.name=esdb-0 -o json",
+                      &out) == 0);
+  json core = json::parse(out, nullptr, false);
+  bool listed = false;
+  for (const auto& e : core.value("items", json::array())) {
+    listed = listed || (e.value("reason", "") == "MemberDied" &&
+                        e.value("reportingComponent", "") == "esk8s");
+  }
+  CHECK_MESSAGE(listed, out);
+
+  // It heals and dies again: the same Event, its series counts 2 (the second occurrence is
+  // written at once), no second Event about esdb-2 on esdb-0's pod.
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+  REQUIRE(sim.wait_converged(3, kConverge));
+  CHECK(Sim::eventually(
+      [&] { return event_with(sim, "esdb-2", "QuorumRegained", "").has_value(); }, 30s, 500ms));
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  CHECK(Sim::eventually(
+      [&] {
+        auto e = event_with(sim, "esdb-0", "MemberDied", dead);
+        return e && series_count(*e) >= 2;
+      },
+      60s, 500ms));
+  int about_dead = 0;
+  for (const auto& e : esk8s_events(sim, "esdb-0")) {
+    about_dead += e.value("reason", "") == "MemberDied" &&
+                  e.value("note", "").find(dead) != std::string::npos;
+  }
+  CHECK(about_dead == 1);
+  auto again = event_with(sim, "esdb-0", "MemberDied", dead);
+  REQUIRE(again);
+  CHECK((*again)["metadata"]["name"] == (*first)["metadata"]["name"]);
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+}
+
+TEST_CASE("scenario: without the events permission members still become Ready and log it once") {
+  Sim sim([](std::string& yaml) {
+    replace_once(yaml,
+                 "- apiGroups:\n  - events.k8s.io\n  resources:\n  - events\n  verbs:\n  - create\n"
+                 "  - patch\n",
+                 "");
+  });
+  REQUIRE(sim.wait_converged(3, kConverge));
+  // Something to report: esdb-2 is cut off and declared dead (and loses its quorum).
+  std::ofstream(sim.fault_file("esdb-2")) << "isolate\n";
+  CHECK(Sim::eventually([&] { return Sim::alive_seen_by(sim.pods()[0].ip) == 2; }, 60s));
+  const std::string line = "cannot write Kubernetes Events";
+  auto count_in_log = [&](const std::string& pod) {
+    std::string out;
+    if (sim.kubectl("-n esdb logs " + pod + " -c node", &out) != 0) return -1;
+    int n = 0;
+    for (size_t at = 0; (at = out.find(line, at)) != std::string::npos; at += line.size()) ++n;
+    return n;
+  };
+  CHECK(Sim::eventually([&] { return count_in_log("esdb-0") == 1; }, 30s, 500ms));
+  std::filesystem::remove(sim.fault_file("esdb-2"));
+  REQUIRE(sim.wait_converged(3, kConverge));  // ready throughout the refusals
+  std::this_thread::sleep_for(3s);
+  for (const char* pod : {"esdb-0", "esdb-1", "esdb-2"}) {
+    CAPTURE(pod);
+    CHECK(count_in_log(pod) == 1);  // once, however many Events were refused
+    CHECK(esk8s_events(sim, pod).empty());
+  }
+  std::string out;
+  REQUIRE(sim.kubectl("-n esdb logs esdb-0 -c node", &out) == 0);
+  CHECK_MESSAGE(out.find("rbac/role.yaml") != std::string::npos, out);
 }
