@@ -3,6 +3,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "gossip/quorum.h"
+#include "plugin/snapshot.h"
+
 namespace esk8s::plugin {
 
 namespace {
@@ -52,6 +55,28 @@ std::string render_prometheus(const std::vector<Metric>& metrics) {
     out += " " + number(m.value) + "\n";
   }
   return out;
+}
+
+void append_quorum_metrics(std::vector<Metric>& out, const ReadinessState& r) {
+  gossip::QuorumView seen{r.cluster_size, r.alive};
+  gossip::QuorumView confirmed{r.cluster_size, r.confirmed_alive};
+  out.push_back({"esk8s_quorum",
+                 "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",
+                 "gauge",
+                 {},
+                 seen.has_quorum() ? 1.0 : 0.0});
+  out.push_back({"esk8s_cluster_size",
+                 "Voting members the cluster is configured for (ESK8S_CLUSTER_SIZE or the "
+                 "StatefulSet's replicas); 0 while unknown.",
+                 "gauge",
+                 {},
+                 static_cast<double>(r.cluster_size)});
+  out.push_back({"esk8s_disruption_quorum_safe",
+                 "1 when stopping this node leaves a majority of the cluster size confirmed alive "
+                 "among the others (the quorum check of /health/disruptable).",
+                 "gauge",
+                 {},
+                 confirmed.can_lose_self() ? 1.0 : 0.0});
 }
 
 }  // namespace esk8s::plugin

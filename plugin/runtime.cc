@@ -417,12 +417,7 @@ struct Runtime::Loop {
                  "gauge",
                  {},
                  static_cast<double>(ts.frame_bytes_in_flight)});
-    gossip::QuorumView q{r.cluster_size, r.alive};
-    m.push_back({"esk8s_quorum",
-                 "1 when this node sees a majority of ESK8S_CLUSTER_SIZE members alive.",
-                 "gauge",
-                 {},
-                 q.has_quorum() ? 1.0 : 0.0});
+    append_quorum_metrics(m, r);
   }
 
   void add_tls_metrics(std::vector<Metric>& m) const {
