@@ -400,15 +400,6 @@ int http_status(const std::string& ip, uint16_t port, const std::string& path,
   return std::stoi(raw.substr(9, 3));
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 // ---- TlsConnection ----------------------------------------------------------------------------
 
 TlsConnection::~TlsConnection() { reset(); }

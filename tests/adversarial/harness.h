@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/test_util.h"
+
 namespace esk8s::adversarial {
 
 inline constexpr uint16_t kGossipPort = 2114;
@@ -148,7 +150,7 @@ class TlsConnection {
   std::string error_;
 };
 
-// Polls `pred` every 50 ms until it holds or `limit` passed; returns its last value.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit);
+// tests/unit/test_util.h's: polls until a predicate holds or a limit passed.
+using esk8s::test::eventually;
 
 }  // namespace esk8s::adversarial

@@ -66,15 +66,7 @@ class CaptureSink : public esk8s::LogSink {
   std::vector<std::string> lines;
 };
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using esk8s::test::eventually;
 
 // esk8s-cluster flags for the tests that need a real 410: etcd history compacted every second
 // by the apiserver's compactor, and EndpointSlice reads and watches served by etcd rather than

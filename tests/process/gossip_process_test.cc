@@ -24,12 +24,16 @@
 #include "gossip/transport.h"
 #include "gossip/wire.h"
 #include "tests/process/test_tls.h"
+#include "tests/unit/test_util.h"
 #include "tls/x509.h"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace fs = std::filesystem;
 namespace x509 = esk8s::tls;
+using esk8s::test::eventually;
+// How often the tests poll the nodes' /members views (each poll is a GET to every node).
+constexpr auto kPoll = 100ms;
 
 namespace {
 
@@ -172,15 +176,6 @@ class Cluster {
     }
     return true;
   }
-  template <typename Pred>
-  static bool eventually(Pred pred, std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return pred();
-  }
   std::string logs() const {
     std::string all;
     for (const auto& n : nodes_) {
@@ -214,7 +209,7 @@ std::map<std::string, std::string> all_alive(int n) {
 TEST_CASE("gossip processes: 3 nodes over mutual TLS converge to 3 alive members") {
   Cluster c(3, 31);
   c.start_all();
-  bool ok = Cluster::eventually([&] { return c.all_see(all_alive(3)); }, 20s);
+  bool ok = eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll);
   INFO(c.logs());
   REQUIRE(ok);
   // Addresses are where each node listens, instance ids are GUIDs, and the quorum gauge is 1.
@@ -236,11 +231,11 @@ TEST_CASE("gossip processes: 3 nodes over mutual TLS converge to 3 alive members
 TEST_CASE("gossip processes: 5 nodes converge and a SIGKILLed node is declared dead by all") {
   Cluster c(5, 32);
   c.start_all();
-  REQUIRE(Cluster::eventually([&] { return c.all_see(all_alive(5)); }, 25s));
+  REQUIRE(eventually([&] { return c.all_see(all_alive(5)); }, 25s, kPoll));
   c.kill_node(c.nodes()[3], SIGKILL);
   auto expected = all_alive(5);
   expected[identity(3)] = "dead";
-  bool ok = Cluster::eventually([&] { return c.all_see(expected); }, 20s);
+  bool ok = eventually([&] { return c.all_see(expected); }, 20s, kPoll);
   INFO(c.logs());
   CHECK(ok);
 }
@@ -249,13 +244,13 @@ TEST_CASE(
     "gossip processes: a restarted node with a new address is re-admitted under its identity") {
   Cluster c(3, 33);
   c.start_all();
-  REQUIRE(Cluster::eventually([&] { return c.all_see(all_alive(3)); }, 20s));
+  REQUIRE(eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll));
   std::string old_instance = Cluster::view(c.nodes()[0].ip)[identity(2)].value("instanceId", "");
   c.kill_node(c.nodes()[2], SIGKILL);
   Node& n = c.nodes()[2];
   n.ip = c.ip_for(2, 1);  // a new "pod IP"
   c.start(n);
-  bool ok = Cluster::eventually(
+  bool ok = eventually(
       [&] {
         for (int i = 0; i < 3; ++i) {
           auto v = Cluster::view(c.nodes()[i].ip);
@@ -266,7 +261,7 @@ TEST_CASE(
         }
         return true;
       },
-      20s);
+      20s, kPoll);
   INFO(c.logs());
   CHECK(ok);
 }
@@ -274,21 +269,27 @@ TEST_CASE(
 TEST_CASE("gossip processes: a node whose certificate comes from another CA is refused by all") {
   Cluster c(3, 34);
   c.start_all();
-  REQUIRE(Cluster::eventually([&] { return c.all_see(all_alive(3)); }, 20s));
+  REQUIRE(eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll));
   // esdb-3 is allowed by name (same service and namespace) but its CA is not trusted.
   std::string rogue_ca = make_ca_dir(c.dir() + "/rogue-ca", "rogue CA");
   c.extra().push_back({3, c.ip_for(3, 0), -1, ""});
   c.start(c.extra().back(), rogue_ca);
-  bool refused = Cluster::eventually(
+  // Every member refused it (it dials all three static peers), so every view below is read after
+  // its attempt, not after a guess at how long one takes.
+  bool refused = eventually(
       [&] {
-        return Cluster::metrics(c.nodes()[0].ip)
-                   .find("esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"}") !=
-               std::string::npos;
+        for (const auto& n : c.nodes()) {
+          if (Cluster::metrics(n.ip).find(
+                  "esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"}") ==
+              std::string::npos) {
+            return false;
+          }
+        }
+        return true;
       },
-      15s);
+      15s, kPoll);
   INFO(c.logs());
   CHECK(refused);
-  std::this_thread::sleep_for(2s);
   for (const auto& n : c.nodes()) {
     auto v = Cluster::view(n.ip);
     CHECK_FALSE(v.contains(identity(3)));
@@ -299,7 +300,7 @@ TEST_CASE(
     "gossip processes: a peer claiming an identity its certificate does not carry is refused") {
   Cluster c(3, 35);
   c.start_all();
-  REQUIRE(Cluster::eventually([&] { return c.all_see(all_alive(3)); }, 20s));
+  REQUIRE(eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll));
 
   // An impostor with a valid certificate (same CA) for esdb-9 claims to be esdb-7.
   std::ifstream cf(c.ca_dir() + "/ca.crt"), kf(c.ca_dir() + "/ca.key");
@@ -331,13 +332,13 @@ TEST_CASE(
   io.run_for(3s);
   t.stop();
 
-  bool refused = Cluster::eventually(
+  bool refused = eventually(
       [&] {
         return Cluster::metrics(c.nodes()[0].ip)
                    .find("esk8s_gossip_tls_rejections_total{reason=\"identity_mismatch\"} 1") !=
                std::string::npos;
       },
-      5s);
+      5s, kPoll);
   INFO(c.logs());
   CHECK(refused);
   for (const auto& n : c.nodes()) {
@@ -378,13 +379,13 @@ std::pair<int, double> run_pre_stop(const std::string& ip, int timeout_s) {
 TEST_CASE("gossip processes: pre-stop passes while a majority remains and times out when not") {
   Cluster c(3, 37);
   c.start_all();
-  REQUIRE_MESSAGE(c.eventually([&] { return c.all_see(all_alive(3)); }, 20s), c.logs());
+  REQUIRE_MESSAGE(eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll), c.logs());
   auto ok = run_pre_stop(c.nodes()[0].ip, 10);
   CHECK(ok.first == 0);
   // One member down: stopping another would leave 1 of 3.
   c.kill_node(c.nodes()[2], SIGKILL);
-  REQUIRE(c.eventually(
-      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "dead"; }, 20s));
+  REQUIRE(eventually(
+      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "dead"; }, 20s, kPoll));
   auto blocked = run_pre_stop(c.nodes()[0].ip, 2);
   CHECK(blocked.first == 1);
   CHECK(blocked.second >= 2.0);
@@ -393,12 +394,12 @@ TEST_CASE("gossip processes: pre-stop passes while a majority remains and times 
 TEST_CASE("gossip processes: a SIGTERMed node leaves gracefully and peers see it left at once") {
   Cluster c(3, 38);
   c.start_all();
-  REQUIRE_MESSAGE(c.eventually([&] { return c.all_see(all_alive(3)); }, 20s), c.logs());
+  REQUIRE_MESSAGE(eventually([&] { return c.all_see(all_alive(3)); }, 20s, kPoll), c.logs());
   auto t0 = std::chrono::steady_clock::now();
   c.kill_node(c.nodes()[2], SIGTERM);
   // A crash ends as `dead` after suspicion; a graceful stop announces `left`.
-  REQUIRE(c.eventually(
-      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "left"; }, 10s));
+  REQUIRE(eventually(
+      [&] { return Cluster::view(c.nodes()[0].ip)[identity(2)]["state"] == "left"; }, 10s, kPoll));
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   MESSAGE("left seen after " << s << " s");  // a crash would end as dead, not left
   CHECK(Cluster::view(c.nodes()[1].ip)[identity(2)]["state"] == "left");

@@ -462,15 +462,7 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-template <typename Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds limit = 3000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
+using esk8s::test::eventually;
 
 class CaptureSink : public LogSink {
  public:
@@ -935,17 +927,17 @@ TEST_CASE("dns source: calls back on change only and keeps the peers when the se
     calls.push_back(p);
   });
   source.start();
-  REQUIRE(wait_until([&] { return call_count() == 1; }));
+  REQUIRE(eventually([&] { return call_count() == 1; }));
   // Several more rounds with the same members in a different order: no call.
   const int seen = server.udp_queries;
-  REQUIRE(wait_until([&] { return server.udp_queries >= seen + 5; }));
+  REQUIRE(eventually([&] { return server.udp_queries >= seen + 5; }));
   CHECK(call_count() == 1);
 
   {
     std::lock_guard lock(mu);
     dns.members[1].address = "10.0.0.22";
   }
-  REQUIRE(wait_until([&] { return call_count() == 2; }));
+  REQUIRE(eventually([&] { return call_count() == 2; }));
   {
     std::lock_guard lock(calls_mu);
     REQUIRE(calls[1].size() == 3);
@@ -955,7 +947,7 @@ TEST_CASE("dns source: calls back on change only and keeps the peers when the se
 
   server.stop();
   REQUIRE(
-      wait_until([&] { return sink->has("DNS discovery failed; keeping the last known peers"); }));
+      eventually([&] { return sink->has("DNS discovery failed; keeping the last known peers"); }));
   CHECK(contains(sink->line_with("keeping the last known peers"), "peers=3"));
   std::this_thread::sleep_for(200ms);  // several failing rounds
   CHECK(call_count() == 2);
@@ -970,7 +962,7 @@ TEST_CASE("dns source: stop cancels a resolution waiting on a slow nameserver") 
   std::atomic<int> calls{0};
   DnsSource source(o, Logger(nullptr, "dns"), [&](const PeerSet&) { ++calls; });
   source.start();
-  REQUIRE(wait_until([&] { return silent.drain() > 0; }));
+  REQUIRE(eventually([&] { return silent.drain() > 0; }));
   const auto t0 = std::chrono::steady_clock::now();
   source.stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);

@@ -93,15 +93,7 @@ Reply get(uint16_t port, const std::string& path) {
   return {res->status, nlohmann::json::parse(res->body, nullptr, false)};
 }
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 3000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
+using esk8s::test::eventually;
 
 }  // namespace
 

@@ -4,11 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace esk8s::test {
 
@@ -51,6 +53,21 @@ inline CommandResult run_command(const std::string& cmd, bool merge_stderr = tru
   int st = pclose(p);
   c.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return c;
+}
+
+// Polls pred() every `poll` until it holds or `limit` (5 s unless given) has passed on the
+// steady clock, with one last try at the deadline; true when pred() held. For tests of real processes, sockets and
+// threads, whose progress runs on the wall clock; logic that takes time as an input is tested
+// with a fake clock instead (discovery::WatchState, gossip::Core).
+template <typename Pred>
+bool eventually(Pred&& pred, std::chrono::milliseconds limit = std::chrono::seconds(5),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(poll);
+  }
+  return pred();
 }
 
 }  // namespace esk8s::test

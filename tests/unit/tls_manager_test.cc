@@ -49,15 +49,7 @@ struct Captured {
   }
 };
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using esk8s::test::eventually;
 
 std::string read(const std::string& path) {
   std::ifstream f(path);
