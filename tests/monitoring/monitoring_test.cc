@@ -286,6 +286,44 @@ TEST_CASE("prometheus rule holds the rule file groups") {
                                     "the rule file: run monitoring/kubernetes/generate-prometheusrule.sh");
 }
 
+TEST_CASE("the dashboard is grafana JSON whose panels fit the grid and use defined variables") {
+  json d = json::parse(read_file(kDashboard));  // throws (fails) on invalid JSON
+  CHECK(d.value("uid", "") == "esk8s-overview");
+  CHECK_FALSE(d.value("title", "").empty());
+  std::set<std::string> variables;
+  for (const auto& v : d["templating"]["list"]) variables.insert(v.value("name", ""));
+  std::set<int> ids;
+  size_t queries = 0;
+  for (const auto& p : d["panels"]) {
+    CAPTURE(p.value("title", ""));
+    CHECK(ids.insert(p.value("id", -1)).second);  // ids unique
+    const json& g = p["gridPos"];
+    CHECK(g.value("x", -1) >= 0);
+    CHECK(g.value("w", 0) >= 1);
+    CHECK(g.value("x", 0) + g.value("w", 0) <= 24);
+    CHECK(g.value("h", 0) >= 1);
+    if (p.value("type", "") == "row") continue;
+    REQUIRE(p["targets"].is_array());
+    CHECK(p["targets"].size() >= 1);
+    std::set<std::string> refs;
+    for (const auto& t : p["targets"]) {
+      ++queries;
+      CHECK(refs.insert(t.value("refId", "")).second);
+      // Every $variable a query uses is defined (Grafana's own $__ variables aside).
+      std::string e = t.value("expr", "");
+      static const std::regex var(R"(\$([A-Za-z_][A-Za-z0-9_]*))");
+      for (auto it = std::sregex_iterator(e.begin(), e.end(), var); it != std::sregex_iterator();
+           ++it) {
+        std::string v = (*it)[1];
+        if (v.rfind("__", 0) != 0) CHECK_MESSAGE(variables.count(v), "undefined $" << v);
+      }
+    }
+    CHECK(p["datasource"].value("uid", "") == "${datasource}");
+  }
+  CHECK(variables.count("datasource"));
+  CHECK(queries >= 10);
+}
+
 TEST_CASE("every metric the rules and the dashboard read is exported by a running node") {
   // Kubernetes discovery against an API server that is not there: the node runs gossip and TLS
   // and its discovery source counts failed requests, so every family it can export is there.
