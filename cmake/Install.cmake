@@ -35,8 +35,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/examples/c-host/esk8s_host.c
 # The chart and the rules are installed whenever they are in the tree at install time; OPTIONAL
 # (not an if(EXISTS) at configure time) so a build configured before they existed installs them
 # too, and a tree without them still installs.
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/charts/esk8s DESTINATION ${esk8s_share}/charts OPTIONAL)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/monitoring/ DESTINATION ${esk8s_share}/monitoring OPTIONAL)
+# USE_SOURCE_PERMISSIONS keeps scripts among them executable.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/charts/esk8s DESTINATION ${esk8s_share}/charts
+        USE_SOURCE_PERMISSIONS OPTIONAL)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/monitoring/ DESTINATION ${esk8s_share}/monitoring
+        USE_SOURCE_PERMISSIONS OPTIONAL)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/OPERATIONS.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
