@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "cli/time_text.h"
-#include "discovery/identity.h"
+#include "common/identity.h"
 #include "plugin/config.h"
 #include "tls/files_source.h"
 #include "tls/issuer.h"
@@ -215,7 +215,7 @@ int create_ca(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (Status s = require(o.value(), {"--out"}); !s) return usage_error(err, cmd, s.message());
   std::vector<std::string> namespaces = o->all("--namespace");
   for (const std::string& ns : namespaces) {
-    if (!discovery::is_dns1123_label(ns)) {
+    if (!is_dns1123_label(ns)) {
       return usage_error(err, cmd, "--namespace \"" + ns + "\" is not a namespace name");
     }
   }

@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "common/file.h"
+#include "common/identity.h"
 #include "common/unique_fd.h"
 #include "discovery/dns_message.h"
-#include "discovery/identity.h"
 
 namespace esk8s::discovery {
 

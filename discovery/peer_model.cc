@@ -4,7 +4,7 @@
 #include <set>
 #include <tuple>
 
-#include "discovery/identity.h"
+#include "common/identity.h"
 
 namespace esk8s::discovery {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/escape.h"
-#include "discovery/identity.h"
+#include "common/identity.h"
 
 namespace esk8s::discovery {
 

@@ -10,7 +10,7 @@
 
 #include "common/escape.h"
 #include "common/file.h"
-#include "discovery/identity.h"
+#include "common/identity.h"
 #include "discovery/static_source.h"
 #include "plugin/csr_request.h"
 #include "tls/peer_verify.h"
@@ -157,7 +157,7 @@ const std::vector<KeySpec>& config_keys() {
 }
 
 std::string Config::identity() const {
-  return discovery::make_identity(pod_name, service, namespace_name, cluster_domain);
+  return make_identity(pod_name, service, namespace_name, cluster_domain);
 }
 
 ConfigInput environment_config() {
@@ -193,7 +193,7 @@ std::string detect_cluster_domain(std::string_view resolv_conf) {
       if (pos == std::string::npos) continue;
       std::string domain = word.substr(pos == 0 ? 4 : pos + 5);
       while (!domain.empty() && domain.back() == '.') domain.pop_back();
-      if (discovery::is_dns1123_subdomain(domain)) return domain;
+      if (is_dns1123_subdomain(domain)) return domain;
     }
   }
   return "";
@@ -331,7 +331,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       get("ESK8S_SERVICE_ACCOUNT_DIR").value_or(std::string(kDefaultServiceAccountDir));
 
   if (auto v = get("ESK8S_SERVICE")) {
-    if (discovery::is_dns1123_label(*v))
+    if (is_dns1123_label(*v))
       c.service = *v;
     else
       problems.bad_value("ESK8S_SERVICE", *v);
@@ -342,11 +342,11 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_POD_NAME")) {
-    if (discovery::is_dns1123_label(*v))
+    if (is_dns1123_label(*v))
       c.pod_name = *v;
     else
       problems.bad_value("ESK8S_POD_NAME", *v);
-  } else if (facts.hostname && discovery::is_dns1123_label(*facts.hostname)) {
+  } else if (facts.hostname && is_dns1123_label(*facts.hostname)) {
     c.pod_name = *facts.hostname;
   } else {
     problems.error("ESK8S_POD_NAME is not set and the host name \"" +
@@ -356,14 +356,14 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_NAMESPACE")) {
-    if (discovery::is_dns1123_label(*v))
+    if (is_dns1123_label(*v))
       c.namespace_name = *v;
     else
       problems.bad_value("ESK8S_NAMESPACE", *v);
   } else {
     std::string path = c.service_account_dir + "/namespace";
     auto ns = read_first_line(path);
-    if (ns && discovery::is_dns1123_label(*ns)) {
+    if (ns && is_dns1123_label(*ns)) {
       c.namespace_name = *ns;
     } else {
       problems.error("ESK8S_NAMESPACE is not set and " + path +
@@ -380,7 +380,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
       ns.erase(0, ns.find_first_not_of(' '));
       ns.erase(ns.find_last_not_of(' ') + 1);
       if (!ns.empty()) {
-        if (!discovery::is_dns1123_label(ns)) {
+        if (!is_dns1123_label(ns)) {
           problems.bad_value("ESK8S_PEER_NAMESPACES", *v, "\"" + ns + "\" is not a namespace name");
         } else if (ns != c.namespace_name &&
                    std::find(c.peer_namespaces.begin(), c.peer_namespaces.end(), ns) ==
@@ -396,7 +396,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   if (auto v = get("ESK8S_CLUSTER_DOMAIN")) {
     std::string d = *v;
     while (!d.empty() && d.back() == '.') d.pop_back();
-    if (discovery::is_dns1123_subdomain(d)) {
+    if (is_dns1123_subdomain(d)) {
       c.cluster_domain = d;
       c.cluster_domain_source = "ESK8S_CLUSTER_DOMAIN";
     } else {
@@ -417,14 +417,14 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (!c.pod_name.empty() && !c.service.empty() && !c.namespace_name.empty() &&
-      !c.cluster_domain.empty() && !discovery::is_dns1123_subdomain(c.identity())) {
+      !c.cluster_domain.empty() && !is_dns1123_subdomain(c.identity())) {
     problems.error("the identity \"" + c.identity() +
                    "\" (ESK8S_POD_NAME.ESK8S_SERVICE.ESK8S_NAMESPACE.svc.ESK8S_CLUSTER_DOMAIN) is "
                    "longer than 253 characters; shorten the names");
   }
 
   if (auto v = get("ESK8S_CLUSTER_NAME")) {
-    if (discovery::is_dns1123_subdomain(*v))
+    if (is_dns1123_subdomain(*v))
       c.cluster_name = *v;
     else
       problems.bad_value("ESK8S_CLUSTER_NAME", *v);
@@ -485,7 +485,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   };
   if (auto v = get("ESK8S_CLIENT_SERVICES")) {
     for (auto& svc : split_list(*v)) {
-      if (discovery::is_dns1123_label(svc))
+      if (is_dns1123_label(svc))
         c.client_services.push_back(svc);
       else
         problems.bad_value("ESK8S_CLIENT_SERVICES", *v, "\"" + svc + "\" is not a service name");
@@ -544,7 +544,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
   }
 
   if (auto v = get("ESK8S_ADVERTISE_ADDRESS")) {
-    if (is_ip_literal(*v) || discovery::is_dns1123_subdomain(*v))
+    if (is_ip_literal(*v) || is_dns1123_subdomain(*v))
       c.advertise_address = *v;
     else
       problems.bad_value("ESK8S_ADVERTISE_ADDRESS", *v);
@@ -619,7 +619,7 @@ Result<ParsedConfig> parse_config(const ConfigInput& input, const HostFacts& fac
     const size_t slash = v->find('/');
     const std::string ns = slash == std::string::npos ? "" : v->substr(0, slash);
     const std::string name = slash == std::string::npos ? "" : v->substr(slash + 1);
-    if (discovery::is_dns1123_label(ns) && discovery::is_dns1123_subdomain(name)) {
+    if (is_dns1123_label(ns) && is_dns1123_subdomain(name)) {
       c.disruption_lease_namespace = ns;
       c.disruption_lease_name = name;
     } else {

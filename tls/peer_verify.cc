@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "common/escape.h"
-#include "discovery/identity.h"
+#include "common/identity.h"
 
 namespace esk8s::tls {
 
@@ -134,7 +134,7 @@ bool matches_allow_pattern(std::string_view name, std::string_view pattern) {
 
 Status validate_allow_pattern(std::string_view pattern) {
   for (std::string_view label : split_labels(pattern)) {
-    if (label == "*" || discovery::is_dns1123_label(to_lower(label))) continue;
+    if (label == "*" || is_dns1123_label(to_lower(label))) continue;
     return Status::invalid_argument(
         "allow-list pattern \"" + std::string(pattern) +
         "\" is not a DNS name whose labels are DNS-1123 labels or \"*\" (e.g. "
@@ -233,7 +233,7 @@ PeerVerdict verify_peer(const PeerVerifyInput& in) {
   }
 
   const std::string claim = to_lower(in.claimed_identity);
-  if (!discovery::is_dns1123_subdomain(claim)) {
+  if (!is_dns1123_subdomain(claim)) {
     return fail(PeerReason::kMalformed,
                 "the peer claims \"" + escape_untrusted(in.claimed_identity, 256) +
                     "\", which is not a DNS name");

@@ -4,7 +4,7 @@
 #include <string_view>
 #include <utility>
 
-#include "discovery/identity.h"
+#include "common/identity.h"
 
 namespace esk8s::tls {
 
@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kMaxCommonNameChars = 64;
 
 Status check_label(std::string_view what, const std::string& value) {
-  if (discovery::is_dns1123_label(value)) return Status::ok();
+  if (is_dns1123_label(value)) return Status::ok();
   return Status::invalid_argument(
       std::string(what) + " \"" + value +
       "\" is not a valid DNS-1123 label (1-63 characters of a-z, 0-9 and '-', starting and "
@@ -37,7 +37,7 @@ Result<Checked> check_input(const SanInput& in) {
   if (Status s = check_label("namespace", in.namespace_name); !s) return s;
   std::string domain = in.cluster_domain;
   if (!domain.empty() && domain.back() == '.') domain.pop_back();
-  if (!discovery::is_dns1123_subdomain(domain)) {
+  if (!is_dns1123_subdomain(domain)) {
     return Status::invalid_argument("cluster domain \"" + in.cluster_domain +
                                     "\" is not a valid DNS-1123 subdomain (e.g. cluster.local)");
   }
@@ -47,8 +47,8 @@ Result<Checked> check_input(const SanInput& in) {
   for (const std::string& ns : in.peer_namespaces) {
     if (Status s = check_label("peer namespace", ns); !s) return s;
   }
-  std::string identity = discovery::make_identity(in.pod, in.service, in.namespace_name, domain);
-  if (!discovery::is_dns1123_subdomain(identity)) {
+  std::string identity = make_identity(in.pod, in.service, in.namespace_name, domain);
+  if (!is_dns1123_subdomain(identity)) {
     return Status::invalid_argument("pod identity \"" + identity +
                                     "\" is longer than the 253 characters a DNS name may have");
   }
@@ -64,7 +64,7 @@ Result<SanPlan> plan_sans(const SanInput& in) {
   const std::string& ns = in.namespace_name;
 
   SanPlan plan;
-  plan.identity = discovery::make_identity(in.pod, in.service, ns, domain);
+  plan.identity = make_identity(in.pod, in.service, ns, domain);
   if (plan.identity.size() <= kMaxCommonNameChars) plan.common_name = plan.identity;
 
   const std::string pod = in.pod + "." + in.service;
@@ -74,7 +74,7 @@ Result<SanPlan> plan_sans(const SanInput& in) {
   add_unique(&plan.dns_names, pod);
   for (const std::string& c : in.client_services) {
     std::string full = c + "." + ns + ".svc." + domain;
-    if (!discovery::is_dns1123_subdomain(full)) {
+    if (!is_dns1123_subdomain(full)) {
       return Status::invalid_argument("client service name \"" + full +
                                       "\" is longer than the 253 characters a DNS name may have");
     }

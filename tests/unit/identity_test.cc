@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "discovery/identity.h"
+#include "common/identity.h"
 
-using namespace esk8s::discovery;
+using namespace esk8s;
 
 TEST_CASE("identity: DNS-1123 labels follow Kubernetes' rules") {
   CHECK(is_dns1123_label("esdb-0"));

@@ -1,6 +1,6 @@
-#include "discovery/identity.h"
+#include "common/identity.h"
 
-namespace esk8s::discovery {
+namespace esk8s {
 
 namespace {
 bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -35,4 +35,4 @@ std::string make_identity(std::string_view pod, std::string_view service, std::s
   return id;
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace esk8s::discovery {
+namespace esk8s {
 
 // RFC 1123 label as Kubernetes validates it: 1-63 chars of [a-z0-9-], starting and ending with an
 // alphanumeric. Pod, service and namespace names are labels.
@@ -20,4 +20,4 @@ bool is_dns1123_subdomain(std::string_view s);
 std::string make_identity(std::string_view pod, std::string_view service, std::string_view ns,
                           std::string_view domain);
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s
