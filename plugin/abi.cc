@@ -101,7 +101,7 @@ class HostBridge : public esk8s::plugin::Host {
     for (const auto& m : members) {
       esk8s_member c{};
       c.struct_size = sizeof c;
-      c.state = static_cast<esk8s_member_state>(m.state);
+      c.state = static_cast<int32_t>(m.state);
       c.identity = view(m.identity);
       c.address = view(m.address);
       c.gossip_port = m.gossip_port;
@@ -194,6 +194,13 @@ constexpr esk8s_plugin_api kApi = {
 esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t config_count,
                   esk8s_plugin** out_plugin, char** out_error) {
   if (!host) return fail(out_error, ESK8S_ERR_INVALID_ARGUMENT, "esk8s_init: host table is NULL");
+  // struct_size first: no other field may be read from a table smaller than the ABI header.
+  if (host->struct_size < kMinHostTableSize) {
+    return fail(out_error, ESK8S_ERR_ABI_MISMATCH,
+                "esk8s_init: host table struct_size " + std::to_string(host->struct_size) +
+                    " is smaller than the ABI minimum " + std::to_string(kMinHostTableSize) +
+                    "; set struct_size = sizeof(esk8s_host_api)");
+  }
   if (host->abi_major != ESK8S_ABI_MAJOR) {
     return fail(out_error, ESK8S_ERR_ABI_MISMATCH,
                 "esk8s_init: the host was built against esk8s ABI " +
@@ -201,12 +208,6 @@ esk8s_status init(const esk8s_host_api* host, const esk8s_kv* config, size_t con
                     " but this libesk8s.so implements ABI " + std::to_string(ESK8S_ABI_MAJOR) +
                     "." + std::to_string(ESK8S_ABI_MINOR) + "; load a libesk8s.so of ABI major " +
                     std::to_string(host->abi_major) + " or rebuild the host against this plugin.h");
-  }
-  if (host->struct_size < kMinHostTableSize) {
-    return fail(out_error, ESK8S_ERR_ABI_MISMATCH,
-                "esk8s_init: host table struct_size " + std::to_string(host->struct_size) +
-                    " is smaller than the ABI minimum " + std::to_string(kMinHostTableSize) +
-                    "; set struct_size = sizeof(esk8s_host_api)");
   }
   if (config_count > 0 && !config) {
     return fail(out_error, ESK8S_ERR_INVALID_ARGUMENT,

@@ -159,7 +159,7 @@ const char* level_name(esk8s_log_level l) {
   return "?";
 }
 
-const char* state_name(esk8s_member_state s) {
+const char* state_name(int32_t s) {
   switch (s) {
     case ESK8S_MEMBER_DISCOVERED:
       return "discovered";

@@ -289,13 +289,17 @@ static void test_major_mismatch(void) {
   CHECK(strstr(err, "ABI 2.") != NULL);
   CHECK(strstr(err, "ABI 1.") != NULL);
   api->free_error(err);
-  /* A table too small to hold the version header and ctx is refused too. */
-  host.abi_major = ESK8S_ABI_MAJOR;
+  /* A table too small to hold the version header and ctx is refused too, for its size: the
+   * plugin reads struct_size before any other field (here the major version past the 4 bytes
+   * the table claims is garbage and must not be the reason). */
+  host.abi_major = ESK8S_ABI_MAJOR + 7;
   host.struct_size = 4;
   err = NULL;
   CHECK(init(&host, g_good, GOOD_COUNT, &api, &p, &err) == ESK8S_ERR_ABI_MISMATCH);
   CHECK(err && strstr(err, "struct_size 4"));
+  CHECK(err && !strstr(err, "ABI 8."));
   api->free_error(err);
+  host.abi_major = ESK8S_ABI_MAJOR;
   /* NULL out-pointers are rejected without touching anything. */
   CHECK(init(&host, g_good, GOOD_COUNT, NULL, &p, NULL) == ESK8S_ERR_INVALID_ARGUMENT);
   CHECK(dlclose(lib) == 0);

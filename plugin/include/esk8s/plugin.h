@@ -161,7 +161,7 @@ typedef struct esk8s_node_status {
  * plugin and valid only for the duration of the callback that received them; copy what you keep. */
 typedef struct esk8s_member {
   uint32_t struct_size;
-  esk8s_member_state state;
+  int32_t state; /* an esk8s_member_state value; ABI structs hold no enum-typed field */
   esk8s_str identity; /* stable DNS identity, e.g. "esdb-1.esdb.prod.svc.cluster.local" */
   esk8s_str address;  /* current IP address (or host name in static mode); may be empty */
   uint16_t gossip_port;
