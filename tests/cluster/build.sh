@@ -14,11 +14,9 @@ if [ -n "${ESK8S_SKIP_CLUSTER:-}" ]; then
   echo "setup: ESK8S_SKIP_CLUSTER is set: not building esk8s-cluster (the cluster tests will be skipped)"
   exit 0
 fi
-# Go's own installer puts it in /usr/local/go, on the PATH only of login shells.
-if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
-  export PATH=/usr/local/go/bin:$PATH
-fi
-if ! command -v go >/dev/null; then
+# shellcheck source=../go_build.sh
+. "$src/../go_build.sh"
+if ! go_find; then
   echo "setup: go not found: not building esk8s-cluster, the real control plane (the cluster tests" \
     "will be skipped; docs/CLUSTER.md)"
   exit 0
@@ -27,46 +25,30 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bin=$out/esk8s-cluster
-stamp=$out/esk8s-cluster.inputs
-inputs=$( (go version; cd "$src" && sha256sum build.sh netns-run go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1)
-if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+inputs=$(go_inputs_hash "$src" build.sh ../go_build.sh netns-run go.mod go.sum $(cd "$src" && echo ./*.go))
+if go_up_to_date "$bin" "$inputs"; then
   echo "setup: esk8s-cluster is up to date ($bin)"
   exit 0
 fi
 
 echo "setup: building esk8s-cluster (k8s.io/kubernetes v1.37 and etcd, with Go; a cold build takes" \
   "several minutes, a cached one seconds) -> $bin"
-log=$out/build.log
-t0=$SECONDS
-(
-  cd "$src"
-  # -mod=readonly: go.mod and go.sum are committed and complete; a build never edits them.
-  # The version the servers report (/version, kubectl version) is stamped at link time, as
-  # Kubernetes' own build does; a module build would otherwise say v0.0.0-master.
-  k8s=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' go.mod)
-  minor=${k8s#v1.}
-  minor=${minor%%.*}
-  pkg=k8s.io/component-base/version
-  # The Go files by name: the directory also holds the C++ fixture (cluster_process.cc), which
-  # `go build .` refuses in a package without cgo.
-  GOFLAGS=-mod=readonly go build -p "${ESK8S_GO_JOBS:-2}" -trimpath -o "$bin.tmp" \
-    -ldflags="-s -w -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" ./*.go
-) >"$log" 2>&1 &
-builder=$!
-while kill -0 "$builder" 2>/dev/null; do
-  for _ in $(seq 60); do
-    sleep 1
-    kill -0 "$builder" 2>/dev/null || break
-  done
-  if kill -0 "$builder" 2>/dev/null; then
-    echo "setup: still building esk8s-cluster ($((SECONDS - t0)) s)"
-  fi
-done
-if ! wait "$builder"; then
-  cat "$log" >&2
-  echo "setup: building esk8s-cluster FAILED after $((SECONDS - t0)) s (log above; ESK8S_SKIP_CLUSTER=1 skips it)" >&2
-  exit 1
-fi
-mv -f "$bin.tmp" "$bin"
-echo "$inputs" >"$stamp"
-echo "setup: built esk8s-cluster in $((SECONDS - t0)) s ($(du -m "$bin" | cut -f1) MB)"
+build_cluster() {
+  (
+    cd "$src"
+    # -mod=readonly: go.mod and go.sum are committed and complete; a build never edits them.
+    # The version the servers report (/version, kubectl version) is stamped at link time, as
+    # Kubernetes' own build does; a module build would otherwise say v0.0.0-master.
+    k8s=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' go.mod)
+    minor=${k8s#v1.}
+    minor=${minor%%.*}
+    pkg=k8s.io/component-base/version
+    # The Go files by name: the directory also holds the C++ fixture (cluster_process.cc), which
+    # `go build .` refuses in a package without cgo.
+    GOFLAGS=-mod=readonly go build -p "${ESK8S_GO_JOBS:-2}" -trimpath -o "$bin.tmp" \
+      -ldflags="-s -w -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" ./*.go
+  )
+}
+go_build_logged esk8s-cluster setup "$bin" "$inputs" "$out/build.log" \
+  "; ESK8S_SKIP_CLUSTER=1 skips it" -- build_cluster
+echo "setup: built esk8s-cluster in $((SECONDS - GO_BUILD_T0)) s ($(du -m "$bin" | cut -f1) MB)"
