@@ -79,10 +79,17 @@ TEST_CASE(
   env.proxy->set_refusing(true);
   env.proxy->cut();
   const uint64_t before = env.proxy->connections();
+  const int64_t cut_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
   for (int i = 0; i < 16; ++i) {
     std::this_thread::sleep_for(500ms);
     CHECK(s.peers.size() == 3);
   }
+  // Failing since the cut (what the DiscoveryStale Event is made from).
+  const int64_t failing_since = s.stats().failing_since_unix_ms;
+  CHECK(failing_since >= cut_at_ms - 1000);
+  CHECK(failing_since <= cut_at_ms + 5000);
   // The source kept retrying, with backoff: a few attempts in 8 s, not a tight loop.
   const uint64_t attempts = env.proxy->connections() - before;
   CHECK(attempts >= 3);
@@ -92,6 +99,7 @@ TEST_CASE(
   CHECK_MESSAGE(eventually([&] { return s.peers.size() == 2; }, 30s), s.sink->all());
   // Resumed from the last resourceVersion: at most one relist, not one per retry.
   CHECK(s.stats().relists <= relists + 1);
+  CHECK(s.stats().failing_since_unix_ms == 0);
   // Refused connections are failures without an answer (code 0), as when the apiserver is down.
   CHECK(s.stats().errors_by_code.count(0) == 1);
 }
@@ -235,6 +243,11 @@ TEST_CASE("discovery: missing RBAC is named exactly, and peers are not faked") {
       5s));
   CHECK(s.stats().errors_by_code.count(403) == 1);
   CHECK(s.peers.updates == 0);  // never a silent empty peer set
+  // What the RBACMissing Event is made from.
+  CHECK(s.stats().rbac_missing_checks >= 1);
+  CHECK(s.stats().rbac_missing.find("cannot list endpointslices.discovery.k8s.io in namespace "
+                                    "\"prod\"") != std::string::npos);
+  CHECK(s.stats().failing_since_unix_ms != 0);
 }
 
 TEST_CASE("discovery: two namespaces with per-namespace RoleBindings give the union") {
