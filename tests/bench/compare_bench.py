@@ -23,10 +23,10 @@ one poll period more. Join: memberlist members print when they know N alive; esk
 polled every 50 ms.
 
 usage: compare_bench.py [--sizes 8,16,32] [--repeats 3] [--steady 30] [--warmup 60] [--json FILE]
-                        [--node BIN] [--member BIN] [--memberlist-key HEX]
+                        [--node BIN] [--cli BIN] [--member BIN] [--memberlist-key HEX]
 Progress goes to stderr, the report (markdown) to stdout, per-run figures to --json. Needs root
-(unshare, nsenter) and openssl. Every child is SIGKILLed at the end of a run, on failure and on
-SIGINT/SIGTERM; everything is bounded in time.
+(unshare, nsenter); the CA comes from `esk8s cert create-ca` (--cli). Every child is SIGKILLed at
+the end of a run, on failure and on SIGINT/SIGTERM; everything is bounded in time.
 """
 
 import argparse
@@ -149,16 +149,10 @@ class Steady:
 
 # ---- esk8s ---------------------------------------------------------------------------------------
 
-def make_ca(directory):
-    os.makedirs(directory)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-         "-nodes", "-keyout", f"{directory}/ca.key", "-out", f"{directory}/ca.crt", "-days", "2",
-         "-subj", "/CN=esk8s compare bench CA",
-         "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        check=True, capture_output=True)
-    os.chmod(f"{directory}/ca.key", 0o600)
+def make_ca(cli, directory):
+    """The cluster CA (ECDSA P-256) as an operator makes it: `esk8s cert create-ca`."""
+    subprocess.run([cli, "cert", "create-ca", "--out", directory, "--name", "esk8s compare bench CA",
+                    "--validity-days", "2"], check=True, capture_output=True)
 
 
 def esk8s_identity(i):
@@ -187,7 +181,7 @@ def members_of(conn):
 
 def run_esk8s(args, n, victim, workdir):
     ca = os.path.join(workdir, "ca")
-    make_ca(ca)
+    make_ca(args.cli, ca)
     ips = [f"{ESK8S_NET}{i + 1}" for i in range(n)]
     peers = ",".join(f"{esk8s_identity(i)}={ips[i]}:{ESK8S_GOSSIP_PORT}" for i in range(n))
     procs = []
@@ -437,6 +431,7 @@ def main():
                     help="the steady window starts no earlier than this many seconds after the "
                          "start (60 = two push-pull periods; see settle())")
     ap.add_argument("--node", default="build/examples/node/esk8s-node")
+    ap.add_argument("--cli", default="build/cli/esk8s", help="the esk8s command (makes the CA)")
     ap.add_argument("--member", default="build/bench/memberlist-member")
     ap.add_argument("--memberlist-key", default="",
                     help="hex AES key: run memberlist with its encryption (esk8s always uses TLS)")
@@ -453,13 +448,14 @@ def main():
     if not args.sides or any(s not in ("esk8s", "memberlist") for s in args.sides):
         sys.exit(f"compare_bench: --sides {','.join(args.sides)!r}: want esk8s, memberlist or both")
     for side, what, path in (("esk8s", "--node (esk8s-node)", args.node),
+                             ("esk8s", "--cli (the esk8s command)", args.cli),
                              ("memberlist", "--member (memberlist-member; "
                               "tests/bench/memberlist/build.sh builds it with Go)", args.member)):
         if side in args.sides and not os.access(path, os.X_OK):
             sys.exit(f"compare_bench: {what}: {path} is not an executable")
-    for tool in ("unshare", "nsenter", "ip", "openssl"):
+    for tool in ("unshare", "nsenter", "ip"):
         if shutil.which(tool) is None:
-            sys.exit(f"compare_bench: '{tool}' not found (util-linux, iproute2, openssl)")
+            sys.exit(f"compare_bench: '{tool}' not found (util-linux, iproute2)")
 
     if os.environ.get(INSIDE_ENV) != "1":
         # A network namespace of our own for esk8s (and for this program's HTTP polls).
@@ -472,6 +468,7 @@ def main():
         sys.exit(r.returncode)
 
     args.node, args.member = os.path.abspath(args.node), os.path.abspath(args.member)
+    args.cli = os.path.abspath(args.cli)
     gomod = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memberlist", "go.mod")
     args.memberlist_version = "?"
     with open(gomod) as f:

@@ -3,10 +3,12 @@
 # processes (lan preset) and N=3 memberlist members, one short run each; every figure of both
 # sides must be there and plausible for these settings (a probe per second, suspicion >= 4 s at
 # N=3). Builds memberlist-member into OUTDIR first (cached). Skips (77) without Go or root.
-#   compare_smoke_test.sh ESK8S_NODE OUTDIR
+#   compare_smoke_test.sh ESK8S_NODE ESK8S_CLI OUTDIR
 set -euo pipefail
-node=${1:?usage: compare_smoke_test.sh ESK8S_NODE OUTDIR}
-out=${2:?usage: compare_smoke_test.sh ESK8S_NODE OUTDIR}
+usage="usage: compare_smoke_test.sh ESK8S_NODE ESK8S_CLI OUTDIR"
+node=${1:?$usage}
+cli=${2:?$usage}
+out=${3:?$usage}
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/memberlist/build.sh" "$out"
 if [ ! -x "$out/memberlist-member" ]; then
@@ -20,7 +22,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 python3 "$here/compare_bench.py" --sizes 3 --repeats 1 --steady 3 --warmup 0 --node "$node" \
-  --member "$out/memberlist-member" --json "$tmp/compare.json"
+  --cli "$cli" --member "$out/memberlist-member" --json "$tmp/compare.json"
 python3 - "$tmp/compare.json" <<'PY'
 import json, sys
 data = json.load(open(sys.argv[1]))
