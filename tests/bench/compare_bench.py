@@ -279,12 +279,13 @@ def run_memberlist(args, n, victim, workdir):
     vname = f"m-{victim}"
 
     def reader(i, p):
+        # Lines that are not as memberlist-member prints them are ignored.
         for line in p.stdout:
             f = line.split()
             with lock:
-                if f and f[0] == "joined_all" and len(f) >= 2:
+                if len(f) >= 2 and f[0] == "joined_all" and f[1].isdigit():
                     joined[i] = int(f[1]) / 1e9
-                elif f and f[0] == "dead" and len(f) >= 3 and f[1] == vname:
+                elif len(f) >= 3 and f[0] == "dead" and f[1] == vname and f[2].isdigit():
                     dead.setdefault(i, int(f[2]) / 1e9)
                 elif f and f[0] == "config":
                     config_line[0] = dict(kv.split("=", 1) for kv in f[1:] if "=" in kv)
