@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # Builds memberlist-member (hashicorp/memberlist at the version pinned in go.mod, for the
 # side-by-side benchmark, docs/BENCHMARKS.md) into OUTDIR when Go is installed, and only when
-# main.go, go.mod/go.sum or the Go version changed. Without Go it says so and exits 0: the
-# comparison then runs esk8s alone and says memberlist is missing.
+# main.go, go.mod/go.sum, this script or the Go version changed. Without Go it says so and exits
+# 0: the comparison then stops saying memberlist-member is missing, and its smoke test skips.
 #   tests/bench/memberlist/build.sh [OUTDIR=build/bench]
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$src/../../../build/bench}
 
-# Go's own installer puts it in /usr/local/go, on the PATH only of login shells.
-if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
-  export PATH=/usr/local/go/bin:$PATH
-fi
-if ! command -v go >/dev/null; then
+# shellcheck source=../../go_build.sh
+. "$src/../../go_build.sh"
+if ! go_find; then
   echo "memberlist: go not found: not building memberlist-member (the comparison benchmark stops" \
     "saying it is missing; install Go 1.26 or later and run this again)"
   exit 0
@@ -21,19 +19,18 @@ fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bin=$out/memberlist-member
-stamp=$out/memberlist-member.inputs
-inputs=$( (go version; cd "$src" && sha256sum build.sh go.mod go.sum ./*.go) | sha256sum | cut -d' ' -f1)
-if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+inputs=$(go_inputs_hash "$src" build.sh ../../go_build.sh main.go go.mod go.sum)
+if go_up_to_date "$bin" "$inputs"; then
   echo "memberlist: memberlist-member is up to date ($bin)"
   exit 0
 fi
-echo "memberlist: building memberlist-member ($(grep -o 'hashicorp/memberlist v[^ ]*' "$src/go.mod" | cut -d" " -f2)) -> $bin"
-t0=$SECONDS
-# -mod=readonly: go.mod and go.sum are committed and complete; a build never edits them.
-if ! (cd "$src" && GOFLAGS=-mod=readonly go build -p "${ESK8S_GO_JOBS:-2}" -trimpath -o "$bin.tmp" .); then
-  echo "memberlist: building memberlist-member FAILED after $((SECONDS - t0)) s (output above)" >&2
-  exit 1
-fi
-mv -f "$bin.tmp" "$bin"
-echo "$inputs" >"$stamp"
-echo "memberlist: built memberlist-member in $((SECONDS - t0)) s"
+version=$(awk 'NF >= 2 && $(NF-1) == "github.com/hashicorp/memberlist" { print $NF }' "$src/go.mod")
+echo "memberlist: building memberlist-member (hashicorp/memberlist $version) -> $bin"
+build_member() {
+  cd "$src"
+  # -mod=readonly: go.mod and go.sum are committed and complete; a build never edits them.
+  GOFLAGS=-mod=readonly go build -p "${ESK8S_GO_JOBS:-2}" -trimpath -o "$bin.tmp" .
+}
+go_build_logged memberlist-member memberlist "$bin" "$inputs" "$out/memberlist-member.log" "" \
+  -- build_member
+echo "memberlist: built memberlist-member in $((SECONDS - GO_BUILD_T0)) s"
