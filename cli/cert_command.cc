@@ -12,6 +12,7 @@
 
 #include "cli/time_text.h"
 #include "common/identity.h"
+#include "common/rfc3339.h"
 #include "plugin/config.h"
 #include "tls/files_source.h"
 #include "tls/issuer.h"
@@ -252,7 +253,7 @@ int create_ca(const std::vector<std::string>& args, std::ostream& out, std::ostr
   auto info = tls::inspect_cert(ca->cert_pem);
   out << "wrote " << cert_path << " (mode 0644): CA \"" << name << "\", "
       << (info ? info->key_type : std::string(tls::key_type_name(type.value())));
-  if (info) out << ", valid until " << tls::format_utc(info->not_after);
+  if (info) out << ", valid until " << format_rfc3339(info->not_after, 0);
   out << "\nwrote " << key_path << " (mode 0600): keep it secret; anyone holding it can join "
       << "the cluster\n"
       << "next: create the Secret esk8s-ca in "
@@ -334,7 +335,7 @@ int create_node(const std::vector<std::string>& args, const CertContext& ctx, st
   if (!info) return failure(err, cmd, info.status());
   out << "cluster domain " << names->cluster_domain << " (from " << domain_source << ")\n"
       << "wrote " << cert_path << " (mode 0644): " << info->key_type << ", valid until "
-      << tls::format_utc(info->not_after) << "\n"
+      << format_rfc3339(info->not_after, 0) << "\n"
       << "  CN       " << (info->subject_cn.empty() ? "(none)" : info->subject_cn) << "\n";
   for (const std::string& d : info->dns_names) out << "  DNS SAN  " << d << "\n";
   for (const std::string& ip : info->ip_addresses) out << "  IP SAN   " << ip << "\n";
@@ -524,13 +525,13 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
     }
   }
   if (now < c.not_before) {
-    problems.push_back({"not_yet_valid", "not valid before " + tls::format_utc(c.not_before) +
+    problems.push_back({"not_yet_valid", "not valid before " + format_rfc3339(c.not_before, 0) +
                                              " (" + describe_time_left(c.not_before - now) + ")"});
   } else if (now >= c.not_after) {
-    problems.push_back({"expired", "expired at " + tls::format_utc(c.not_after) + " (" +
+    problems.push_back({"expired", "expired at " + format_rfc3339(c.not_after, 0) + " (" +
                                        describe_time_left(c.not_after - now) + ")"});
   } else if (c.not_after - now < days(warn_days.value())) {
-    problems.push_back({"expiring_soon", "expires at " + tls::format_utc(c.not_after) + " (" +
+    problems.push_back({"expiring_soon", "expires at " + format_rfc3339(c.not_after, 0) + " (" +
                                              describe_time_left(c.not_after - now) + "), within " +
                                              std::to_string(warn_days.value()) + " days"});
   }
@@ -553,8 +554,8 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
     j["is_ca"] = c.is_ca;
     j["path_length"] = c.path_length ? json(*c.path_length) : json(nullptr);
     j["key_type"] = c.key_type;
-    j["not_before"] = tls::format_utc(c.not_before);
-    j["not_after"] = tls::format_utc(c.not_after);
+    j["not_before"] = format_rfc3339(c.not_before, 0);
+    j["not_after"] = format_rfc3339(c.not_after, 0);
     j["dns_names"] = c.dns_names;
     j["ip_addresses"] = c.ip_addresses;
     j["key_usage"] = key_usages(c);
@@ -571,8 +572,8 @@ int inspect(const std::vector<std::string>& args, const CertContext& ctx, std::o
         << "issuer       CN=" << c.issuer_cn << "\n"
         << "serial       " << c.serial_hex << "\n"
         << "key type     " << c.key_type << "\n"
-        << "valid        " << tls::format_utc(c.not_before) << " to "
-        << tls::format_utc(c.not_after) << " (expires " << describe_time_left(c.not_after - now)
+        << "valid        " << format_rfc3339(c.not_before, 0) << " to "
+        << format_rfc3339(c.not_after, 0) << " (expires " << describe_time_left(c.not_after - now)
         << ")\n"
         << "key usage    " << joined(key_usages(c)) << "\n";
     if (c.is_ca) out << "path length  " << describe_path_length(c.path_length) << "\n";

@@ -9,6 +9,7 @@
 #include "cli/time_text.h"
 #include "common/base64.h"
 #include "common/escape.h"
+#include "common/rfc3339.h"
 #include "discovery/endpointslice_parse.h"
 #include "gossip/quorum.h"
 #include "tls/peer_verify.h"
@@ -782,14 +783,14 @@ void check_leaf(const Workload& w, const std::string& object, const tls::CertInf
   }
   if (now >= c.not_after) {
     out.push_back(make(Severity::kError, "tls.expired", object,
-                       "tls.crt expired at " + tls::format_utc(c.not_after) + " (" +
+                       "tls.crt expired at " + format_rfc3339(c.not_after, 0) + " (" +
                            describe_time_left(c.not_after - now) + ")",
                        "peers refuse an expired certificate, so the member cannot gossip",
                        "renew the certificate now (cert-manager: check the Certificate's "
                        "status; by hand: esk8s cert create-node)"));
   } else if (c.not_after - now < std::chrono::hours(24 * kLeafExpiryWarningDays)) {
     out.push_back(make(Severity::kWarning, "tls.expiring", object,
-                       "tls.crt expires at " + tls::format_utc(c.not_after) + " (" +
+                       "tls.crt expires at " + format_rfc3339(c.not_after, 0) + " (" +
                            describe_time_left(c.not_after - now) + ")",
                        "when it expires peers refuse it and the member drops out of the cluster",
                        "renew the certificate before then (cert-manager renews at 2/3 of the "
@@ -801,13 +802,13 @@ void check_ca(const std::string& object, const tls::CertInfo& c, const Clock::ti
               std::vector<Finding>& out) {
   if (now >= c.not_after) {
     out.push_back(make(Severity::kError, "tls.ca-expired", object,
-                       "the CA in ca.crt expired at " + tls::format_utc(c.not_after),
+                       "the CA in ca.crt expired at " + format_rfc3339(c.not_after, 0),
                        "no member certificate it signs verifies, so members cannot gossip",
                        "create a new CA (esk8s cert create-ca), replace the Secret and restart "
                        "the pods"));
   } else if (c.not_after - now < std::chrono::hours(24 * kCaExpiryWarningDays)) {
     out.push_back(make(Severity::kWarning, "tls.ca-expiring", object,
-                       "the CA in ca.crt expires at " + tls::format_utc(c.not_after) + " (" +
+                       "the CA in ca.crt expires at " + format_rfc3339(c.not_after, 0) + " (" +
                            describe_time_left(c.not_after - now) + ")",
                        "member certificates never outlive the CA, and when it expires every "
                        "member's certificate stops verifying at once",

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "common/escape.h"
+#include "common/rfc3339.h"
 
 namespace esk8s {
 
@@ -30,18 +31,6 @@ std::optional<LogFormat> parse_log_format(std::string_view name) {
   if (name == "text") return LogFormat::kText;
   if (name == "json") return LogFormat::kJson;
   return std::nullopt;
-}
-
-std::string format_rfc3339(std::chrono::system_clock::time_point time) {
-  auto second = std::chrono::floor<std::chrono::seconds>(time);
-  std::time_t t = std::chrono::system_clock::to_time_t(second);
-  auto ms = std::chrono::floor<std::chrono::milliseconds>(time - second).count();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[96];
-  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return stamp;
 }
 
 namespace {

@@ -45,9 +45,6 @@ enum class LogFormat { kText, kJson };
 // "text" or "json"; nullopt for anything else.
 std::optional<LogFormat> parse_log_format(std::string_view name);
 
-// `time` in UTC as RFC 3339 with milliseconds, e.g. "2026-12-07T20:42:08.123Z".
-std::string format_rfc3339(std::chrono::system_clock::time_point time);
-
 using LogField = std::pair<std::string, std::string>;
 
 class LogSink {

@@ -90,8 +90,6 @@ std::string exec_credential_request(const ExecConfig& exec, const ExecClusterInf
 // token or a client certificate and key, and an optional RFC 3339 expirationTimestamp.
 Result<ExecCredential> parse_exec_credential(std::string_view out, const ExecConfig& exec);
 
-// RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) to a time point.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
 
 struct ExecCredentialOptions {
   std::chrono::milliseconds timeout{30000};  // one run of the plugin, then killed

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/rfc3339.h"
 #include "discovery/endpointslice_parse.h"
 #include "discovery/peer_model.h"
 
@@ -35,28 +36,6 @@ int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// "2026-11-21T19:35:12Z" or with fractional seconds; UTC only (what the API server writes).
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
-  std::tm tm{};
-  int frac_ms = 0;
-  if (s.size() < 20 || s.back() != 'Z') return std::nullopt;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-    return std::nullopt;
-  }
-  if (s[19] == '.') {
-    std::string digits = s.substr(20, s.size() - 21);
-    digits.resize(3, '0');
-    if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-    frac_ms = std::atoi(digits.c_str());
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::time_t t = timegm(&tm);
-  if (t < 0) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(frac_ms);
 }
 
 // body.k1.k2... when every step is an object holding the key, else nullptr (an answer of the

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "discovery/exec_credential.h"
+#include "common/rfc3339.h"
 
 namespace esk8s::plugin {
 
@@ -48,7 +48,7 @@ Result<LeaseRecord> parse_lease(std::string_view text) {
   r.holder = string_field(spec, "holderIdentity");
   std::string when = string_field(spec, "renewTime");
   if (when.empty()) when = string_field(spec, "acquireTime");
-  if (!when.empty()) r.renew = discovery::parse_rfc3339(when);
+  if (!when.empty()) r.renew = parse_rfc3339(when);
   auto d = spec.find("leaseDurationSeconds");
   if (d != spec.end() && d->is_number_integer()) r.duration_seconds = d->get<int64_t>();
   return r;
@@ -73,24 +73,12 @@ bool should_release(const LeaseRecord& lease, std::string_view identity,
   return lease.holder != self_holder && lease.holder.rfind(prefix, 0) == 0;
 }
 
-std::string format_micro_time(WallTime t) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(us.count() / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  const unsigned micros = static_cast<unsigned>(us.count() % 1000000 + 1000000) % 1000000;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
-  return buf;
-}
-
 std::string lease_body(std::string_view namespace_name, std::string_view name,
                        std::string_view holder, WallTime now, int64_t duration_seconds,
                        std::string_view resource_version) {
   json md = {{"name", name}, {"namespace", namespace_name}};
   if (!resource_version.empty()) md["resourceVersion"] = resource_version;
-  const std::string t = format_micro_time(now);
+  const std::string t = format_rfc3339(now, 6);
   return json{{"apiVersion", "coordination.k8s.io/v1"},
               {"kind", "Lease"},
               {"metadata", md},

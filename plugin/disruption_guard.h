@@ -76,7 +76,4 @@ std::string lease_body(std::string_view namespace_name, std::string_view name,
 std::string released_lease_body(std::string_view namespace_name, std::string_view name,
                                 const LeaseRecord& lease);
 
-// A MicroTime as the API server writes it: 2026-12-07T18:30:00.123456Z.
-std::string format_micro_time(WallTime t);
-
 }  // namespace esk8s::plugin

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/escape.h"
-#include "plugin/disruption_guard.h"  // format_micro_time
+#include "common/rfc3339.h"
 
 namespace esk8s::plugin {
 
@@ -102,7 +102,7 @@ std::optional<EventWrite> EventRecorder::maybe_write(Entry& e, Time now) {
     w.path = event_path(e.name);
     w.body = dump(json{{"series",
                         {{"count", e.count},
-                         {"lastObservedTime", format_micro_time(e.last_observed)}}}});
+                         {"lastObservedTime", format_rfc3339(e.last_observed, 6)}}}});
     ++stats_.patches;
   } else {
     if (e.name.empty()) e.name = new_name(e.event_time);
@@ -200,7 +200,7 @@ std::string EventRecorder::create_body(const Entry& e) const {
   json body = {{"apiVersion", "events.k8s.io/v1"},
                {"kind", "Event"},
                {"metadata", {{"name", e.name}, {"namespace", r.namespace_name}}},
-               {"eventTime", format_micro_time(e.event_time)},
+               {"eventTime", format_rfc3339(e.event_time, 6)},
                {"reportingController", settings_.controller},
                {"reportingInstance", settings_.instance},
                {"action", e.occurrence.action},
@@ -211,7 +211,7 @@ std::string EventRecorder::create_body(const Entry& e) const {
   // A series the API never saw (the create was deferred or the Event vanished) starts whole.
   if (e.count >= 2) {
     body["series"] = {{"count", e.count},
-                      {"lastObservedTime", format_micro_time(e.last_observed)}};
+                      {"lastObservedTime", format_rfc3339(e.last_observed, 6)}};
   }
   return dump(body);
 }

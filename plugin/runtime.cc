@@ -19,6 +19,7 @@
 
 #include "common/file.h"
 #include "common/logger.h"
+#include "common/rfc3339.h"
 #include "discovery/dns_source.h"
 #include "discovery/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
@@ -168,7 +169,7 @@ struct Runtime::Loop {
       if (t.renewals > events_tls_renewals) {
         emit(EventType::kNormal, event_reason::kCertificateRenewed, "RenewCertificate",
              "the gossip certificate was renewed (" + t.mode + "), valid until " +
-                 format_micro_time(t.not_after));
+                 format_rfc3339(t.not_after, 0));
       }
       if (t.renewal_failures > events_tls_failures) {
         emit(EventType::kWarning, event_reason::kCertificateRenewalFailed, "RenewCertificate",

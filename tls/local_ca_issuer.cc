@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/rfc3339.h"
 #include "tls/key_file.h"
 
 namespace esk8s::tls {
@@ -58,12 +59,12 @@ Result<LocalCa> load_local_ca(const std::string& dir, Clock::time_point now) {
   }
   if (now >= info.not_after) {
     return Status::config("CA certificate \"" + info.subject_cn + "\" in " + cert_path +
-                          " expired at " + format_utc(info.not_after) +
+                          " expired at " + format_rfc3339(info.not_after, 0) +
                           "; create a new CA and roll it out (see docs/OPERATIONS.md)");
   }
   if (now < info.not_before) {
     return Status::config("CA certificate \"" + info.subject_cn + "\" in " + cert_path +
-                          " is not valid before " + format_utc(info.not_before) +
+                          " is not valid before " + format_rfc3339(info.not_before, 0) +
                           " (is this node's clock right?)");
   }
   return LocalCa{std::move(bundle).value(),

@@ -4,6 +4,8 @@
 #include <set>
 #include <utility>
 
+#include "common/rfc3339.h"
+
 namespace esk8s::tls {
 
 namespace {
@@ -67,9 +69,10 @@ RenewalDecision needs_renewal(const CertInfo& current, const SanPlan& desired,
   if (now >= d.renew_at) {
     d.reason = RenewalReason::kLifetime;
     d.detail = now >= current.not_after
-                   ? "the certificate expired at " + format_utc(current.not_after)
-                   : "the certificate reached 2/3 of its lifetime at " + format_utc(d.renew_at) +
-                         " and expires at " + format_utc(current.not_after);
+                   ? "the certificate expired at " + format_rfc3339(current.not_after, 0)
+                   : "the certificate reached 2/3 of its lifetime at " +
+                         format_rfc3339(d.renew_at, 0) + " and expires at " +
+                         format_rfc3339(current.not_after, 0);
     return d;
   }
   std::set<std::string> have_dns = lower_set(current.dns_names);

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/rfc3339.h"
+
 namespace esk8s::tls {
 
 namespace {
@@ -561,18 +563,6 @@ Result<Clock::time_point> to_time_point(const ASN1_TIME* t, const std::string& w
   return Clock::time_point(s);
 }
 
-// "2006-01-02T15:04:05Z".
-std::string format_time(Clock::time_point tp) {
-  time_t t = to_time_t(tp);
-  struct tm tm = {};
-  char buf[64];
-  if (gmtime_r(&t, &tm) == nullptr ||
-      std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-    return std::to_string(t) + " (seconds since the epoch)";
-  }
-  return buf;
-}
-
 // ---- Certificate building ----
 
 // keyUsage bit positions (RFC 5280 section 4.2.1.3).
@@ -826,12 +816,13 @@ std::string verify_reason(int err, X509* cert) {
   switch (err) {
     case X509_V_ERR_CERT_HAS_EXPIRED: {
       auto t = to_time_point(X509_get0_notAfter(cert), "notAfter");
-      return "has expired" + (t ? " (notAfter " + format_time(t.value()) + ")" : std::string());
+      return "has expired" +
+             (t ? " (notAfter " + format_rfc3339(t.value(), 0) + ")" : std::string());
     }
     case X509_V_ERR_CERT_NOT_YET_VALID: {
       auto t = to_time_point(X509_get0_notBefore(cert), "notBefore");
       return "is not yet valid" +
-             (t ? " (notBefore " + format_time(t.value()) + ")" : std::string());
+             (t ? " (notBefore " + format_rfc3339(t.value(), 0) + ")" : std::string());
     }
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -1177,7 +1168,8 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
   auto leaf_cn = common_name_of(X509_get_subject_name(leaf), "the certificate", false);
   auto failed_cn = common_name_of(X509_get_subject_name(failed), "the certificate", false);
   std::string message = "certificate " + quote(leaf_cn ? leaf_cn.value() : std::string()) +
-                        " does not verify against the trust bundle at " + format_time(at) + ": ";
+                        " does not verify against the trust bundle at " +
+                        format_rfc3339(at, 0) + ": ";
   if (failed != leaf) {
     message += "its chain member " + quote(failed_cn ? failed_cn.value() : std::string()) +
                " (depth " + std::to_string(X509_STORE_CTX_get_error_depth(ctx.get())) + ") ";
@@ -1189,7 +1181,6 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
   return {classify_verify_error(err), Status::invalid_argument(message)};
 }
 
-std::string format_utc(Clock::time_point tp) { return format_time(tp); }
 
 Status check_key_strength(std::string_view key_type, const std::string& what) {
   const std::string type(key_type);

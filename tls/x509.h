@@ -149,9 +149,6 @@ ChainCheck verify_chain_classified(const std::string& cert_pem, const std::strin
 // leaf) and the issuers' checks of our own certificate and CA.
 Status check_key_strength(std::string_view key_type, const std::string& what);
 
-// "2006-01-02T15:04:05Z" (UTC), the format the messages of this module use.
-std::string format_utc(std::chrono::system_clock::time_point tp);
-
 // ---- For tests only: certificates esk8s never issues ----
 
 // What a hostile member's certificate may get wrong although the cluster CA signed it.

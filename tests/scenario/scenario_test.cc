@@ -27,8 +27,8 @@
 
 #include <httplib.h>
 
+#include "common/rfc3339.h"
 #include "tests/scenario/gossip_flood.h"
-#include "plugin/disruption_guard.h"
 #include "tests/scenario/harness.h"
 #include "tests/unit/test_util.h"
 #include "tls/x509.h"
@@ -606,7 +606,7 @@ TEST_CASE("scenario: a disruption guard held by a member that never returns bloc
       << "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: " << kGuardLease
       << "\n  namespace: esdb\nspec:\n  holderIdentity: " << gone
       << "\n  leaseDurationSeconds: 20\n  renewTime: \""
-      << esk8s::plugin::format_micro_time(std::chrono::system_clock::now()) << "\"\n";
+      << esk8s::format_rfc3339(std::chrono::system_clock::now(), 6) << "\"\n";
   std::string out;
   REQUIRE_MESSAGE(sim.kubectl("apply -f " + sim.dir() + "/lease.yaml", &out) == 0, out);
   const std::string ip = sim.pods()[0].ip;

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "discovery/exec_credential.h"
+#include "common/rfc3339.h"
 #include "plugin/disruption_guard.h"
 #include "plugin/health.h"
 
@@ -15,7 +15,7 @@ using std::chrono::seconds;
 
 namespace {
 
-WallTime at(const char* rfc3339) { return *esk8s::discovery::parse_rfc3339(rfc3339); }
+WallTime at(const char* rfc3339) { return *esk8s::parse_rfc3339(rfc3339); }
 
 std::string lease_json(const std::string& holder, const std::string& renew, int duration) {
   json spec = json::object();
@@ -90,7 +90,7 @@ TEST_CASE("disruption guard: hostile Lease objects are refused, not trusted") {
 
 TEST_CASE("disruption guard: the bodies carry the holder, MicroTimes and the resourceVersion") {
   const WallTime now = at("2026-12-07T18:00:00.123456Z");
-  CHECK(format_micro_time(now) == "2026-12-07T18:00:00.123456Z");
+  CHECK(esk8s::format_rfc3339(now, 6) == "2026-12-07T18:00:00.123456Z");
   json create = json::parse(lease_body("esdb-a", "g", kSelf, now, 120, ""));
   CHECK(create["kind"] == "Lease");
   CHECK(create["apiVersion"] == "coordination.k8s.io/v1");
