@@ -34,6 +34,7 @@
 #include <optional>
 
 #include "common/logger.h"
+#include "common/published.h"
 #include "common/status.h"
 #include "gossip/tls_snapshot.h"
 #include "plugin/http_refusals.h"
@@ -86,7 +87,7 @@ class HttpServer {
   Logger log_;
   size_t max_connections_;
   HttpRefusalCounters refusals_;  // outlives impl_: counts survive stop()
-  std::atomic<std::shared_ptr<const gossip::TlsSnapshot>> tls_;
+  Published<gossip::TlsSnapshot> tls_;
   std::function<void()> guard_request_;  // set before start, read by server threads
   std::unique_ptr<Impl> impl_;
   uint16_t port_ = 0;

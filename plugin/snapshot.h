@@ -1,6 +1,7 @@
 // The immutable view the HTTP endpoints answer from. The event loop builds a new Snapshot after
-// each change and publishes it with one atomic store; HTTP threads load it without locks, so an
-// endpoint never waits for the event loop (DESIGN: "answers from an atomic snapshot").
+// each change and publishes it with one pointer swap (common/published.h); HTTP threads take a
+// reference to the current one, so an endpoint never waits for the event loop (DESIGN: "answers
+// from an atomic snapshot").
 #pragma once
 
 #include <array>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/published.h"
 #include "esk8s/plugin.h"
 #include "plugin/config.h"
 #include "plugin/metrics.h"
@@ -81,17 +83,15 @@ struct Snapshot {
   std::string gossip_json;   // /gossip body, EventStoreDB format
 };
 
-// The single-writer, many-reader publication point.
+// The single-writer, many-reader publication point (an empty Snapshot until the first store).
 class SnapshotCell {
  public:
   SnapshotCell() : current_(std::make_shared<const Snapshot>()) {}
-  std::shared_ptr<const Snapshot> load() const { return current_.load(std::memory_order_acquire); }
-  void store(std::shared_ptr<const Snapshot> s) {
-    current_.store(std::move(s), std::memory_order_release);
-  }
+  std::shared_ptr<const Snapshot> load() const { return current_.load(); }
+  void store(std::shared_ptr<const Snapshot> s) { current_.store(std::move(s)); }
 
  private:
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  Published<Snapshot> current_;
 };
 
 }  // namespace esk8s::plugin
