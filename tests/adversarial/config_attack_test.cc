@@ -82,7 +82,7 @@ TEST_CASE("a fault file that never ends (/dev/zero) is ignored with one warning 
   ProcessCluster cluster(1, 80, {"ESK8S_FAULT_FILE=/dev/zero"});
   cluster.start_all();
   const std::string warning = "ESK8S_FAULT_FILE cannot be used and is ignored";
-  REQUIRE_MESSAGE(eventually([&] { return occurrences(cluster.log(0), warning) >= 1; }, 15s),
+  REQUIRE_MESSAGE(eventually([&] { return occurrences(cluster.log(0), warning) >= 1; }, 15s, kPoll),
                   cluster.logs());
   CHECK(occurrences(cluster.log(0), "fault file /dev/zero is a character device") == 1);
 
@@ -96,7 +96,7 @@ TEST_CASE("a fault file that never ends (/dev/zero) is ignored with one warning 
         answered += live(cluster, 0) ? 1 : 0;
         return answered >= 40;
       },
-      20s);
+      20s, kPoll);
   MESSAGE("node RSS peak " << peak_kib << " KiB with ESK8S_FAULT_FILE=/dev/zero");
   INFO(cluster.logs());
   CHECK(answered >= 40);
@@ -112,13 +112,13 @@ TEST_CASE("a FIFO fault file blocks neither the event loop nor SIGTERM") {
   const std::string fifo = cluster.dir() + "/fault";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   cluster.start(0, {"ESK8S_FAULT_FILE=" + fifo});
-  REQUIRE_MESSAGE(eventually([&] { return live(cluster, 0); }, 15s), cluster.logs());
+  REQUIRE_MESSAGE(eventually([&] { return live(cluster, 0); }, 15s, kPoll), cluster.logs());
   REQUIRE_MESSAGE(
-      eventually([&] { return occurrences(cluster.log(0), fifo + " is a FIFO") >= 1; }, 10s),
+      eventually([&] { return occurrences(cluster.log(0), fifo + " is a FIFO") >= 1; }, 10s, kPoll),
       cluster.logs());
   // Still answering after many heartbeats: no read ever blocked on the FIFO.
   int answered = 0;
-  eventually([&] { return (answered += live(cluster, 0) ? 1 : 0) >= 10; }, 10s);
+  eventually([&] { return (answered += live(cluster, 0) ? 1 : 0) >= 10; }, 10s, kPoll);
   CHECK(answered >= 10);
 
   auto before = std::chrono::steady_clock::now();
@@ -139,7 +139,7 @@ TEST_CASE("a FIFO ca.crt fails start at once with an error naming the file") {
   REQUIRE(tls::write_private_key_file(ca_dir + "/ca.key", key.value()));
 
   cluster.start(0, {"ESK8S_TLS_CA_DIR=" + ca_dir});
-  bool exited = eventually([&] { return !cluster.running(0); }, 10s);
+  bool exited = eventually([&] { return !cluster.running(0); }, 10s, kPoll);
   INFO(cluster.logs());
   REQUIRE(exited);
   CHECK(cluster.exit_description(0) != "running");
@@ -153,7 +153,7 @@ TEST_CASE("a static peer list without a peer fails start naming ESK8S_STATIC_PEE
     CAPTURE(peers);
     ++attempts;
     cluster.start(0, {std::string("ESK8S_STATIC_PEERS=") + peers});
-    bool exited = eventually([&] { return !cluster.running(0); }, 10s);
+    bool exited = eventually([&] { return !cluster.running(0); }, 10s, kPoll);
     INFO(cluster.logs());
     REQUIRE(exited);
     // The log accumulates over both starts: each one adds its own error.
@@ -170,9 +170,9 @@ TEST_CASE("configuration values with a newline or an escape sequence cannot forg
   ProcessCluster cluster(1, 83);
   // An unknown environment variable is a warning the running node logs through its logger.
   cluster.start(0, {"ESK8S_NOTE\n" + forged + "\x1b[2J=1"});
-  REQUIRE_MESSAGE(eventually([&] { return live(cluster, 0); }, 15s), cluster.logs());
+  REQUIRE_MESSAGE(eventually([&] { return live(cluster, 0); }, 15s, kPoll), cluster.logs());
   REQUIRE_MESSAGE(
-      eventually([&] { return occurrences(cluster.log(0), "ESK8S_NOTE\\n2030-01-01") >= 1; }, 10s),
+      eventually([&] { return occurrences(cluster.log(0), "ESK8S_NOTE\\n2030-01-01") >= 1; }, 10s, kPoll),
       cluster.logs());
   std::string log = cluster.log(0, 1u << 20);
   CHECK_FALSE(has_line_starting_with(log, forged));
@@ -182,7 +182,7 @@ TEST_CASE("configuration values with a newline or an escape sequence cannot forg
 
   // An invalid identity key fails start; its error quotes the value escaped.
   cluster.start(0, {"ESK8S_SERVICE=esdb\n" + forged + "\r\xff"});
-  REQUIRE(eventually([&] { return !cluster.running(0); }, 10s));
+  REQUIRE(eventually([&] { return !cluster.running(0); }, 10s, kPoll));
   log = cluster.log(0, 1u << 20);
   INFO(log);
   CHECK_FALSE(has_line_starting_with(log, forged));
@@ -213,7 +213,7 @@ TEST_CASE("members with an RSA-1024 or a CA:TRUE certificate from the cluster CA
     // certificate; the node then closes the connection and counts the refusal.
     CHECK(presented_and_closed(cluster.ip(0), cred));
     bool counted = eventually(
-        [&] { return cluster.metric(0, rejections(attack.reason)).value_or(0) >= 1; }, 10s);
+        [&] { return cluster.metric(0, rejections(attack.reason)).value_or(0) >= 1; }, 10s, kPoll);
     INFO(cluster.logs());
     CHECK(counted);
     CHECK(cluster.view(0).count(kHostile) == 0);

@@ -241,7 +241,7 @@ TEST_CASE("a member with a cluster certificate cannot speak for others, kill the
         .value_or(-1);
   };
   REQUIRE_MESSAGE(eventually([&] { return rejected("invalid_identity") >= double(junk.size() - 200); },
-                             10s),
+                             10s, kPoll),
                   c.log(0));
   CHECK(rejected("not_allowed") >= 1 + 200);  // the hijack + every ghost
   CHECK(rejected("bad_signature") >= 1 + 2);  // the replayed proof + two deaths of peers
@@ -252,7 +252,7 @@ TEST_CASE("a member with a cluster certificate cannot speak for others, kill the
                       refused = c.metric(0, "esk8s_gossip_indirect_probes_refused_total").value_or(0);
                       return refused >= refused_before + 2;
                     },
-                    10s),
+                    10s, kPoll),
                 "indirect probes refused: " << refused << ", before the attack: " << refused_before);
 
   // Give the attack time to spread if it had worked (the local preset's gossip is sub-second).
@@ -295,7 +295,7 @@ TEST_CASE("a member without a cluster certificate gets no claim through and is c
         return c.metric(0, "esk8s_gossip_tls_rejections_total{reason=\"untrusted_issuer\"}")
                    .value_or(0) >= 1;
       },
-      5s));
+      5s, kPoll));
   // No certificate at all.
   TlsConnection bare;
   if (bare.connect(c.ip(0), kGossipPort, std::nullopt, 3s)) CHECK(bare.closed_by_peer(5s));

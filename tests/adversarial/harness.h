@@ -152,5 +152,8 @@ class TlsConnection {
 
 // tests/unit/test_util.h's: polls until a predicate holds or a limit passed.
 using esk8s::test::eventually;
+// How often the attack tests poll a node (each poll is an HTTP request to it; under ASan every
+// request's allocations stay in the quarantine for a while, which counts in the RSS ceilings).
+inline constexpr std::chrono::milliseconds kPoll{50};
 
 }  // namespace esk8s::adversarial

@@ -41,7 +41,7 @@ double refused(const ProcessCluster& c, const char* reason) {
 void start_one(ProcessCluster& c) {
   c.start_all();
   REQUIRE_MESSAGE(eventually([&] { return http_status(c.ip(0), kHttpPort, "/health/live", 1s) == 200; },
-                             20s),
+                             20s, kPoll),
                   c.logs());
 }
 
@@ -237,7 +237,7 @@ TEST_CASE("http attack: a Range header with 1000 ranges gets the /gossip body on
         ranged = http_raw(c.ip(0), kHttpPort, ranged_request, 2s);
         return !body_of(plain).empty() && body_of(plain) == body_of(ranged);
       },
-      10s);
+      10s, kPoll);
   INFO("plain: " << plain.size() << " bytes, ranged: " << ranged.size() << " bytes");
   CHECK(same);
   CHECK(status_is(ranged, 200));

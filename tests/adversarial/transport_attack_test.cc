@@ -124,7 +124,7 @@ TEST_CASE("192 authenticated connections each announcing an 8 MiB frame and send
         peak_kib = std::max(peak_kib, cluster.rss_kib(0));
         return closed_count(cluster, 0, "partial_frame_timeout") >= 192;
       },
-      30s);
+      30s, kPoll);
   CHECK_MESSAGE(all_closed, cluster.log(0));
   CHECK(closed_count(cluster, 0, "partial_frame_timeout") == 192);
   CHECK(closed_count(cluster, 0, "memory_budget") == 0);
@@ -154,11 +154,11 @@ TEST_CASE("one identity opening 200 connections keeps at most four and other mem
   }
   // The node sees a connection as authenticated a moment after the client's handshake ends.
   CHECK(eventually([&] { return closed_count(cluster, 0, "per_peer_cap") == kConnections - 4; },
-                   10s));
+                   10s, kPoll));
   CHECK(conns.front().closed_by_peer(2s));  // the oldest went
   // Open at node 0: esdb-9's newest four and one connection from each other member.
   CHECK(eventually(
-      [&] { return cluster.metric(0, "esk8s_gossip_incoming_connections") == 4.0 + 2; }, 5s));
+      [&] { return cluster.metric(0, "esk8s_gossip_incoming_connections") == 4.0 + 2; }, 5s, kPoll));
   CHECK(log_lines_with(cluster, 0, "per_peer_cap") >= 1);
   check_cluster_unharmed(cluster);
 }
@@ -189,7 +189,7 @@ TEST_CASE("clients that connect and never start TLS are capped per address, clos
         timed_out = closed_count(cluster, 0, "handshake_timeout");
         return capped + timed_out >= kSilent;
       },
-      5s));
+      5s, kPoll));
   CHECK(capped >= kSilent - 8);
   CHECK(timed_out >= 1);
   CHECK(log_lines_with(cluster, 0, "handshake_timeout") >= 1);
@@ -214,7 +214,7 @@ TEST_CASE("TLS handshakes without a client certificate are closed, counted and l
   auto elapsed = std::chrono::steady_clock::now() - start;
   CHECK(closed == kAttempts);
   CHECK(eventually(
-      [&] { return closed_count(cluster, 0, "no_client_certificate") == kAttempts; }, 5s));
+      [&] { return closed_count(cluster, 0, "no_client_certificate") == kAttempts; }, 5s, kPoll));
   size_t lines = log_lines_with(cluster, 0, "no_client_certificate");
   CHECK(lines >= 1);
   CHECK(lines <= 1 + static_cast<size_t>(elapsed / 10s));
