@@ -12,11 +12,8 @@
 // usage: gossip_process_bench [sizes=3,5,16] [repeats=3] [steady_seconds=10]
 // Progress goes to stderr, the report (markdown) to stdout; with ESK8S_BENCH_DATA set, every
 // run's figures also go to gossip_process.csv there (bench_data.h).
-#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +22,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,16 +32,15 @@
 #include <vector>
 
 #include "tests/bench/bench_data.h"
-#include "tls/x509.h"
+#include "tests/process/process_cluster.h"
 
 using namespace std::chrono;
 using nlohmann::json;
-namespace fs = std::filesystem;
+using esk8s::test::kHttpPort;
+using esk8s::test::ProcessCluster;
 
 namespace {
 
-constexpr uint16_t kGossipPort = 2114;
-constexpr uint16_t kHttpPort = 2115;
 constexpr int kSubnet = 40;
 constexpr int kPollMs = 20;
 
@@ -82,7 +76,7 @@ extern "C" void on_signal(int sig) {
   raise(sig);
 }
 
-std::string identity(int i) { return "esdb-" + std::to_string(i) + ".esdb.prod.svc.cluster.local"; }
+std::string identity(int i) { return esk8s::test::member_identity(i); }
 
 double median(std::vector<double> v) {
   if (v.empty()) return -1;
@@ -100,123 +94,6 @@ std::string list(const std::vector<double>& v, const char* fmt) {
   }
   return out;
 }
-
-void write_file(const std::string& path, const std::string& content, mode_t mode) {
-  std::ofstream(path) << content;
-  chmod(path.c_str(), mode);
-}
-
-struct Node {
-  int index = 0;
-  std::string ip;
-  pid_t pid = -1;
-  std::string log;
-};
-
-// N esk8s-node processes; the destructor SIGKILLs whatever still runs and removes the directory.
-class Cluster {
- public:
-  Cluster(int size, int first_host) : size_(size) {
-    std::string tmpl = (fs::temp_directory_path() / "esk8s-gossip-bench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    ca_dir_ = dir_ + "/ca";
-    fs::create_directories(ca_dir_);
-    auto ca = esk8s::tls::make_self_signed_ca("esk8s bench CA", esk8s::tls::KeyType::kEcdsaP256,
-                                              hours(24));
-    if (!ca.is_ok()) throw std::runtime_error("make_self_signed_ca failed");
-    write_file(ca_dir_ + "/ca.crt", ca.value().cert_pem, 0644);
-    write_file(ca_dir_ + "/ca.key", ca.value().key_pem, 0600);
-    for (int i = 0; i < size; ++i) {
-      nodes_.push_back(
-          {i, "127.0." + std::to_string(kSubnet) + "." + std::to_string(first_host + i), -1, ""});
-    }
-  }
-  ~Cluster() {
-    for (Node& n : nodes_) kill_node(n);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Cluster(const Cluster&) = delete;
-  Cluster& operator=(const Cluster&) = delete;
-
-  void start_all() {
-    std::string peers;
-    for (const Node& n : nodes_) {
-      peers += (peers.empty() ? "" : ",") + identity(n.index) + "=" + n.ip + ":" +
-               std::to_string(kGossipPort);
-    }
-    for (Node& n : nodes_) start(n, peers);
-  }
-
-  void kill_node(Node& n) {
-    if (n.pid <= 0) return;
-    kill(n.pid, SIGKILL);
-    int status = 0;
-    waitpid(n.pid, &status, 0);
-    forget_child(n.pid);
-    n.pid = -1;
-  }
-
-  std::vector<Node>& nodes() { return nodes_; }
-
-  std::string log_tail(size_t max = 4000) const {
-    std::string all;
-    for (const Node& n : nodes_) {
-      std::ifstream f(n.log);
-      std::string s((std::istreambuf_iterator<char>(f)), {});
-      if (s.size() > max) s = s.substr(s.size() - max);
-      all += "--- " + n.ip + "\n" + s;
-    }
-    return all;
-  }
-
- private:
-  void start(Node& n, const std::string& peers) {
-    std::vector<std::string> env = {
-        "ESK8S_SERVICE=esdb",
-        "ESK8S_NAMESPACE=prod",
-        "ESK8S_POD_NAME=esdb-" + std::to_string(n.index),
-        "ESK8S_CLUSTER_DOMAIN=cluster.local",
-        "ESK8S_CLUSTER_SIZE=" + std::to_string(size_),
-        "ESK8S_DISCOVERY=static",
-        "ESK8S_STATIC_PEERS=" + peers,
-        "ESK8S_BIND_ADDRESS=" + n.ip,
-        "ESK8S_GOSSIP_PORT=" + std::to_string(kGossipPort),
-        "ESK8S_HTTP_PORT=" + std::to_string(kHttpPort),
-        "ESK8S_PRESET=local",
-        "ESK8S_TLS_MODE=local-ca",
-        "ESK8S_TLS_CA_DIR=" + ca_dir_,
-        "PATH=/usr/bin:/bin",
-    };
-    n.log = dir_ + "/" + n.ip + ".log";
-    std::vector<char*> envp;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string bin = ESK8S_NODE_BIN;
-    char* argv[] = {bin.data(), nullptr};
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(1);
-      const int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execve(bin.c_str(), argv, envp.data());
-      _exit(127);
-    }
-    n.pid = pid;
-    register_child(pid);
-  }
-
-  int size_;
-  std::string dir_, ca_dir_;
-  std::vector<Node> nodes_;
-};
 
 std::optional<json> get_json(httplib::Client& c, const char* path) {
   auto r = c.Get(path);
@@ -246,38 +123,13 @@ std::string state_of(httplib::Client& c, const std::string& id) {
   return "";
 }
 
-bool all_alive(std::vector<Node>& nodes) {
-  for (const Node& n : nodes) {
-    auto c = client(n.ip);
-    auto m = get_json(*c, "/members");
-    if (!m || !m->is_object()) return false;
-    size_t alive = 0;
-    for (const json& row : m->value("members", json::array())) {
-      if (row.value("state", "") == "alive") alive++;
-    }
-    if (alive != nodes.size()) return false;
-  }
-  return true;
-}
-
-// Sum over nodes of a counter without labels, or -1 when a node does not answer.
-double counter_sum(std::vector<Node>& nodes, const std::string& name) {
+// Sum over the members of a counter without labels, or -1 when a node does not answer.
+double counter_sum(const ProcessCluster& c, const std::string& name) {
   double total = 0;
-  for (const Node& n : nodes) {
-    auto c = client(n.ip);
-    auto r = c->Get("/metrics");
-    if (!r || r->status != 200) return -1;
-    std::istringstream in(r->body);
-    std::string line;
-    bool found = false;
-    while (std::getline(in, line)) {
-      if (line.rfind(name + " ", 0) == 0) {
-        total += std::strtod(line.c_str() + name.size() + 1, nullptr);
-        found = true;
-        break;
-      }
-    }
-    if (!found) return -1;
+  for (int i = 0; i < c.size(); ++i) {
+    std::optional<double> v = c.metric(i, name);
+    if (!v) return -1;
+    total += *v;
   }
   return total;
 }
@@ -294,33 +146,25 @@ struct Observation {
 };
 
 bool run_once(int n, int first_host, int victim, int steady_seconds, Run& out) {
-  Cluster cluster(n, first_host);
+  ProcessCluster cluster(n, kSubnet, {}, first_host);
   const auto t_start = steady_clock::now();
   cluster.start_all();
-  const auto converge_deadline = t_start + seconds(30 + 2 * n);
-  bool converged = false;
-  while (steady_clock::now() < converge_deadline) {
-    if (all_alive(cluster.nodes())) {
-      converged = true;
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  if (!converged) {
+  for (int i = 0; i < n; ++i) register_child(cluster.pid(i));
+  if (!cluster.wait_converged(seconds(30 + 2 * n))) {
     std::fprintf(stderr, "    did not converge within %d s; logs:\n%s\n", 30 + 2 * n,
-                 cluster.log_tail().c_str());
+                 cluster.logs().c_str());
     return false;
   }
   out.converge_s = duration<double>(steady_clock::now() - t_start).count();
   std::fprintf(stderr, "    converged in %.2f s\n", out.converge_s);
 
   std::this_thread::sleep_for(seconds(5));  // the join push-pulls are over
-  const double b0 = counter_sum(cluster.nodes(), "esk8s_gossip_bytes_sent_total");
-  const double f0 = counter_sum(cluster.nodes(), "esk8s_gossip_frames_sent_total");
+  const double b0 = counter_sum(cluster, "esk8s_gossip_bytes_sent_total");
+  const double f0 = counter_sum(cluster, "esk8s_gossip_frames_sent_total");
   const auto w0 = steady_clock::now();
   std::this_thread::sleep_for(seconds(steady_seconds));
-  const double b1 = counter_sum(cluster.nodes(), "esk8s_gossip_bytes_sent_total");
-  const double f1 = counter_sum(cluster.nodes(), "esk8s_gossip_frames_sent_total");
+  const double b1 = counter_sum(cluster, "esk8s_gossip_bytes_sent_total");
+  const double f1 = counter_sum(cluster, "esk8s_gossip_frames_sent_total");
   const double window = duration<double>(steady_clock::now() - w0).count();
   if (b0 < 0 || b1 < 0 || f0 < 0 || f1 < 0) {
     std::fprintf(stderr, "    could not read /metrics from every node\n");
@@ -337,11 +181,12 @@ bool run_once(int n, int first_host, int victim, int steady_seconds, Run& out) {
   std::vector<std::thread> pollers;
   const auto t_kill = steady_clock::now();
   const auto deadline = t_kill + seconds(30);
-  cluster.kill_node(cluster.nodes()[static_cast<size_t>(victim)]);
+  forget_child(cluster.pid(victim));
+  cluster.stop(victim, SIGKILL);
   for (int i = 0; i < n; ++i) {
     if (i == victim) continue;
     pollers.emplace_back([&, i] {
-      auto c = client(cluster.nodes()[static_cast<size_t>(i)].ip);
+      auto c = client(cluster.ip(i));
       Observation& o = obs[static_cast<size_t>(i)];
       auto next = steady_clock::now();
       while (steady_clock::now() < deadline) {
