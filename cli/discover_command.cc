@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "discovery/endpointslice_parse.h"
-#include "discovery/kube_client.h"
-#include "discovery/kube_config_resolve.h"
+#include "kube/kube_client.h"
+#include "kube/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "discovery/peer_model.h"
 
@@ -34,7 +34,7 @@ std::string where(const discovery::PermissionCheck& c) {
 }
 
 // What the API server was given as credentials, for the sentence that says it refused them.
-std::string credential_name(const discovery::KubeConfig& kc) {
+std::string credential_name(const kube::KubeConfig& kc) {
   if (kc.exec) return "the credential of the exec plugin \"" + kc.exec->command + "\"";
   if (!kc.token_file.empty()) return "the token in " + kc.token_file;
   if (!kc.token.empty()) return "the token of " + kc.source;
@@ -50,7 +50,7 @@ constexpr size_t kMaxPages = 10000;
 
 // Every EndpointSlice of the service in `ns`, page by page. On failure, `problem` says why and
 // `nsj` gets the status and error.
-std::vector<discovery::EndpointSlice> list_slices(discovery::KubeClient& client,
+std::vector<discovery::EndpointSlice> list_slices(kube::KubeClient& client,
                                                   const std::string& ns,
                                                   const std::string& service, json& nsj,
                                                   std::string& problem) {
@@ -67,7 +67,7 @@ std::vector<discovery::EndpointSlice> list_slices(discovery::KubeClient& client,
     auto r = client.get(discovery::slice_list_path(ns, service, kPageLimit, cont));
     nsj["status"] = r.status;
     if (r.status != 200) {
-      const std::string error = discovery::describe_failure(r);
+      const std::string error = kube::describe_failure(r);
       nsj["error"] = error;
       problem = "listing endpointslices in namespace \"" + ns + "\" failed: " + error;
       return out;
@@ -122,7 +122,7 @@ std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
 // Everything `esk8s discover` finds, as its JSON report. Every finding that makes the report
 // fail is a sentence in "problems", so the text report, the JSON report and the exit status
 // always agree.
-json inspect(discovery::KubeClient& client, const discovery::KubeConfig& kc,
+json inspect(kube::KubeClient& client, const kube::KubeConfig& kc,
              const plugin::Config& c, const std::vector<std::string>& namespaces) {
   json report = {{"server", kc.server},      {"source", kc.source},     {"service", c.service},
                  {"rbac", json::array()},     {"namespaces", json::array()},
@@ -291,14 +291,14 @@ int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::o
     return 1;
   }
   const plugin::Config& c = parsed->config;
-  auto kc = discovery::resolve_kube_config(
-      discovery::kube_config_inputs_from_env(c.kube_api, c.kubeconfig, c.service_account_dir));
+  auto kc = kube::resolve_kube_config(
+      kube::kube_config_inputs_from_env(c.kube_api, c.kubeconfig, c.service_account_dir));
   if (!kc.is_ok()) {
     err << kc.status().message() << "\n";
     return 1;
   }
   Logger quiet(std::make_shared<StderrSink>(LogLevel::kError), "discover");
-  auto client = discovery::KubeClient::create(kc.value(), {}, quiet);
+  auto client = kube::KubeClient::create(kc.value(), {}, quiet);
   if (!client.is_ok()) {
     err << client.status().message() << "\n";
     return 1;

@@ -12,8 +12,8 @@
 #include "cli/doctor_checks.h"
 #include "cli/doctor_report.h"
 #include "discovery/endpointslice_parse.h"
-#include "discovery/kube_client.h"
-#include "discovery/kube_config_resolve.h"
+#include "kube/kube_client.h"
+#include "kube/kube_config_resolve.h"
 
 namespace esk8s::cli {
 
@@ -62,7 +62,7 @@ std::string percent_encode(const std::string& s) {
 }
 
 // The API's own sentence for a failed request: the Status message, else the HTTP status.
-std::string describe(const discovery::ApiResponse& r) {
+std::string describe(const kube::ApiResponse& r) {
   if (r.status == 0) return r.error;
   std::string msg;
   if (r.body.size() <= discovery::kMaxObjectBytes) {
@@ -78,7 +78,7 @@ std::string describe(const discovery::ApiResponse& r) {
 // SubjectAccessReviews. `fatal` is set once the API cannot be used at all.
 class Api {
  public:
-  Api(discovery::KubeClient& kube, std::string server) : kube_(kube), server_(std::move(server)) {}
+  Api(kube::KubeClient& kube, std::string server) : kube_(kube), server_(std::move(server)) {}
 
   struct List {
     std::vector<json> items;
@@ -129,7 +129,7 @@ class Api {
     return j;
   }
 
-  discovery::ApiResponse post(const std::string& path, const json& body) {
+  kube::ApiResponse post(const std::string& path, const json& body) {
     auto r = kube_.post(path, body.dump());
     usable(r);
     return r;
@@ -139,7 +139,7 @@ class Api {
 
  private:
   // False (and `fatal_` set) when the answer shows the API cannot be used at all.
-  bool usable(const discovery::ApiResponse& r) {
+  bool usable(const kube::ApiResponse& r) {
     if (r.status == 0 && fatal_.empty()) {
       fatal_ = "cannot reach the Kubernetes API server " + server_ + ": " + r.error;
     } else if (r.status == 401 && fatal_.empty()) {
@@ -149,7 +149,7 @@ class Api {
     return r.status != 0 && r.status != 401;
   }
 
-  discovery::KubeClient& kube_;
+  kube::KubeClient& kube_;
   std::string server_;
   std::string fatal_;
 };
@@ -323,7 +323,7 @@ Result<DoctorOptions> parse_doctor_args(const std::vector<std::string>& args) {
 }
 
 int doctor_command(const DoctorOptions& opts, std::ostream& out, std::ostream& err) {
-  auto kc = discovery::resolve_kube_config(discovery::kube_config_inputs_from_env(
+  auto kc = kube::resolve_kube_config(kube::kube_config_inputs_from_env(
       env_or("ESK8S_KUBE_API", ""),
       opts.kubeconfig.empty() ? env_or("ESK8S_KUBECONFIG", "") : opts.kubeconfig,
       env_or("ESK8S_SERVICE_ACCOUNT_DIR", kDefaultServiceAccountDir)));
@@ -333,7 +333,7 @@ int doctor_command(const DoctorOptions& opts, std::ostream& out, std::ostream& e
     return kExitUsage;
   }
   Logger quiet(std::make_shared<StderrSink>(LogLevel::kError), "doctor");
-  auto client = discovery::KubeClient::create(kc.value(), {}, quiet);
+  auto client = kube::KubeClient::create(kc.value(), {}, quiet);
   if (!client.is_ok()) {
     err << "esk8s doctor: " << client.status().message() << "\n";
     return kExitUsage;

@@ -6,6 +6,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/escape.h"
+
 namespace esk8s::discovery {
 
 using nlohmann::json;
@@ -581,67 +583,6 @@ void WatchStreamDecoder::report_overlong(std::string_view line_start,
   out.push_back(Status::invalid_argument(
       "watch stream line is longer than " + std::to_string(max_line_bytes_) +
       " bytes; skipped it up to its end: " + truncate_for_log(line_start, shown)));
-}
-
-// ---- logging helper -------------------------------------------------------------------------
-
-namespace {
-
-// Length of the UTF-8 sequence that lead byte `c` announces; 1 for ASCII and for bytes that
-// cannot start a sequence.
-size_t announced_length(unsigned char c) {
-  if (c >= 0xC2 && c <= 0xDF) return 2;
-  if (c >= 0xE0 && c <= 0xEF) return 3;
-  if (c >= 0xF0 && c <= 0xF4) return 4;
-  return 1;
-}
-
-// Whether the `len` bytes at `i` are one well-formed UTF-8 character (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF).
-bool well_formed(std::string_view s, size_t i, size_t len) {
-  if (i + len > s.size()) return false;
-  const auto lead = static_cast<unsigned char>(s[i]);
-  for (size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (k == 1 && lead == 0xE0) lo = 0xA0;
-    if (k == 1 && lead == 0xED) hi = 0x9F;
-    if (k == 1 && lead == 0xF0) lo = 0x90;
-    if (k == 1 && lead == 0xF4) hi = 0x8F;
-    if (b < lo || b > hi) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-std::string truncate_for_log(std::string_view bytes, size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::min(bytes.size(), max) + 3);
-  size_t i = 0;
-  while (i < bytes.size()) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    const size_t len = announced_length(c);
-    // Stop before a character that would cross `max`, even a malformed one: the cut is then
-    // decided by the first `max` bytes alone.
-    if (i + len > max) break;
-    if (c >= 0x80 && len > 1 && well_formed(bytes, i, len)) {
-      out.append(bytes.substr(i, len));
-      i += len;
-      continue;
-    }
-    if (c < 0x20 || c >= 0x7f) {  // control character or a byte that is not UTF-8 here
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
-  }
-  if (i < bytes.size()) out += "...";
-  return out;
 }
 
 }  // namespace esk8s::discovery

@@ -82,9 +82,4 @@ class WatchStreamDecoder {
   bool discarding_ = false;  // inside an over-long line: skip up to the next newline
 };
 
-// For logs of offending input: the first `max` bytes of `bytes` (cut before a character that
-// would cross `max`), followed by "..." when anything was cut off. Control characters and bytes
-// that are not well-formed UTF-8 are shown as \xNN, so the result is always printable UTF-8.
-std::string truncate_for_log(std::string_view bytes, size_t max = 200);
-
 }  // namespace esk8s::discovery

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/escape.h"
 #include "common/rfc3339.h"
 #include "discovery/endpointslice_parse.h"
 #include "discovery/peer_model.h"
@@ -63,8 +64,9 @@ std::string slice_list_path(const std::string& ns, const std::string& service, u
   return path;
 }
 
-KubernetesSource::KubernetesSource(KubernetesSourceOptions opts, std::unique_ptr<KubeClient> client,
-                                   Logger log, PeersCallback on_peers)
+KubernetesSource::KubernetesSource(KubernetesSourceOptions opts,
+                                   std::unique_ptr<kube::KubeClient> client, Logger log,
+                                   PeersCallback on_peers)
     : opts_(std::move(opts)),
       client_(std::move(client)),
       log_(std::move(log)),
@@ -119,7 +121,7 @@ bool KubernetesSource::sleep_until(Clock::time_point until) {
   return running_.load();
 }
 
-SelfReview KubernetesSource::review_self(KubeClient& client) {
+SelfReview KubernetesSource::review_self(kube::KubeClient& client) {
   json review = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}};
   auto r = client.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", review.dump());
   SelfReview out;
@@ -131,13 +133,13 @@ SelfReview KubernetesSource::review_self(KubeClient& client) {
     if (out.user.empty()) out.error = "the SelfSubjectReview named no user";
     return out;
   }
-  out.error = describe_failure(r);
+  out.error = kube::describe_failure(r);
   return out;
 }
 
-std::string KubernetesSource::whoami(KubeClient& client) { return review_self(client).user; }
+std::string KubernetesSource::whoami(kube::KubeClient& client) { return review_self(client).user; }
 
-void KubernetesSource::review_access(KubeClient& client, PermissionCheck& check) {
+void KubernetesSource::review_access(kube::KubeClient& client, PermissionCheck& check) {
   json attributes = {{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
   if (!check.namespace_name.empty()) attributes["namespace"] = check.namespace_name;
   json review = {{"apiVersion", "authorization.k8s.io/v1"},
@@ -150,11 +152,11 @@ void KubernetesSource::review_access(KubeClient& client, PermissionCheck& check)
     check.allowed = allowed != nullptr && allowed->is_boolean() && allowed->get<bool>();
     return;
   }
-  check.error = describe_failure(r);
+  check.error = kube::describe_failure(r);
 }
 
 std::vector<PermissionCheck> KubernetesSource::check_permissions(
-    KubeClient& client, const std::vector<std::string>& namespaces) {
+    kube::KubeClient& client, const std::vector<std::string>& namespaces) {
   std::vector<PermissionCheck> out;
   for (const auto& ns : namespaces) {
     for (const char* verb : {"list", "watch"}) {
@@ -269,9 +271,9 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     log_.log(level, o.error, details);
   };
   // The API's answer to a failed request, for the log record of the resulting error.
-  auto failure = [](const ApiResponse& r) -> std::vector<LogField> {
+  auto failure = [](const kube::ApiResponse& r) -> std::vector<LogField> {
     return {{"status", std::to_string(r.status)},
-            {"error", r.status == 0 ? r.error : status_message(r.body)}};
+            {"error", r.status == 0 ? r.error : kube::status_message(r.body)}};
   };
   Output out = state.start(Clock::now());
   while (running_) {
@@ -289,7 +291,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     if (!sleep_until(next.not_before)) break;
     const Request& req = next.request;
     if (req.kind == Request::Kind::kList) {
-      ApiResponse r = client_->get(slice_list_path(ns, opts_.service, req.limit,
+      kube::ApiResponse r = client_->get(slice_list_path(ns, opts_.service, req.limit,
                                                    req.continue_token));
       if (!running_) break;
       if (r.status == 200) {
@@ -358,7 +360,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
       std::lock_guard lock(mu_);
       watch_open_since_by_ns_[ns] = Clock::now();
     }
-    ApiResponse r = client_->stream(
+    kube::ApiResponse r = client_->stream(
         path, [&](std::string_view chunk) { return handle(decoder.feed(chunk)); },
         std::chrono::seconds(req.timeout_seconds + 30));
     {

@@ -25,7 +25,7 @@
 
 #include "common/logger.h"
 #include "discovery/endpointslice.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 #include "discovery/peer.h"
 #include "discovery/peer_model.h"
 #include "discovery/watch_state.h"
@@ -92,8 +92,8 @@ class KubernetesSource {
  public:
   using PeersCallback = std::function<void(const PeerSet& peers)>;
 
-  KubernetesSource(KubernetesSourceOptions opts, std::unique_ptr<KubeClient> client, Logger log,
-                   PeersCallback on_peers);
+  KubernetesSource(KubernetesSourceOptions opts, std::unique_ptr<kube::KubeClient> client,
+                   Logger log, PeersCallback on_peers);
   ~KubernetesSource();
 
   void start();
@@ -103,15 +103,15 @@ class KubernetesSource {
   DiscoveryStats stats() const;
 
   // Who the client authenticates as (SelfSubjectReview), and why not when the API cannot say.
-  static SelfReview review_self(KubeClient& client);
+  static SelfReview review_self(kube::KubeClient& client);
   // review_self(client).user: "" when the API cannot say.
-  static std::string whoami(KubeClient& client);
+  static std::string whoami(kube::KubeClient& client);
   // One SelfSubjectAccessReview: may the client check.verb check.resource (of check.group) in
   // check.namespace_name ("" for a cluster-scoped resource)? Sets check.allowed, or check.error
   // when the review itself failed.
-  static void review_access(KubeClient& client, PermissionCheck& check);
+  static void review_access(kube::KubeClient& client, PermissionCheck& check);
   // SelfSubjectAccessReviews for list and watch of endpointslices in every namespace.
-  static std::vector<PermissionCheck> check_permissions(KubeClient& client,
+  static std::vector<PermissionCheck> check_permissions(kube::KubeClient& client,
                                                         const std::vector<std::string>& namespaces);
   // One error sentence per missing permission, e.g.
   // `cannot watch endpointslices.discovery.k8s.io in namespace "prod" as
@@ -128,7 +128,7 @@ class KubernetesSource {
   bool sleep_until(std::chrono::steady_clock::time_point until);
 
   const KubernetesSourceOptions opts_;
-  std::unique_ptr<KubeClient> client_;
+  std::unique_ptr<kube::KubeClient> client_;
   Logger log_;
   PeersCallback on_peers_;
   std::atomic<bool> running_{false};

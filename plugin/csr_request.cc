@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
-#include "discovery/endpointslice_parse.h"
+#include "common/escape.h"
 
 namespace esk8s::plugin {
 
@@ -62,7 +62,7 @@ CsrState read_state(const json& obj) {
   return st;
 }
 
-std::string api_error(const discovery::ApiResponse& r) {
+std::string api_error(const kube::ApiResponse& r) {
   if (r.status == 0) return r.error.empty() ? "no response" : r.error;
   std::string msg;
   try {
@@ -70,7 +70,7 @@ std::string api_error(const discovery::ApiResponse& r) {
     if (j.is_object()) msg = j.value("message", "");
   } catch (const json::exception&) {
   }
-  if (msg.empty()) msg = discovery::truncate_for_log(r.body, 200);
+  if (msg.empty()) msg = truncate_for_log(r.body, 200);
   return "HTTP " + std::to_string(r.status) + ": " + msg;
 }
 
@@ -96,7 +96,7 @@ std::string refuse_builtin_signer(const std::string& signer) {
   return "";
 }
 
-Result<std::string> request_certificate(discovery::KubeClient& kube, const std::string& csr_pem,
+Result<std::string> request_certificate(kube::KubeClient& kube, const std::string& csr_pem,
                                         const CsrRequestOptions& o, const Logger& log) {
   if (std::string why = refuse_builtin_signer(o.signer_name); !why.empty()) {
     return Status::config(why);

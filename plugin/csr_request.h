@@ -18,7 +18,7 @@
 
 #include "common/logger.h"
 #include "common/status.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 
 namespace esk8s::plugin {
 
@@ -36,7 +36,7 @@ std::string refuse_builtin_signer(const std::string& signer);
 
 // Returns the issued certificate (PEM) for `csr_pem`. Progress (created, approved, waiting) is
 // logged at info level so an operator sees what the node is waiting for.
-Result<std::string> request_certificate(discovery::KubeClient& kube, const std::string& csr_pem,
+Result<std::string> request_certificate(kube::KubeClient& kube, const std::string& csr_pem,
                                         const CsrRequestOptions& options, const Logger& log);
 
 }  // namespace esk8s::plugin

@@ -5,7 +5,7 @@ namespace esk8s::plugin {
 using Clock = std::chrono::steady_clock;
 
 DisruptionGuardWorker::DisruptionGuardWorker(
-    DisruptionGuardSettings settings, std::unique_ptr<discovery::KubeClient> kube, Logger log,
+    DisruptionGuardSettings settings, std::unique_ptr<kube::KubeClient> kube, Logger log,
     std::function<bool()> back_with_quorum,
     std::function<void(const DisruptionGuardView&)> publish)
     : settings_(std::move(settings)),
@@ -78,7 +78,7 @@ void DisruptionGuardWorker::run() {
 }
 
 bool DisruptionGuardWorker::read(std::optional<LeaseRecord>& lease) {
-  discovery::ApiResponse r = kube_->get(path_);
+  kube::ApiResponse r = kube_->get(path_);
   if (r.status == 404) {
     lease.reset();
     return true;
@@ -101,7 +101,7 @@ void DisruptionGuardWorker::acquire(std::chrono::system_clock::time_point now) {
   std::optional<LeaseRecord> lease;
   if (!read(lease)) return;
   const GuardDecision d = decide_acquire(lease, settings_.holder, now);
-  discovery::ApiResponse r;
+  kube::ApiResponse r;
   switch (d.step) {
     case GuardStep::kRefused:
       view_.holder = d.holder;
@@ -153,7 +153,7 @@ void DisruptionGuardWorker::release_predecessor() {
     predecessor_checked_ = true;
     return;
   }
-  discovery::ApiResponse r =
+  kube::ApiResponse r =
       kube_->put(path_, released_lease_body(settings_.namespace_name, settings_.name, *lease));
   if (r.status == 200) {
     predecessor_checked_ = true;
@@ -164,7 +164,7 @@ void DisruptionGuardWorker::release_predecessor() {
   }
 }
 
-void DisruptionGuardWorker::failed(const std::string& what, const discovery::ApiResponse& r) {
+void DisruptionGuardWorker::failed(const std::string& what, const kube::ApiResponse& r) {
   std::string why = r.status == 0 && r.error.empty() ? std::string() : describe_failure(r);
   std::string msg = "cannot " + what + (why.empty() ? "" : ": " + why);
   if (r.status == 403) {

@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "common/logger.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 #include "plugin/disruption_guard.h"
 #include "plugin/snapshot.h"
 
@@ -43,7 +43,7 @@ class DisruptionGuardWorker {
   // `back_with_quorum` (called on the worker thread) says whether this process sees a quorum:
   // then a Lease an earlier instance holds is freed.
   DisruptionGuardWorker(DisruptionGuardSettings settings,
-                        std::unique_ptr<discovery::KubeClient> kube, Logger log,
+                        std::unique_ptr<kube::KubeClient> kube, Logger log,
                         std::function<bool()> back_with_quorum,
                         std::function<void(const DisruptionGuardView&)> publish);
   ~DisruptionGuardWorker();
@@ -62,12 +62,12 @@ class DisruptionGuardWorker {
   void release_predecessor();
   // GET the Lease: true with `lease` (nullopt: 404), false on an error (published).
   bool read(std::optional<LeaseRecord>& lease);
-  void failed(const std::string& what, const discovery::ApiResponse& r);
+  void failed(const std::string& what, const kube::ApiResponse& r);
   void publish();
 
   const DisruptionGuardSettings settings_;
   const std::string path_;  // the Lease's API path
-  std::unique_ptr<discovery::KubeClient> kube_;
+  std::unique_ptr<kube::KubeClient> kube_;
   Logger log_;
   std::function<bool()> back_with_quorum_;
   std::function<void(const DisruptionGuardView&)> publish_;

@@ -8,7 +8,7 @@ using SteadyClock = std::chrono::steady_clock;
 using WallClock = std::chrono::system_clock;
 
 EventWorker::EventWorker(EventWorkerSettings settings,
-                         std::unique_ptr<discovery::KubeClient> kube, Logger log)
+                         std::unique_ptr<kube::KubeClient> kube, Logger log)
     : settings_(std::move(settings)),
       kube_(std::move(kube)),
       log_(std::move(log)),
@@ -77,7 +77,7 @@ void EventWorker::learn_uid() {
   if (uid_asked_ != SteadyClock::time_point{} && now - uid_asked_ < settings_.uid_retry) return;
   uid_asked_ = now;
   const ObjectRef& r = recorder_.settings().regarding;
-  discovery::ApiResponse resp =
+  kube::ApiResponse resp =
       kube_->get("/api/v1/namespaces/" + r.namespace_name + "/pods/" + r.name);
   if (resp.status != 200) return;  // Events go out without the uid; asked again later
   nlohmann::json pod = nlohmann::json::parse(resp.body, nullptr, false);
@@ -93,7 +93,7 @@ void EventWorker::learn_uid() {
 }
 
 void EventWorker::send(const EventWrite& w) {
-  discovery::ApiResponse r = w.kind == EventWrite::Kind::kCreate
+  kube::ApiResponse r = w.kind == EventWrite::Kind::kCreate
                                  ? kube_->post(w.path, w.body)
                                  : kube_->patch(w.path, w.body);
   const WriteOutcome outcome = recorder_.on_result(w, r.status, WallClock::now());
@@ -110,7 +110,7 @@ void EventWorker::send(const EventWrite& w) {
           "affected; apply rbac/role.yaml for this member's service account to see them in "
           "kubectl describe pod; writing pauses " +
               std::to_string(recorder_.settings().forbidden_pause.count()) + " s at a time",
-          {{"error", discovery::describe_failure(r)}});
+          {{"error", kube::describe_failure(r)}});
       return;
     case WriteOutcome::kRetry:
       msg = "cannot write a Kubernetes Event; retrying";
@@ -119,7 +119,7 @@ void EventWorker::send(const EventWrite& w) {
       msg = "the API refused a Kubernetes Event; dropped";
       break;
   }
-  const std::string why = discovery::describe_failure(r);
+  const std::string why = kube::describe_failure(r);
   if (why == last_logged_error_) return;
   last_logged_error_ = why;
   log_.warn(msg, {{"error", why}});

@@ -23,7 +23,7 @@
 #include <thread>
 
 #include "common/logger.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 #include "plugin/event_recorder.h"
 
 namespace esk8s::plugin {
@@ -38,7 +38,7 @@ struct EventWorkerSettings {
 
 class EventWorker {
  public:
-  EventWorker(EventWorkerSettings settings, std::unique_ptr<discovery::KubeClient> kube,
+  EventWorker(EventWorkerSettings settings, std::unique_ptr<kube::KubeClient> kube,
               Logger log);
   ~EventWorker();
   EventWorker(const EventWorker&) = delete;
@@ -62,7 +62,7 @@ class EventWorker {
   void learn_uid();
 
   const EventWorkerSettings settings_;
-  std::unique_ptr<discovery::KubeClient> kube_;
+  std::unique_ptr<kube::KubeClient> kube_;
   Logger log_;
   std::atomic<uint64_t> dropped_{0};
 

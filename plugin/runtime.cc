@@ -21,7 +21,7 @@
 #include "common/logger.h"
 #include "common/rfc3339.h"
 #include "discovery/dns_source.h"
-#include "discovery/kube_config_resolve.h"
+#include "kube/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "gossip/driver.h"
 #include "gossip/esdb_gossip.h"
@@ -136,7 +136,7 @@ struct Runtime::Loop {
   std::string statefulset_error;  // the last failure logged (loop thread)
   std::unique_ptr<DisruptionGuardWorker> guard;  // ESK8S_DISRUPTION_LEASE
   DisruptionGuardView guard_view;                // what the worker last published
-  std::unique_ptr<discovery::KubeClient> statefulset_kube;
+  std::unique_ptr<kube::KubeClient> statefulset_kube;
   // ESK8S_EVENTS (kubernetes discovery): Kubernetes Events on the own Pod, and what they were
   // last told (loop thread).
   std::unique_ptr<EventWorker> events;
@@ -717,16 +717,16 @@ Status Runtime::start() {
 
   // The kubernetes source (and the kubernetes-csr issuer) need an API server and credentials; a
   // missing one is a configuration error, not something to retry.
-  auto make_kube = [this](const char* component) -> Result<std::unique_ptr<discovery::KubeClient>> {
-    auto kc = discovery::resolve_kube_config(discovery::kube_config_inputs_from_env(
+  auto make_kube = [this](const char* component) -> Result<std::unique_ptr<kube::KubeClient>> {
+    auto kc = kube::resolve_kube_config(kube::kube_config_inputs_from_env(
         config_.kube_api, config_.kubeconfig, config_.service_account_dir));
     if (!kc.is_ok()) return kc.status();
-    auto client = discovery::KubeClient::create(kc.value(), {}, log_.with_component(component));
+    auto client = kube::KubeClient::create(kc.value(), {}, log_.with_component(component));
     if (!client.is_ok()) return client.status();
     log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
     return std::move(client.value());
   };
-  std::unique_ptr<discovery::KubeClient> kube, csr_kube, sts_kube, guard_kube, events_kube;
+  std::unique_ptr<kube::KubeClient> kube, csr_kube, sts_kube, guard_kube, events_kube;
   if (config_.discovery == DiscoveryMode::kKubernetes) {
     auto k = make_kube("kube-client");
     if (!k) return k.status();

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "discovery/endpointslice_parse.h"
+#include "common/escape.h"
 
 namespace esk8s::plugin {
 
@@ -17,7 +17,7 @@ Result<json> parse_object(const std::string& text, const char* what) {
     return j;
   } catch (const json::exception&) {
     return Status::invalid_argument(std::string(what) +
-                                    " is not JSON: " + discovery::truncate_for_log(text, 120));
+                                    " is not JSON: " + truncate_for_log(text, 120));
   }
 }
 
@@ -66,7 +66,7 @@ Result<StatefulSetInfo> parse_statefulset(const std::string& statefulset_json) {
   return info;
 }
 
-Result<StatefulSetInfo> fetch_statefulset_info(discovery::KubeClient& kube, const std::string& ns,
+Result<StatefulSetInfo> fetch_statefulset_info(kube::KubeClient& kube, const std::string& ns,
                                                const std::string& pod) {
   auto p = kube.get("/api/v1/namespaces/" + ns + "/pods/" + pod);
   if (p.status == 403) return Status::config(forbidden_hint("get", "pods", ns));

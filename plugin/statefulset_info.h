@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 
 namespace esk8s::plugin {
 
@@ -27,7 +27,7 @@ Result<std::string> owning_statefulset(const std::string& pod_json);
 Result<StatefulSetInfo> parse_statefulset(const std::string& statefulset_json);
 
 // GET the pod, then its StatefulSet. A 403 names the missing permission and rbac/role.yaml.
-Result<StatefulSetInfo> fetch_statefulset_info(discovery::KubeClient& kube,
+Result<StatefulSetInfo> fetch_statefulset_info(kube::KubeClient& kube,
                                                const std::string& namespace_name,
                                                const std::string& pod_name);
 

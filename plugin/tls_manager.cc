@@ -45,7 +45,7 @@ struct TlsManager::Obtained {
   std::vector<std::string> warnings;
 };
 
-TlsManager::TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube,
+TlsManager::TlsManager(Config config, Logger log, std::unique_ptr<kube::KubeClient> kube,
                        std::chrono::milliseconds check_interval)
     : config_(std::move(config)),
       log_(std::move(log)),

@@ -24,7 +24,7 @@
 
 #include "common/logger.h"
 #include "common/status.h"
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 #include "gossip/tls_snapshot.h"
 #include "gossip/transport.h"
 #include "plugin/config.h"
@@ -52,7 +52,7 @@ class TlsManager {
   // `kube` is needed in kubernetes-csr mode only (may be null otherwise).
   // `check_interval`: how often files, the CA directory and the names are re-checked between
   // renewals (tests shorten it).
-  TlsManager(Config config, Logger log, std::unique_ptr<discovery::KubeClient> kube,
+  TlsManager(Config config, Logger log, std::unique_ptr<kube::KubeClient> kube,
              std::chrono::milliseconds check_interval = std::chrono::seconds(10));
   ~TlsManager();
   TlsManager(const TlsManager&) = delete;
@@ -78,7 +78,7 @@ class TlsManager {
 
   Config config_;
   Logger log_;
-  std::unique_ptr<discovery::KubeClient> kube_;
+  std::unique_ptr<kube::KubeClient> kube_;
   OnMaterial on_material_;
   std::chrono::milliseconds check_interval_;
   std::vector<std::string> allow_list_, cluster_patterns_;

@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "discovery/kube_config.h"
+#include "kube/kube_config.h"
 #include "tests/bench/bench_data.h"
 #include "discovery/kubernetes_source.h"
 #include "tests/cluster/cluster_process.h"
@@ -29,6 +29,7 @@
 using namespace std::chrono;
 using nlohmann::json;
 namespace d = esk8s::discovery;
+namespace k = esk8s::kube;
 
 namespace {
 
@@ -92,13 +93,13 @@ int main(int argc, char** argv) try {
   uint64_t updates = 0;
   steady_clock::time_point last_update;
   esk8s::Logger log(std::make_shared<esk8s::StderrSink>(esk8s::LogLevel::kWarn), "bench");
-  d::KubeConfig kc;
+  k::KubeConfig kc;
   kc.server = cluster.server();
   kc.ca_file = cluster.ca_file();
   kc.token_file = dir + "/token";
   kc.source = "bench";
-  auto client = d::KubeClient::create(kc, {}, log);
-  d::KubeClient* raw = client.value().get();
+  auto client = k::KubeClient::create(kc, {}, log);
+  k::KubeClient* raw = client.value().get();
   d::KubernetesSourceOptions so;
   so.service = "esdb";
   so.namespaces = {"prod"};

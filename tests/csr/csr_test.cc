@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 #include "plugin/csr_request.h"
 #include "plugin/tls_manager.h"
 #include "tests/cluster/cluster_process.h"
@@ -27,6 +27,7 @@
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace d = esk8s::discovery;
+namespace k = esk8s::kube;
 using esk8s::testcluster::ClusterProcess;
 
 namespace {
@@ -92,12 +93,12 @@ struct CsrEnv {
                                                                   << " " << r.body);
     return json::parse(r.body);
   }
-  std::unique_ptr<d::KubeClient> client() {
-    d::KubeConfig kc;
+  std::unique_ptr<k::KubeClient> client() {
+    k::KubeConfig kc;
     kc.server = cluster->server();
     kc.ca_file = cluster->ca_file();
     kc.token_file = dir() + "/token";
-    auto c = d::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
+    auto c = k::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
     REQUIRE(c.is_ok());
     return std::move(c.value());
   }
@@ -112,7 +113,7 @@ struct CsrEnv {
   std::string ca() const { return read_file(cluster->state_dir() + "/csr-signer-ca.crt"); }
 };
 
-esk8s::Result<std::string> request(d::KubeClient& kube, const std::string& csr,
+esk8s::Result<std::string> request(k::KubeClient& kube, const std::string& csr,
                                    std::chrono::seconds timeout) {
   esk8s::plugin::CsrRequestOptions o;
   o.timeout = timeout;
@@ -218,13 +219,13 @@ TEST_CASE("kubernetes-csr: missing RBAC is named with the file to apply") {
 
 TEST_CASE("kubernetes-csr: built-in signer names are refused before anything is sent") {
   // No cluster: nothing may be sent, so an address where nothing listens will do.
-  d::KubeConfig kc;
+  k::KubeConfig kc;
   kc.server = "https://127.0.0.1:9";
   kc.ca_pem = esk8s::tls::make_self_signed_ca("unused", esk8s::tls::KeyType::kEcdsaP256, 3600s)
                   .value()
                   .cert_pem;
   kc.token = "unused";
-  auto kube = d::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
+  auto kube = k::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
   REQUIRE(kube.is_ok());
   esk8s::tls::CertSpec spec;
   spec.common_name = "esdb-0.esdb.prod.svc.cluster.local";

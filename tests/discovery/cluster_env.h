@@ -28,7 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/logger.h"
-#include "discovery/kube_config.h"
+#include "kube/kube_config.h"
 #include "discovery/kubernetes_source.h"
 #include "tests/cluster/cluster_process.h"
 #include "tests/discovery/tcp_proxy.h"
@@ -39,6 +39,7 @@ namespace discovery_env {
 using namespace std::chrono_literals;
 using nlohmann::json;
 namespace d = esk8s::discovery;
+namespace k = esk8s::kube;
 using esk8s::discoverytest::TcpProxy;
 
 class CaptureSink : public esk8s::LogSink {
@@ -251,14 +252,14 @@ struct Env {
 
   // A client for the service account through `server` (the proxy by default) with `ca_file`
   // (the cluster's CA by default).
-  std::unique_ptr<d::KubeClient> client(esk8s::Logger log, const std::string& server = "",
+  std::unique_ptr<k::KubeClient> client(esk8s::Logger log, const std::string& server = "",
                                         const std::string& ca_file = "") {
-    d::KubeConfig kc;
+    k::KubeConfig kc;
     kc.server = server.empty() ? proxy->url() : server;
     kc.ca_file = ca_file.empty() ? cluster.ca_file() : ca_file;
     kc.token_file = token_file;
     kc.source = "test";
-    auto c = d::KubeClient::create(kc, {}, log);
+    auto c = k::KubeClient::create(kc, {}, log);
     REQUIRE_MESSAGE(c.is_ok(), c.status().message());
     return std::move(c.value());
   }
@@ -331,7 +332,7 @@ struct RunningSource {
     start(env.client(log), std::move(namespaces), tweak);
   }
   // With a client of the test's own (another server URL, another CA), made with `log`.
-  RunningSource(const std::function<std::unique_ptr<d::KubeClient>(esk8s::Logger)>& client,
+  RunningSource(const std::function<std::unique_ptr<k::KubeClient>(esk8s::Logger)>& client,
                 std::vector<std::string> namespaces,
                 const std::function<void(d::KubernetesSourceOptions&)>& tweak = {}) {
     start(client(log), std::move(namespaces), tweak);
@@ -344,7 +345,7 @@ struct RunningSource {
   }
 
  private:
-  void start(std::unique_ptr<d::KubeClient> client, std::vector<std::string> namespaces,
+  void start(std::unique_ptr<k::KubeClient> client, std::vector<std::string> namespaces,
              const std::function<void(d::KubernetesSourceOptions&)>& tweak) {
     auto o = options(std::move(namespaces));
     if (tweak) tweak(o);

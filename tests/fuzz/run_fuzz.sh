@@ -7,7 +7,8 @@ max_len=8192
 mkdir -p "$out"
 case "$target" in
   watch_stream)
-    sources=("$src/common/status.cc" "$src/discovery/endpointslice.cc" "$src/tests/fuzz/watch_stream_fuzz.cc") ;;
+    sources=("$src/common/status.cc" "$src/common/escape.cc" "$src/discovery/endpointslice.cc"
+             "$src/tests/fuzz/watch_stream_fuzz.cc") ;;
   gossip_wire)
     sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
              "$src/gossip/wire.cc" "$src/gossip/host_status.cc" "$src/gossip/esdb_gossip.cc"

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/escape.h"
 #include "discovery/endpointslice_parse.h"
 
 using esk8s::Result;
@@ -93,6 +94,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)esk8s::discovery::parse_watch_event(body);
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_discarded()) (void)esk8s::discovery::parse_endpoint_slice(doc);
-  (void)esk8s::discovery::truncate_for_log(body, data[1]);
+  (void)esk8s::truncate_for_log(body, data[1]);
   return 0;
 }

@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "common/escape.h"
 #include "discovery/endpointslice_parse.h"
 
 using namespace esk8s::discovery;
+using esk8s::truncate_for_log;
 using nlohmann::json;
 
 namespace {

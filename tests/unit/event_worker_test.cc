@@ -103,13 +103,13 @@ struct Api {
     server->stop();
     thread.join();
   }
-  std::unique_ptr<esk8s::discovery::KubeClient> client() {
-    esk8s::discovery::KubeConfig kc;
+  std::unique_ptr<esk8s::kube::KubeClient> client() {
+    esk8s::kube::KubeConfig kc;
     kc.server = "https://127.0.0.1:" + std::to_string(port);
     kc.ca_pem = ca_pem;
     kc.token = "t";
     kc.source = "test";
-    auto c = esk8s::discovery::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
+    auto c = esk8s::kube::KubeClient::create(kc, {}, esk8s::Logger(nullptr, "test"));
     REQUIRE(c.is_ok());
     return std::move(c.value());
   }

@@ -19,17 +19,17 @@
 
 #include "common/base64.h"
 #include "common/rfc3339.h"
-#include "discovery/exec_credential.h"
-#include "discovery/kube_client.h"
+#include "kube/exec_credential.h"
+#include "kube/kube_client.h"
 #include "tls/x509.h"
 #include "tests/unit/test_util.h"
 
-using esk8s::discovery::ExecClusterInfo;
-using esk8s::discovery::ExecConfig;
-using esk8s::discovery::ExecCredential;
-using esk8s::discovery::ExecCredentialOptions;
-using esk8s::discovery::ExecCredentialProvider;
-using esk8s::discovery::parse_exec_credential;
+using esk8s::kube::ExecClusterInfo;
+using esk8s::kube::ExecConfig;
+using esk8s::kube::ExecCredential;
+using esk8s::kube::ExecCredentialOptions;
+using esk8s::kube::ExecCredentialProvider;
+using esk8s::kube::parse_exec_credential;
 using esk8s::parse_rfc3339;
 using nlohmann::json;
 using SysClock = std::chrono::system_clock;
@@ -314,10 +314,10 @@ TEST_CASE("exec credential: output beyond the bound kills the plugin") {
 TEST_CASE("exec credential: the runner is injectable and a cancelled provider runs nothing") {
   int calls = 0;
   ExecCredentialOptions o;
-  o.runner = [&calls](const esk8s::discovery::ProcessSpec& spec) {
+  o.runner = [&calls](const esk8s::kube::ProcessSpec& spec) {
     ++calls;
-    esk8s::discovery::ProcessOutcome r;
-    r.kind = esk8s::discovery::ProcessOutcome::Kind::kExited;
+    esk8s::kube::ProcessOutcome r;
+    r.kind = esk8s::kube::ProcessOutcome::Kind::kExited;
     r.exit_code = 0;
     bool has_info = false;
     for (const auto& [k, v] : spec.env) has_info = has_info || k == "KUBERNETES_EXEC_INFO";
@@ -342,15 +342,15 @@ TEST_CASE("exec credential: the runner is injectable and a cancelled provider ru
 
 TEST_CASE("exec credential: KubeClient::create runs the plugin and reports its failure") {
   PluginDir p;
-  esk8s::discovery::KubeConfig kc;
+  esk8s::kube::KubeConfig kc;
   kc.server = "https://127.0.0.1:6443";
   kc.ca_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   kc.source = "kubeconfig test";
   kc.exec = p.exec("esk8s-test-no-such-auth-plugin");
   kc.exec->install_hint = "get it from example.com";
-  esk8s::discovery::KubeClientOptions o;
+  esk8s::kube::KubeClientOptions o;
   o.exec = p.options();
-  auto client = esk8s::discovery::KubeClient::create(kc, o, esk8s::Logger(nullptr, "test"));
+  auto client = esk8s::kube::KubeClient::create(kc, o, esk8s::Logger(nullptr, "test"));
   REQUIRE_FALSE(client.is_ok());
   CHECK(contains(client.status().message(), "was not found in PATH; installHint: get it from "
                                             "example.com"));
@@ -390,14 +390,14 @@ TEST_CASE("exec credential: KubeClient runs the plugin again after a 401 and ret
       "n=$(cat \"$DIR/count\" 2>/dev/null || echo 0)\nn=$((n + 1))\necho $n > \"$DIR/count\"\n"
       "printf '{\"apiVersion\":\"" + std::string(kV1) +
           "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-%s\"}}' $n");
-  esk8s::discovery::KubeConfig kc;
+  esk8s::kube::KubeConfig kc;
   kc.server = "https://127.0.0.1:" + std::to_string(port);
   kc.ca_pem = ca->cert_pem;
   kc.source = "kubeconfig test";
   kc.exec = p.exec(cmd);
-  esk8s::discovery::KubeClientOptions o;
+  esk8s::kube::KubeClientOptions o;
   o.exec = p.options();
-  auto client = esk8s::discovery::KubeClient::create(kc, o, esk8s::Logger(nullptr, "test"));
+  auto client = esk8s::kube::KubeClient::create(kc, o, esk8s::Logger(nullptr, "test"));
   INFO(client.status().to_string());
   REQUIRE(client.is_ok());
   auto r = client.value()->get("/api");

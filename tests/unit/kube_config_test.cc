@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "common/base64.h"
-#include "discovery/kube_config.h"
-#include "discovery/kube_config_yaml.h"
+#include "kube/kube_config.h"
+#include "kube/kube_config_yaml.h"
 #include "tests/unit/test_util.h"
 
-using esk8s::discovery::in_cluster_config;
-using esk8s::discovery::KubeConfig;
-using esk8s::discovery::load_kubeconfig;
-using esk8s::discovery::parse_kubeconfig;
-using esk8s::discovery::parse_server_url;
+using esk8s::kube::in_cluster_config;
+using esk8s::kube::KubeConfig;
+using esk8s::kube::load_kubeconfig;
+using esk8s::kube::parse_kubeconfig;
+using esk8s::kube::parse_server_url;
 
 namespace {
 
@@ -862,7 +862,7 @@ TEST_CASE("kubeconfig: proxy-url is refused naming the cluster") {
 }
 
 TEST_CASE("kubeconfig yaml: scalar types, document markers, line endings") {
-  using esk8s::discovery::parse_kubeconfig_yaml;
+  using esk8s::kube::parse_kubeconfig_yaml;
   auto ok = [](const std::string& text) {
     auto r = parse_kubeconfig_yaml(text);
     INFO(r.status().to_string());
@@ -892,14 +892,14 @@ TEST_CASE("kubeconfig yaml: scalar types, document markers, line endings") {
 }
 
 TEST_CASE("kubeconfig yaml: size, depth and alias expansion are bounded") {
-  using esk8s::discovery::parse_kubeconfig_yaml;
+  using esk8s::kube::parse_kubeconfig_yaml;
   auto error = [](const std::string& text) {
     esk8s::Result<nlohmann::json> r = nlohmann::json();
     CHECK_NOTHROW(r = parse_kubeconfig_yaml(text));
     REQUIRE_FALSE(r.is_ok());
     return r.status().message();
   };
-  CHECK(contains(error(std::string(esk8s::discovery::kKubeconfigMaxBytes + 1, '#')),
+  CHECK(contains(error(std::string(esk8s::kube::kKubeconfigMaxBytes + 1, '#')),
                  "larger than 1048576 bytes"));
   CHECK(contains(error("a: " + std::string(5000, '[') + std::string(5000, ']') + "\n"),
                  "nested deeper than 64 levels"));

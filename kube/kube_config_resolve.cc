@@ -1,8 +1,8 @@
-#include "discovery/kube_config_resolve.h"
+#include "kube/kube_config_resolve.h"
 
 #include <cstdlib>
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 KubeConfigInputs kube_config_inputs_from_env(std::string kube_api, std::string kubeconfig,
                                              std::string sa_dir) {
@@ -46,4 +46,4 @@ Result<KubeConfig> resolve_kube_config(const KubeConfigInputs& in) {
   return cfg;
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

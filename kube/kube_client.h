@@ -28,14 +28,14 @@
 
 #include "common/logger.h"
 #include "common/status.h"
-#include "discovery/exec_credential.h"
-#include "discovery/kube_config.h"
+#include "kube/exec_credential.h"
+#include "kube/kube_config.h"
 
 namespace httplib {
 class SSLClient;
 }
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 struct ApiResponse {
   int status = 0;    // HTTP status; 0 when no response (connection error, cancelled)
@@ -122,4 +122,4 @@ class KubeClient {
   std::string ca_signature_;  // guarded by mu_: mtime/size of ca_file
 };
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

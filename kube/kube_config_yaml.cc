@@ -1,4 +1,4 @@
-#include "discovery/kube_config_yaml.h"
+#include "kube/kube_config_yaml.h"
 
 #include <algorithm>
 #include <exception>
@@ -14,7 +14,7 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 namespace {
 
@@ -257,4 +257,4 @@ Result<json> parse_kubeconfig_yaml(std::string_view text) {
   return std::move(*root);
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

@@ -1,4 +1,4 @@
-#include "discovery/kube_config.h"
+#include "kube/kube_config.h"
 
 #include <arpa/inet.h>
 
@@ -15,9 +15,9 @@
 
 #include "common/base64.h"
 #include "common/file.h"
-#include "discovery/kube_config_yaml.h"
+#include "kube/kube_config_yaml.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 namespace {
 
@@ -625,4 +625,4 @@ Result<ServerAddress> parse_server_url(const std::string& url) {
   return out;
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

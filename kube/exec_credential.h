@@ -31,9 +31,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "discovery/kube_config.h"
+#include "kube/kube_config.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 // What the plugin returned.
 struct ExecCredential {
@@ -127,4 +127,4 @@ class ExecCredentialProvider {
   std::optional<ExecCredential> cached_;  // guarded by mu_
 };
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

@@ -1,4 +1,4 @@
-#include "discovery/kube_client.h"
+#include "kube/kube_client.h"
 
 #include <sys/stat.h>
 
@@ -7,11 +7,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/escape.h"
 #include "common/file.h"
 #include "common/sigpipe.h"
-#include "discovery/endpointslice_parse.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 namespace {
 
@@ -357,4 +357,4 @@ void KubeClient::reset_cancel() {
   if (exec_) exec_->reset_cancel();
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

@@ -1,4 +1,4 @@
-#include "discovery/exec_credential.h"
+#include "kube/exec_credential.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 
 extern char** environ;
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 namespace {
 
@@ -344,4 +344,4 @@ Result<ExecCredential> ExecCredentialProvider::run() {
   return Status::config(who + " could not be run: " + r.error);
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

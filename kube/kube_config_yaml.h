@@ -26,7 +26,7 @@
 
 #include "common/status.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 inline constexpr size_t kKubeconfigMaxBytes = 1024 * 1024;
 inline constexpr int kKubeconfigMaxDepth = 64;
@@ -37,4 +37,4 @@ inline constexpr size_t kKubeconfigMaxScalarBytes = 8 * 1024 * 1024;
 // more than one document is an error.
 Result<nlohmann::json> parse_kubeconfig_yaml(std::string_view text);
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

@@ -20,7 +20,7 @@
 
 #include "common/status.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 // A user whose credentials come from an exec plugin (client.authentication.k8s.io/v1 or v1beta1);
 // exec_credential.h runs it.
@@ -113,4 +113,4 @@ struct ServerAddress {
 };
 Result<ServerAddress> parse_server_url(const std::string& url);
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "common/status.h"
-#include "discovery/kube_config.h"
+#include "kube/kube_config.h"
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 struct KubeConfigInputs {
   std::string kube_api;        // ESK8S_KUBE_API
@@ -25,4 +25,4 @@ KubeConfigInputs kube_config_inputs_from_env(std::string kube_api, std::string k
 
 Result<KubeConfig> resolve_kube_config(const KubeConfigInputs& in);
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube
