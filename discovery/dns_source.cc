@@ -152,8 +152,9 @@ uint16_t peek_id(std::string_view msg) {
 // Sends queries to the nameservers in turn; see resolve_peers_once for the policy.
 class Resolver {
  public:
-  Resolver(std::vector<Nameserver> ns, milliseconds timeout, const std::atomic<bool>* cancel)
-      : ns_(std::move(ns)), timeout_(timeout), cancel_(cancel), rng_(std::random_device{}()) {}
+  Resolver(std::vector<Nameserver> ns, milliseconds timeout, const std::atomic<bool>* cancel,
+           uint64_t seed)
+      : ns_(std::move(ns)), timeout_(timeout), cancel_(cancel), rng_(seed) {}
 
   // The NOERROR or NXDOMAIN answer of the first nameserver that gives one, starting with the
   // one that answered last. Errors: state when cancelled; io naming every nameserver's failure.
@@ -407,7 +408,7 @@ Result<PeerSet> resolve_by_address(Resolver& res, const DnsSourceOptions& opts,
 }
 
 Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::string>* warnings,
-                             const std::atomic<bool>* cancel) {
+                             const std::atomic<bool>* cancel, Env& env) {
   std::vector<std::string> ignored;
   if (warnings == nullptr) warnings = &ignored;
   Status valid = validate(opts);
@@ -416,7 +417,7 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
   std::vector<std::string> specs = opts.nameservers;
   if (specs.empty()) {
     Result<std::vector<std::string>> from_file =
-        read_resolv_conf_nameservers(opts.resolv_conf_path);
+        read_resolv_conf_nameservers(opts.resolv_conf_path, env);
     if (!from_file) return from_file.status();
     specs = std::move(from_file.value());
   }
@@ -426,7 +427,8 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
     if (!ns) return ns.status();
     nameservers.push_back(std::move(ns.value()));
   }
-  Resolver res(std::move(nameservers), std::max(opts.timeout, milliseconds(1)), cancel);
+  Resolver res(std::move(nameservers), std::max(opts.timeout, milliseconds(1)), cancel,
+               env.random_seed());
 
   const std::string base =
       opts.service + "." + opts.namespace_name + ".svc." + canonical_name(opts.cluster_domain);
@@ -498,8 +500,8 @@ Result<PeerSet> resolve_impl(const DnsSourceOptions& opts, std::vector<std::stri
 
 }  // namespace
 
-Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path) {
-  Result<std::string> text = read_regular_file(path, kMaxSmallFileBytes, "resolv.conf");
+Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path, Env& env) {
+  Result<std::string> text = env.read_file(path, kMaxSmallFileBytes, "resolv.conf");
   if (!text) return text.status();
   std::istringstream in(text.value());
   std::vector<std::string> out;
@@ -519,42 +521,37 @@ Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string&
 }
 
 Result<PeerSet> resolve_peers_once(const DnsSourceOptions& opts,
-                                   std::vector<std::string>* warnings) {
-  return resolve_impl(opts, warnings, nullptr);
+                                   std::vector<std::string>* warnings, Env& env) {
+  return resolve_impl(opts, warnings, nullptr, env);
 }
 
-DnsSource::DnsSource(DnsSourceOptions opts, Logger log, PeersCallback on_peers)
-    : opts_(std::move(opts)), log_(std::move(log)), on_peers_(std::move(on_peers)) {}
+DnsSource::DnsSource(DnsSourceOptions opts, Logger log, PeersCallback on_peers, Env& env)
+    : opts_(std::move(opts)),
+      log_(std::move(log)),
+      on_peers_(std::move(on_peers)),
+      env_(env),
+      waker_(env.make_waker()) {}
 
 DnsSource::~DnsSource() { stop(); }
 
 void DnsSource::start() {
   if (thread_.joinable()) return;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = false;
-  }
+  waker_->reset();
   cancel_.store(false);
   thread_ = std::thread([this] { run(); });
 }
 
 void DnsSource::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
   cancel_.store(true);
-  cv_.notify_all();
+  waker_->wake();
   if (thread_.joinable()) thread_.join();
 }
 
 void DnsSource::run() {
   const milliseconds interval = std::max(opts_.interval, milliseconds(10));
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
+  do {
     std::vector<std::string> warnings;
-    Result<PeerSet> r = resolve_impl(opts_, &warnings, &cancel_);
+    Result<PeerSet> r = resolve_impl(opts_, &warnings, &cancel_, env_);
     if (r) {
       if (!last_error_.empty()) {
         log_.info("DNS discovery recovered", {{"peers", std::to_string(r->size())}});
@@ -580,9 +577,7 @@ void DnsSource::run() {
         log_.debug("DNS discovery still failing", {{"error", msg}, {"peers", kept}});
       }
     }
-    lock.lock();
-    cv_.wait_for(lock, interval, [this] { return stopping_; });
-  }
+  } while (waker_->wait_until(env_.steady_now() + interval));
 }
 
 }  // namespace esk8s::discovery

@@ -37,15 +37,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/env.h"
 #include "common/logger.h"
 #include "common/status.h"
 #include "discovery/peer.h"
@@ -68,11 +68,12 @@ struct DnsSourceOptions {
 // oddity: the A/AAAA fallback, skipped records, peers without an address. Errors: config for
 // bad options or no nameserver, io when every nameserver failed.
 Result<PeerSet> resolve_peers_once(const DnsSourceOptions& opts,
-                                   std::vector<std::string>* warnings);
+                                   std::vector<std::string>* warnings, Env& env = real_env());
 
 // The nameserver addresses listed by `nameserver` lines of a resolv.conf file, in order.
 // Errors: io when the file cannot be read, config when it lists no nameserver.
-Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path);
+Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path,
+                                                              Env& env = real_env());
 
 // Periodic re-resolution on its own thread: resolves at once, then every `interval`. Calls
 // `on_peers` after the first successful resolution and then only when the set changes. On
@@ -82,7 +83,9 @@ class DnsSource {
  public:
   using PeersCallback = std::function<void(const PeerSet& peers)>;
 
-  DnsSource(DnsSourceOptions opts, Logger log, PeersCallback on_peers);
+  // `env` gives the interval's clock and timer, resolv.conf and the query-id seeds; the queries
+  // themselves are real sockets with real timeouts.
+  DnsSource(DnsSourceOptions opts, Logger log, PeersCallback on_peers, Env& env = real_env());
   ~DnsSource();  // stop()
 
   DnsSource(const DnsSource&) = delete;
@@ -99,10 +102,9 @@ class DnsSource {
   DnsSourceOptions opts_;
   Logger log_;
   PeersCallback on_peers_;
+  Env& env_;
+  std::unique_ptr<Waker> waker_;     // the interval; woken by stop()
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;            // guarded by mu_
   std::atomic<bool> cancel_{false};  // read by the resolver's socket waits
   // Thread-confined to run().
   std::optional<PeerSet> last_peers_;

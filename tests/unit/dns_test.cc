@@ -26,6 +26,7 @@
 #include "common/logger.h"
 #include "discovery/dns_message.h"
 #include "discovery/dns_source.h"
+#include "fake_env.h"
 #include "test_util.h"
 
 using namespace esk8s;
@@ -463,6 +464,7 @@ bool contains(const std::string& s, const std::string& part) {
 }
 
 using esk8s::test::eventually;
+using esk8s::test::FakeEnv;
 
 class CaptureSink : public LogSink {
  public:
@@ -479,6 +481,12 @@ class CaptureSink : public LogSink {
       if (contains(l, part)) return l;
     }
     return "";
+  }
+  size_t count(const std::string& part) {
+    std::lock_guard lock(mu);
+    size_t n = 0;
+    for (const auto& l : lines) n += contains(l, part) ? 1 : 0;
+    return n;
   }
   std::mutex mu;
   std::vector<std::string> lines;
@@ -908,6 +916,9 @@ TEST_CASE("dns: options, nameserver specs and resolv.conf are checked") {
 // ---- DnsSource ----------------------------------------------------------------------------
 
 TEST_CASE("dns source: calls back on change only and keeps the peers when the server goes away") {
+  // Virtual time: the source re-resolves only when the test advances its Env past the interval,
+  // and settle(1) returns once that round is over and the source sleeps again, so each step below
+  // checks exactly one round. The DNS exchanges themselves are real UDP on loopback.
   ClusterDns dns;
   dns.members = {{"esdb-1", "10.0.0.11"}, {"esdb-2", "10.0.0.12"}, {"esdb-3", "10.0.0.13"}};
   std::mutex mu;
@@ -922,37 +933,82 @@ TEST_CASE("dns source: calls back on change only and keeps the peers when the se
     std::lock_guard lock(calls_mu);
     return calls.size();
   };
-  DnsSource source(options({server.address()}), Logger(sink, "dns"), [&](const PeerSet& p) {
-    std::lock_guard lock(calls_mu);
-    calls.push_back(p);
-  });
+  FakeEnv env;
+  DnsSourceOptions o = options({server.address()});
+  o.interval = 5s;
+  o.timeout = 100ms;
+  DnsSource source(
+      o, Logger(sink, "dns"),
+      [&](const PeerSet& p) {
+        std::lock_guard lock(calls_mu);
+        calls.push_back(p);
+      },
+      env);
   source.start();
-  REQUIRE(eventually([&] { return call_count() == 1; }));
-  // Several more rounds with the same members in a different order: no call.
-  const int seen = server.udp_queries;
-  REQUIRE(eventually([&] { return server.udp_queries >= seen + 5; }));
+  REQUIRE(env.settle(1));
+  CHECK(call_count() == 1);
+  const int per_round = server.udp_queries;
+  REQUIRE(per_round >= 1);
+  // Just short of the interval: no round.
+  env.advance(4999ms);
+  REQUIRE(env.settle(1));
+  CHECK(server.udp_queries == per_round);
+  // Five more rounds with the same members in a different order: five resolutions, no call.
+  env.advance(1ms);
+  REQUIRE(env.settle(1));
+  for (int round = 0; round < 4; ++round) {
+    env.advance(o.interval);
+    REQUIRE(env.settle(1));
+  }
+  CHECK(server.udp_queries == 6 * per_round);
   CHECK(call_count() == 1);
 
   {
     std::lock_guard lock(mu);
     dns.members[1].address = "10.0.0.22";
   }
-  REQUIRE(eventually([&] { return call_count() == 2; }));
+  env.advance(o.interval);
+  REQUIRE(env.settle(1));
   {
     std::lock_guard lock(calls_mu);
+    REQUIRE(calls.size() == 2);
     REQUIRE(calls[1].size() == 3);
     CHECK(calls[1][1].identity == member("esdb-2"));
     CHECK(calls[1][1].address == "10.0.0.22");
   }
 
+  // The server goes away: the next round fails and says so once, keeping the three peers; the
+  // three rounds after it fail again quietly (debug) and call nobody.
   server.stop();
-  REQUIRE(
-      eventually([&] { return sink->has("DNS discovery failed; keeping the last known peers"); }));
+  env.advance(o.interval);
+  REQUIRE(env.settle(1));
+  CHECK(sink->count("DNS discovery failed; keeping the last known peers") == 1);
   CHECK(contains(sink->line_with("keeping the last known peers"), "peers=3"));
-  std::this_thread::sleep_for(200ms);  // several failing rounds
+  for (int round = 0; round < 3; ++round) {
+    env.advance(o.interval);
+    REQUIRE(env.settle(1));
+  }
+  CHECK(sink->count("DNS discovery still failing") == 3);
+  CHECK(sink->count("DNS discovery failed; keeping the last known peers") == 1);
   CHECK(call_count() == 2);
   source.stop();
   CHECK(call_count() == 2);
+}
+
+TEST_CASE("dns source: resolv.conf is read through the source's Env") {
+  // The real /etc/resolv.conf is not looked at: the in-memory one lists no nameserver, which is
+  // the error that comes back.
+  FakeEnv env;
+  env.set_file("/etc/resolv.conf", "search prod.svc.cluster.local\n");
+  DnsSourceOptions o = options({});
+  Result<PeerSet> r = resolve_peers_once(o, nullptr, env);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(contains(r.status().message(), "/etc/resolv.conf lists no nameserver"));
+  CHECK(env.reads("/etc/resolv.conf") == 1);
+  env.set_file("/etc/resolv.conf", "nameserver not-an-address\n");
+  Result<PeerSet> bad = resolve_peers_once(o, nullptr, env);
+  REQUIRE_FALSE(bad.is_ok());
+  CHECK(contains(bad.status().message(), "not-an-address"));
 }
 
 TEST_CASE("dns source: stop cancels a resolution waiting on a slow nameserver") {
