@@ -11,6 +11,7 @@
 #include "esk8s/plugin.h"
 #include "plugin/config.h"
 #include "plugin/host.h"
+#include "plugin/node_status.h"
 #include "plugin/runtime.h"
 #include "plugin/timings.h"
 
@@ -98,6 +99,9 @@ class HostBridge : public esk8s::plugin::Host {
     if (!host_.membership_changed) return;
     std::vector<esk8s_member> out;
     out.reserve(members.size());
+    // The statuses the members point at, alive for the callback (reserved: never reallocated).
+    std::vector<esk8s_node_status> statuses;
+    statuses.reserve(members.size());
     for (const auto& m : members) {
       esk8s_member c{};
       c.struct_size = sizeof c;
@@ -110,18 +114,19 @@ class HostBridge : public esk8s::plugin::Host {
       std::memcpy(c.instance_id, m.instance_id.data(), sizeof c.instance_id);
       c.incarnation = m.incarnation;
       c.last_change_unix_ms = m.last_change_unix_ms;
-      c.status = m.status ? &*m.status : nullptr;
+      if (m.status) statuses.push_back(esk8s::plugin::to_node_status(*m.status));
+      c.status = m.status ? &statuses.back() : nullptr;
       out.push_back(c);
     }
     host_.membership_changed(host_.ctx, out.data(), out.size());
   }
 
-  std::optional<esk8s_node_status> node_status() override {
+  std::optional<esk8s::gossip::HostStatus> node_status() override {
     if (!host_.node_status) return std::nullopt;
     esk8s_node_status s{};
     s.struct_size = sizeof s;
     if (host_.node_status(host_.ctx, &s) != 0) return std::nullopt;
-    return s;
+    return esk8s::plugin::to_host_status(s);
   }
 
  private:

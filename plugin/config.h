@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,17 +35,6 @@ inline constexpr uint16_t kDefaultHttpsPort = 2116;
 inline constexpr uint32_t kMaxClusterSize = 10000;
 inline constexpr std::string_view kDefaultServiceAccountDir =
     "/var/run/secrets/kubernetes.io/serviceaccount";
-
-// One documented configuration key.
-struct KeySpec {
-  std::string_view key;
-  std::string_view accepted;       // what values are accepted, as printed in errors
-  std::string_view default_value;  // human description of the default
-  std::string_view description;
-};
-
-// Every key the plugin accepts, in documentation order.
-const std::vector<KeySpec>& config_keys();
 
 struct Config {
   std::string service;                       // headless Service name
@@ -95,6 +85,30 @@ struct Config {
   // "<pod>.<service>.<namespace>.svc.<cluster-domain>".
   std::string identity() const;
 };
+
+// One configuration key: its documentation and its parser. The table (config_keys) is the one
+// place a key exists: parse_config accepts exactly its keys, `esk8s config keys` prints it, and
+// tests/docs_test.sh checks the README's key table against it.
+//
+// A parser reads one set, non-empty value into its Config field(s); each entry it pushes to
+// `bad` makes the value invalid and says why (quoted in the error after the value; "" when the
+// `accepted` text says it all; an entry that starts with "KEY=" is a complete sentence naming the
+// key and the value, and is reported as it is). Parsers run in table order and may read the fields of keys above
+// them (ESK8S_STATIC_PEERS reads ESK8S_DISCOVERY); defaults and checks that involve several keys
+// run after every parser (parse_config).
+using KeyParser = std::function<void(const std::string& value, Config& config,
+                                     std::vector<std::string>& bad)>;
+
+struct KeySpec {
+  std::string_view key;
+  std::string_view accepted;       // what values are accepted, as printed in errors
+  std::string_view default_value;  // human description of the default
+  std::string_view description;
+  KeyParser parse;
+};
+
+// Every key the plugin accepts, in documentation order.
+const std::vector<KeySpec>& config_keys();
 
 // Where the key/value pairs came from: explicit host configuration rejects unknown keys; the
 // environment only warns about unknown ESK8S_* variables (Kubernetes service links inject

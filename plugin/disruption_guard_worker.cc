@@ -23,47 +23,38 @@ DisruptionGuardWorker::~DisruptionGuardWorker() { stop(); }
 
 void DisruptionGuardWorker::start() {
   publish();
-  thread_ = std::thread([this] { run(); });
+  worker_.start([this] { run(); });
 }
 
 void DisruptionGuardWorker::request() {
-  {
-    std::lock_guard lock(mu_);
+  worker_.wake_with([this] {
     requested_at_ = Clock::now();
     requested_ = true;
-  }
-  cv_.notify_one();
+  });
 }
 
 void DisruptionGuardWorker::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  kube_->cancel();
-  if (thread_.joinable()) thread_.join();
+  worker_.stop([this] { kube_->cancel(); });
 }
 
 void DisruptionGuardWorker::run() {
   Clock::time_point last_attempt{};
   for (;;) {
-    bool wanted = false;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, settings_.period, [&] { return stopping_ || requested_; });
-      if (stopping_) return;
-      // Attempts at least a period apart, however often the endpoint is asked.
-      if (requested_ && Clock::now() - last_attempt < settings_.period) {
-        lock.unlock();
-        std::this_thread::sleep_for(settings_.period - (Clock::now() - last_attempt));
-        lock.lock();
-        if (stopping_) return;
-      }
-      wanted = requested_ && Clock::now() - requested_at_ < settings_.request_window;
-      requested_ = false;
+    bool requested = false;
+    if (!worker_.wait(settings_.period, [this] { return requested_; },
+                      [&] { requested = requested_; })) {
+      return;
     }
+    // Attempts at least a period apart, however often the endpoint is asked.
+    if (requested && Clock::now() - last_attempt < settings_.period &&
+        !worker_.sleep(settings_.period - (Clock::now() - last_attempt))) {
+      return;
+    }
+    const bool wanted = worker_.locked([this] {
+      const bool fresh = requested_ && Clock::now() - requested_at_ < settings_.request_window;
+      requested_ = false;
+      return fresh;
+    });
     const auto now = std::chrono::system_clock::now();
     if (view_.held && now >= view_.held_until) {
       view_.held = false;

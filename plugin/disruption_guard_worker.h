@@ -11,14 +11,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/logger.h"
+#include "common/worker_thread.h"
 #include "kube/kube_client.h"
 #include "plugin/disruption_guard.h"
 #include "plugin/snapshot.h"
@@ -72,9 +70,7 @@ class DisruptionGuardWorker {
   std::function<bool()> back_with_quorum_;
   std::function<void(const DisruptionGuardView&)> publish_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  // Guarded by worker_'s mutex (wake_with, wait, locked).
   std::chrono::steady_clock::time_point requested_at_{};
   bool requested_ = false;
 
@@ -82,7 +78,7 @@ class DisruptionGuardWorker {
   DisruptionGuardView view_;
   bool predecessor_checked_ = false;
   std::string last_logged_error_;
-  std::thread thread_;
+  WorkerThread worker_;  // last: stopped before the state above goes
 };
 
 }  // namespace esk8s::plugin

@@ -16,42 +16,32 @@ EventWorker::EventWorker(EventWorkerSettings settings,
 
 EventWorker::~EventWorker() { stop(); }
 
-void EventWorker::start() { thread_ = std::thread([this] { run(); }); }
+void EventWorker::start() {
+  worker_.start([this] { run(); });
+}
 
 void EventWorker::emit(EventType type, std::string_view reason, std::string_view action,
                        std::string note) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
+  worker_.wake_with([&] {
     if (queue_.size() >= settings_.queue_capacity) {
       ++dropped_;
       return;
     }
     queue_.push_back({{type, std::string(reason), std::string(action), std::move(note)},
                       WallClock::now()});
-  }
-  cv_.notify_one();
+  });
 }
 
 void EventWorker::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-  }
-  cv_.notify_one();
-  kube_->cancel();
-  if (thread_.joinable()) thread_.join();
+  worker_.stop([this] { kube_->cancel(); });
 }
 
 void EventWorker::run() {
   for (;;) {
     std::deque<Queued> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, settings_.tick, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      batch.swap(queue_);
+    if (!worker_.wait(settings_.tick, [&] { return !queue_.empty(); },
+                      [&] { batch.swap(queue_); })) {
+      return;
     }
     // Before the first create: the Pod's uid, so kubectl describe finds the Events.
     if (!batch.empty() || recorder_.keys() > 0) learn_uid();

@@ -15,14 +15,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/logger.h"
+#include "common/worker_thread.h"
 #include "kube/kube_client.h"
 #include "plugin/event_recorder.h"
 
@@ -66,10 +64,7 @@ class EventWorker {
   Logger log_;
   std::atomic<uint64_t> dropped_{0};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;      // guarded by mu_
-  std::deque<Queued> queue_;   // guarded by mu_
+  std::deque<Queued> queue_;  // guarded by worker_'s mutex (wake_with, wait)
 
   // Worker thread only.
   EventRecorder recorder_;
@@ -78,7 +73,7 @@ class EventWorker {
   std::string last_logged_error_;
   uint64_t dropped_logged_ = 0;  // dropped() when last logged (at most once a minute)
   std::chrono::steady_clock::time_point dropped_logged_at_{};
-  std::thread thread_;
+  WorkerThread worker_;  // last: stopped before the state above goes
 };
 
 }  // namespace esk8s::plugin

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "esk8s/plugin.h"
+#include "gossip/host_status.h"
 #include "plugin/snapshot.h"
 
 namespace esk8s::plugin {
@@ -17,8 +17,9 @@ class Host {
   virtual ~Host() = default;
   // A new membership snapshot (self first).
   virtual void membership_changed(const std::vector<MemberView>& members) = 0;
-  // The database's status now, or nullopt when the host has none to give.
-  virtual std::optional<esk8s_node_status> node_status() = 0;
+  // The database's status now, or nullopt when the host has none to give (abi.cc converts the
+  // host's esk8s_node_status, plugin/node_status.h).
+  virtual std::optional<gossip::HostStatus> node_status() = 0;
 };
 
 }  // namespace esk8s::plugin

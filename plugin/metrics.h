@@ -1,6 +1,7 @@
 // Prometheus text exposition (format 0.0.4) of the plugin's metrics. The event loop builds the
 // list of samples into each Snapshot; /metrics renders the latest one, so scraping never waits
 // for the loop.
+// The metrics of the runtime's parts (gossip, TLS, discovery, members) are in part_metrics.h.
 #pragma once
 
 #include <string>

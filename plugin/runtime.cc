@@ -2,12 +2,10 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <future>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -20,17 +18,20 @@
 #include "common/file.h"
 #include "common/logger.h"
 #include "common/rfc3339.h"
+#include "common/worker_thread.h"
 #include "discovery/dns_source.h"
 #include "kube/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "gossip/driver.h"
-#include "gossip/esdb_gossip.h"
 #include "gossip/quorum.h"
 #include "plugin/disruption_guard_worker.h"
+#include "plugin/esdb_gossip.h"
 #include "plugin/event_worker.h"
 #include "plugin/health.h"
 #include "plugin/http_server.h"
 #include "plugin/membership_view.h"
+#include "plugin/part_metrics.h"
+#include "plugin/readiness.h"
 #include "plugin/statefulset_info.h"
 #include "plugin/tls_manager.h"
 #include "tls/peer_verify.h"
@@ -77,18 +78,52 @@ gossip::Config gossip_config(const Config& c) {
   return g;
 }
 
-// Host-provided strings may lack their terminator; make them safe to print.
-esk8s_node_status sanitised(esk8s_node_status s) {
-  s.state[sizeof s.state - 1] = '\0';
-  s.version[sizeof s.version - 1] = '\0';
-  s.struct_size = sizeof s;
-  return s;
+// The Kubernetes API clients this configuration needs, one per user (each cancels its own requests
+// on stop). A missing API server or credentials is a configuration error, not something to retry.
+struct KubeClients {
+  std::unique_ptr<kube::KubeClient> discovery, statefulset, csr, events, guard;
+};
+
+Result<KubeClients> kube_clients(const Config& c, const Logger& log) {
+  auto make = [&](const char* component) -> Result<std::unique_ptr<kube::KubeClient>> {
+    auto kc = kube::resolve_kube_config(
+        kube::kube_config_inputs_from_env(c.kube_api, c.kubeconfig, c.service_account_dir));
+    if (!kc.is_ok()) return kc.status();
+    auto client = kube::KubeClient::create(kc.value(), {}, log.with_component(component));
+    if (!client.is_ok()) return client.status();
+    log.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
+    return std::move(client.value());
+  };
+  const bool kubernetes = c.discovery == DiscoveryMode::kKubernetes;
+  const std::pair<std::unique_ptr<kube::KubeClient> KubeClients::*, const char*> wanted[] = {
+      {kubernetes ? &KubeClients::discovery : nullptr, "kube-client"},
+      {kubernetes && (c.ready_mode == ReadyMode::kAuto || !c.cluster_size)
+           ? &KubeClients::statefulset
+           : nullptr,
+       "statefulset-client"},
+      {c.tls_mode == TlsMode::kKubernetesCsr ? &KubeClients::csr : nullptr, "csr-client"},
+      {c.events && kubernetes ? &KubeClients::events : nullptr, "events"},
+      {!c.disruption_lease_name.empty() ? &KubeClients::guard : nullptr, "disruption-guard"},
+  };
+  KubeClients out;
+  for (const auto& [field, component] : wanted) {
+    if (!field) continue;
+    auto client = make(component);
+    if (!client) return client.status();
+    out.*field = std::move(client.value());
+  }
+  return out;
 }
 
-bool same_status(const std::optional<esk8s_node_status>& a,
-                 const std::optional<esk8s_node_status>& b) {
-  if (a.has_value() != b.has_value()) return false;
-  return !a || std::memcmp(&*a, &*b, sizeof *a) == 0;
+// The startup check that names where peers come from.
+StartupCheck discovery_check(const Config& c, bool kubernetes) {
+  std::string namespaces = c.namespace_name;
+  for (const auto& ns : c.peer_namespaces) namespaces += "," + ns;
+  return {"discovery", true,
+          kubernetes ? "kubernetes: service " + c.service + " in " + namespaces
+          : c.discovery == DiscoveryMode::kDns
+              ? "dns: service " + c.service + " in " + c.namespace_name
+              : "static: " + std::to_string(c.static_peers.size()) + " peer(s)"};
 }
 
 }  // namespace
@@ -111,7 +146,7 @@ struct Runtime::Loop {
   std::thread thread;
 
   gossip::InstanceId instance;
-  std::optional<esk8s_node_status> self_status;
+  std::optional<gossip::HostStatus> self_status;
   std::vector<MemberView> members;  // self first
   discovery::PeerSet peers;         // the last set from discovery
   std::vector<StartupCheck> checks;
@@ -119,24 +154,16 @@ struct Runtime::Loop {
   uint64_t generation = 0;
   bool started = false;
 
-  // Readiness: the resolved mode and the cluster size, with where each came from.
-  ReadyMode ready_mode = ReadyMode::kBootstrapLatch;
-  std::string ready_mode_reason;
-  uint32_t cluster_size = 0;  // 0: not known yet
-  std::string cluster_size_source;
-  bool quorum_seen = false;
-  bool mode_pending = false;  // auto: waiting for the StatefulSet read
+  // Readiness: the resolved mode, the cluster size with where each came from, the quorum latch.
+  ReadinessMemory readiness;
   bool superseded = false;
   // Kubernetes mode: reads the owning StatefulSet until a read succeeds (a 403 fixed by applying
   // the RBAC later is picked up without a restart), backing off 1 s doubling to 30 s.
-  std::thread statefulset_reader;
-  std::mutex statefulset_mu;
-  std::condition_variable statefulset_cv;
-  bool statefulset_stop = false;  // guarded by statefulset_mu
+  std::unique_ptr<kube::KubeClient> statefulset_kube;
+  WorkerThread statefulset_reader;
   std::string statefulset_error;  // the last failure logged (loop thread)
   std::unique_ptr<DisruptionGuardWorker> guard;  // ESK8S_DISRUPTION_LEASE
   DisruptionGuardView guard_view;                // what the worker last published
-  std::unique_ptr<kube::KubeClient> statefulset_kube;
   // ESK8S_EVENTS (kubernetes discovery): Kubernetes Events on the own Pod, and what they were
   // last told (loop thread).
   std::unique_ptr<EventWorker> events;
@@ -202,66 +229,42 @@ struct Runtime::Loop {
     events_discovery_stale = stale;
   }
 
-  ReadinessState readiness() {
-    ReadinessState r;
-    r.mode = ready_mode;
-    r.mode_reason = ready_mode_reason;
-    r.mode_pending = mode_pending;
-    // 0 while unknown: never guessed from the members seen (cluster_size_source says why).
-    r.cluster_size = cluster_size;
-    r.cluster_size_source = cluster_size_source;
-    r.gossip_running = gossip != nullptr && gossip_error.empty();
-    r.alive = r.gossip_running ? gossip->core().alive_count() : 0;
-    r.confirmed_alive = r.gossip_running ? gossip->core().confirmed_alive_count() : 0;
-    r.host_ready = !self_status || self_status->host_ready != 0;
+  // One step of the readiness machine per publication.
+  ReadinessState step_readiness_now() {
+    ReadinessObservation in;
+    in.gossip_running = gossip != nullptr && gossip_error.empty();
+    in.alive = in.gossip_running ? gossip->core().alive_count() : 0;
+    in.confirmed_alive = in.gossip_running ? gossip->core().confirmed_alive_count() : 0;
+    in.host_ready = !self_status || self_status->host_ready;
     std::set<std::string> ids{rt.config_.identity()};
     for (const auto& p : peers) ids.insert(p.identity);
-    r.discovered = static_cast<uint32_t>(ids.size());
-    r.superseded = superseded;
-    if (quorum_observed(r) && !quorum_seen) {
-      quorum_seen = true;
-      rt.log_.info("quorum observed", {{"alive", std::to_string(r.alive)},
-                                       {"cluster_size", std::to_string(r.cluster_size)}});
+    in.discovered = static_cast<uint32_t>(ids.size());
+    in.superseded = superseded;
+    ReadinessStep step = step_readiness(readiness, in);
+    readiness = std::move(step.next);
+    if (step.quorum_latched) {
+      rt.log_.info("quorum observed", {{"alive", std::to_string(step.state.alive)},
+                                       {"cluster_size", std::to_string(step.state.cluster_size)}});
     }
-    r.quorum_seen = quorum_seen;
-    return r;
+    return std::move(step.state);
   }
 
   // The owning StatefulSet was read (or could not be): ESK8S_READY_MODE=auto and the default
   // cluster size follow it.
   void on_statefulset(Result<StatefulSetInfo> info) {
     const Config& c = rt.config_;
-    mode_pending = false;
+    readiness = on_statefulset_read(std::move(readiness), c, info);
     if (!info) {
-      if (c.ready_mode == ReadyMode::kAuto) {
-        ready_mode_reason = "auto: cannot read the pod's StatefulSet (" + info.status().message() +
-                            "); bootstrap-latch is safe under both pod management policies";
-      }
-      if (!c.cluster_size) {
-        cluster_size_source = "unknown: cannot read the pod's StatefulSet (" +
-                              info.status().message() + "); set ESK8S_CLUSTER_SIZE";
-      }
       if (info.status().message() != statefulset_error) {
         statefulset_error = info.status().message();
         rt.log_.warn("cannot read the pod's StatefulSet; retrying with back-off up to 30 s",
                      {{"error", statefulset_error}});
       }
-      publish();
-      return;
+    } else if (c.ready_mode == ReadyMode::kAuto) {
+      rt.log_.info("readiness mode chosen", {{"mode", std::string(to_string(readiness.mode))},
+                                             {"why", readiness.mode_reason}});
     }
-    if (c.ready_mode == ReadyMode::kAuto) {
-      bool ordered = info->pod_management_policy == "OrderedReady";
-      ready_mode = ordered ? ReadyMode::kBootstrapLatch : ReadyMode::kQuorum;
-      ready_mode_reason = "auto: StatefulSet " + info->name + " is " + info->pod_management_policy +
-                          (ordered ? ": ready before quorum so the next pods get created"
-                                   : ": all pods start at once, so ready means quorum");
-      rt.log_.info("readiness mode chosen",
-                   {{"mode", std::string(to_string(ready_mode))}, {"why", ready_mode_reason}});
-    }
-    if (!c.cluster_size) {
-      cluster_size = info->replicas;
-      cluster_size_source = "StatefulSet " + info->name + " spec.replicas";
-    } else if (*c.cluster_size != info->replicas) {
+    if (info && c.cluster_size && *c.cluster_size != info->replicas) {
       rt.log_.warn(
           "ESK8S_CLUSTER_SIZE differs from the StatefulSet's replicas; using "
           "ESK8S_CLUSTER_SIZE",
@@ -278,7 +281,7 @@ struct Runtime::Loop {
     l.instance = instance;
     l.address = rt.config_.advertise_address;
     l.port = rt.config_.gossip_port;
-    if (self_status) l.meta = gossip::encode_host_status(to_host_status(*self_status));
+    if (self_status) l.meta = gossip::encode_host_status(*self_status);
     return l;
   }
 
@@ -326,205 +329,25 @@ struct Runtime::Loop {
     snap->startup_checks = current_checks();
     snap->members = members;
     auto view = gossip_view(members);
-    snap->gossip_json = gossip::render_esdb_gossip(view, rt.config_.identity(), http->port());
-    snap->members_json = gossip::render_members_json(view, rt.config_.identity());
-    snap->readiness = readiness();
+    snap->gossip_json = render_esdb_gossip(view, rt.config_.identity(), http->port());
+    snap->members_json = render_members_json(view, rt.config_.identity());
+    snap->readiness = step_readiness_now();
     note_events(snap->readiness);
     snap->guard = guard_view;
     snap->metrics = collect_metrics(snap->readiness);
     rt.snapshots_.store(std::move(snap));
   }
 
-  void add_gossip_metrics(std::vector<Metric>& m, const ReadinessState& r) const {
-    if (!gossip) return;
-    const auto& cs = gossip->core().stats();
-    auto counter = [&](const char* name, const char* help, uint64_t v,
-                       std::vector<std::pair<std::string, std::string>> labels = {}) {
-      m.push_back({name, help, "counter", std::move(labels), static_cast<double>(v)});
-    };
-    const char* dropped = "Gossip messages dropped before they reached the membership, by reason.";
-    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_other_cluster,
-            {{"reason", "other_cluster"}});
-    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_bad_version,
-            {{"reason", "unsupported_version"}});
-    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_unauthenticated,
-            {{"reason", "unauthenticated_sender"}});
-    counter("esk8s_gossip_dropped_messages_total", dropped, cs.dropped_stale,
-            {{"reason", "stale"}});
-    for (gossip::ClaimRejection why : gossip::kAllClaimRejections) {
-      counter("esk8s_gossip_claims_rejected_total",
-              "Member records refused (a member speaks only for itself; bounded table), by reason.",
-              cs.claims_rejected[static_cast<size_t>(why)], {{"reason", gossip::to_string(why)}});
-    }
-    counter("esk8s_gossip_indirect_probes_refused_total",
-            "Indirect probe requests refused: target unknown, not live, or not at the address it "
-            "signed.",
-            cs.indirect_pings_refused);
-    counter("esk8s_gossip_probes_total", "Direct probes sent.", cs.probes_sent);
-    counter("esk8s_gossip_indirect_probes_total", "Indirect probe requests sent.",
-            cs.indirect_probes_sent);
-    counter("esk8s_gossip_suspicions_total", "Members this node suspected.", cs.suspicions_raised);
-    counter("esk8s_gossip_refutations_total", "Suspicions about this node it refuted.",
-            cs.refutations);
-    counter("esk8s_gossip_deaths_declared_total", "Members this node declared dead.",
-            cs.deaths_declared);
-    m.push_back({"esk8s_gossip_local_health",
-                 "Lifeguard awareness score of this node (0 = healthy).",
-                 "gauge",
-                 {},
-                 static_cast<double>(gossip->core().awareness())});
-    const auto& ts = gossip->transport().stats();
-    counter("esk8s_gossip_frames_sent_total", "Gossip frames written.", ts.frames_sent);
-    counter("esk8s_gossip_frames_received_total", "Gossip frames read and authenticated.",
-            ts.frames_received);
-    counter("esk8s_gossip_bytes_sent_total", "Gossip bytes written.", ts.bytes_sent);
-    counter("esk8s_gossip_bytes_received_total", "Gossip bytes read.", ts.bytes_received);
-    counter("esk8s_gossip_connections_total", "Gossip TLS connections, by direction.",
-            ts.connections_opened, {{"direction", "outgoing"}});
-    counter("esk8s_gossip_connections_total", "Gossip TLS connections, by direction.",
-            ts.connections_accepted, {{"direction", "incoming"}});
-    const char* tdrop = "Gossip frames the transport dropped, by reason.";
-    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_queue_full,
-            {{"reason", "queue_full"}});
-    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_backoff,
-            {{"reason", "peer_backoff"}});
-    counter("esk8s_gossip_transport_dropped_total", tdrop, ts.dropped_no_route,
-            {{"reason", "no_route"}});
-    counter("esk8s_gossip_bad_frames_total",
-            "Frames that could not be decoded (connection closed).", ts.bad_frames);
-    counter("esk8s_gossip_tls_handshake_failures_total", "TLS handshakes that failed.",
-            ts.handshake_failures);
-    // Every known reason from the start at 0, so "alert on any growth" sees the first refusal.
-    std::map<std::string, uint64_t> refused;
-    for (tls::PeerReason why : tls::kPeerRefusals) refused[std::string(tls::metric_label(why))] = 0;
-    for (const auto& [reason, n] : ts.peers_refused) refused[reason] += n;
-    for (const auto& [reason, n] : refused) {
-      counter("esk8s_gossip_tls_rejections_total",
-              "Peers refused after the TLS handshake, by reason.", n, {{"reason", reason}});
-    }
-    // Every reason is present from the start (TransportStats), so alerts see the first event.
-    for (const auto& [reason, n] : ts.connections_closed) {
-      counter("esk8s_gossip_connections_closed_total",
-              "Gossip connections the transport refused or closed on its own, by reason.", n,
-              {{"reason", reason}});
-    }
-    m.push_back({"esk8s_gossip_incoming_connections",
-                 "Open incoming gossip connections (handshaking or authenticated).",
-                 "gauge",
-                 {},
-                 static_cast<double>(ts.incoming_open)});
-    m.push_back({"esk8s_gossip_frame_bytes_in_flight",
-                 "Bytes allocated for partially received gossip frames (bounded by the budget).",
-                 "gauge",
-                 {},
-                 static_cast<double>(ts.frame_bytes_in_flight)});
-    append_quorum_metrics(m, r);
-  }
-
-  void add_tls_metrics(std::vector<Metric>& m) const {
-    if (!tls) return;
-    TlsState t = tls->state();
-    if (t.have_certificate) {
-      m.push_back(
-          {"esk8s_tls_certificate_expiry_seconds",
-           "Seconds until the node's certificate expires.",
-           "gauge",
-           {},
-           std::chrono::duration<double>(t.not_after - std::chrono::system_clock::now()).count()});
-    }
-    m.push_back({"esk8s_tls_renewals_total",
-                 "Certificates replaced after the first.",
-                 "counter",
-                 {{"mode", t.mode}},
-                 static_cast<double>(t.renewals)});
-    m.push_back({"esk8s_tls_renewal_failures_total",
-                 "Failed attempts to replace the certificate.",
-                 "counter",
-                 {{"mode", t.mode}},
-                 static_cast<double>(t.renewal_failures)});
-    m.push_back({"esk8s_tls_certificate_warnings",
-                 "Problems found in the node's certificate (files mode: IP SANs, missing names).",
-                 "gauge",
-                 {},
-                 static_cast<double>(t.warnings.size())});
-  }
-
   std::vector<Metric> collect_metrics(const ReadinessState& readiness) const {
     std::vector<Metric> m;
-    const char* states[] = {"discovered", "alive", "suspect", "dead", "left"};
-    for (int i = 0; i < 5; ++i) {
-      double n = 0;
-      for (const auto& mem : members) n += static_cast<int>(mem.state) == i;
-      m.push_back({"esk8s_members",
-                   "Members this node knows, by state (self included).",
-                   "gauge",
-                   {{"state", states[i]}},
-                   n});
+    append_member_metrics(m, members);
+    if (gossip) {
+      append_gossip_metrics(m, gossip->core().stats(), gossip->core().awareness(),
+                            gossip->transport().stats());
+      append_quorum_metrics(m, readiness);
     }
-    add_gossip_metrics(m, readiness);
-    add_tls_metrics(m);
-    if (!source) return m;
-    auto st = source->stats();
-    m.push_back({"esk8s_discovery_synced",
-                 "1 once every watched namespace has been listed.",
-                 "gauge",
-                 {},
-                 st.synced ? 1.0 : 0.0});
-    m.push_back({"esk8s_discovery_last_sync_timestamp_seconds",
-                 "Unix time of the last successful list or watch event.",
-                 "gauge",
-                 {},
-                 static_cast<double>(st.last_sync_unix_ms) / 1000.0});
-    m.push_back({"esk8s_discovery_relists_total",
-                 "Lists restarted from scratch after the first (410 Gone).",
-                 "counter",
-                 {},
-                 static_cast<double>(st.relists)});
-    m.push_back({"esk8s_discovery_watch_restarts_total",
-                 "Watches re-issued without a relist.",
-                 "counter",
-                 {},
-                 static_cast<double>(st.watch_restarts)});
-    m.push_back({"esk8s_discovery_events_total",
-                 "Watch events received.",
-                 "counter",
-                 {},
-                 static_cast<double>(st.events)});
-    for (const auto& [code, n] : st.errors_by_code) {
-      m.push_back({"esk8s_discovery_api_errors_total",
-                   "Failed API requests by HTTP code (0: no response).",
-                   "counter",
-                   {{"code", std::to_string(code)}},
-                   static_cast<double>(n)});
-    }
-    m.push_back(
-        {"esk8s_discovery_latency_seconds_sum",
-         "Seconds from EndpointSlice change (last-change-trigger-time) to the event applied here.",
-         "counter",
-         {},
-         st.latency_sum_seconds});
-    m.push_back({"esk8s_discovery_latency_seconds_count",
-                 "EndpointSlice changes measured for discovery latency.",
-                 "counter",
-                 {},
-                 static_cast<double>(st.latency_count)});
-    double ready = 0, not_ready = 0, terminating = 0;
-    for (const auto& p : peers) {
-      if (p.terminating)
-        ++terminating;
-      else if (p.ready)
-        ++ready;
-      else
-        ++not_ready;
-    }
-    for (auto [cond, n] :
-         {std::pair{"ready", ready}, {"not_ready", not_ready}, {"terminating", terminating}}) {
-      m.push_back({"esk8s_discovery_peers",
-                   "Peers from discovery by EndpointSlice condition.",
-                   "gauge",
-                   {{"condition", cond}},
-                   n});
-    }
+    if (tls) append_tls_metrics(m, tls->state(), std::chrono::system_clock::now());
+    if (source) append_discovery_metrics(m, source->stats(), peers);
     return m;
   }
 
@@ -538,8 +361,7 @@ struct Runtime::Loop {
       const auto& b = members[i];
       changed = a.identity != b.identity || a.address != b.address || a.state != b.state ||
                 a.gossip_port != b.gossip_port || a.incarnation != b.incarnation ||
-                a.instance_id != b.instance_id || a.status.has_value() != b.status.has_value() ||
-                (a.status && std::memcmp(&*a.status, &*b.status, sizeof *a.status) != 0);
+                a.instance_id != b.instance_id || a.status != b.status;
     }
     if (!changed) return;
     members = std::move(next);
@@ -679,6 +501,91 @@ struct Runtime::Loop {
     });
   }
 
+  // ESK8S_EVENTS: the worker that writes Kubernetes Events on the own Pod (started with the loop).
+  void make_event_worker(std::unique_ptr<kube::KubeClient> kube) {
+    EventWorkerSettings es;
+    es.recorder.instance = "esk8s-" + rt.config_.pod_name;
+    es.recorder.regarding.namespace_name = rt.config_.namespace_name;
+    es.recorder.regarding.name = rt.config_.pod_name;
+    events = std::make_unique<EventWorker>(std::move(es), std::move(kube),
+                                           rt.log_.with_component("events"));
+  }
+
+  // ESK8S_DISRUPTION_LEASE: the guard's worker (started with the loop); /health/disruptable asks
+  // it for the Lease, and it frees an earlier instance's hold once this process sees a quorum.
+  void make_guard(std::unique_ptr<kube::KubeClient> kube) {
+    DisruptionGuardSettings gs;
+    gs.namespace_name = rt.config_.disruption_lease_namespace;
+    gs.name = rt.config_.disruption_lease_name;
+    gs.duration_seconds = rt.config_.disruption_lease_seconds;
+    gs.identity = rt.config_.identity();
+    gs.holder = guard_holder(gs.identity, instance.to_guid());
+    guard_view.enabled = true;
+    guard_view.lease = gs.namespace_name + "/" + gs.name;
+    guard = std::make_unique<DisruptionGuardWorker>(
+        std::move(gs), std::move(kube), rt.log_.with_component("disruption-guard"),
+        [this] {
+          std::shared_ptr<const Snapshot> s = rt.snapshots_.load();
+          const ReadinessState& r = s->readiness;
+          return s->started && r.gossip_running &&
+                 gossip::QuorumView{r.cluster_size, r.confirmed_alive}.has_quorum();
+        },
+        [this](const DisruptionGuardView& v) {
+          asio::post(io, [this, v] {
+            guard_view = v;
+            publish();
+          });
+        });
+    http->set_disruption_guard_request([g = guard.get()] { g->request(); });
+  }
+
+  void start_statefulset_reader(std::unique_ptr<kube::KubeClient> kube) {
+    statefulset_kube = std::move(kube);
+    statefulset_reader.start([this, ns = rt.config_.namespace_name, pod = rt.config_.pod_name] {
+      std::chrono::seconds delay{1};
+      for (;;) {
+        auto info = fetch_statefulset_info(*statefulset_kube, ns, pod);
+        const bool done = info.is_ok();
+        asio::post(io, [this, info] { on_statefulset(info); });
+        if (done || !statefulset_reader.sleep(delay)) return;
+        delay = std::min(delay * 2, std::chrono::seconds(30));
+      }
+    });
+  }
+
+  // The kubernetes source (with its client) or the DNS source; static peers need neither.
+  void start_discovery(std::unique_ptr<kube::KubeClient> kube) {
+    if (kube) {
+      discovery::KubernetesSourceOptions so;
+      so.service = rt.config_.service;
+      so.namespaces.push_back(rt.config_.namespace_name);
+      for (const auto& ns : rt.config_.peer_namespaces) so.namespaces.push_back(ns);
+      so.cluster_domain = rt.config_.cluster_domain;
+      so.self_pod = rt.config_.pod_name;
+      so.self_namespace = rt.config_.namespace_name;
+      so.default_gossip_port = rt.config_.gossip_port;
+      so.seed = std::random_device{}();
+      source = std::make_unique<discovery::KubernetesSource>(
+          so, std::move(kube), rt.log_.with_component("discovery"),
+          [this](const discovery::PeerSet& peers) {
+            asio::post(io, [this, peers] { set_peers(peers); });
+          });
+      source->start();
+    } else if (rt.config_.discovery == DiscoveryMode::kDns) {
+      discovery::DnsSourceOptions dopts;
+      dopts.service = rt.config_.service;
+      dopts.namespace_name = rt.config_.namespace_name;
+      dopts.cluster_domain = rt.config_.cluster_domain;
+      dopts.default_gossip_port = rt.config_.gossip_port;
+      dopts.self_identity = rt.config_.identity();
+      dns = std::make_unique<discovery::DnsSource>(
+          dopts, rt.log_.with_component("discovery"), [this](const discovery::PeerSet& peers) {
+            asio::post(io, [this, peers] { set_peers(peers); });
+          });
+      dns->start();
+    }
+  }
+
   // Polls the host's node status; a change is gossiped as this member's metadata.
   void arm_status_poll() {
     status_poll.expires_after(rt.timings_.status_poll_interval);
@@ -686,8 +593,7 @@ struct Runtime::Loop {
       if (ec) return;
       if (rt.host_) {
         auto status = rt.host_->node_status();
-        if (status) status = sanitised(*status);
-        if (!same_status(status, self_status)) {
+        if (status != self_status) {
           self_status = status;
           if (gossip) gossip->set_local_meta(local_member().meta);
           refresh_members();
@@ -714,127 +620,31 @@ void Runtime::post(std::function<void()> fn) { asio::post(loop_->io, std::move(f
 
 Status Runtime::start() {
   if (loop_) return Status::state("esk8s is already running; call stop before start");
-
-  // The kubernetes source (and the kubernetes-csr issuer) need an API server and credentials; a
-  // missing one is a configuration error, not something to retry.
-  auto make_kube = [this](const char* component) -> Result<std::unique_ptr<kube::KubeClient>> {
-    auto kc = kube::resolve_kube_config(kube::kube_config_inputs_from_env(
-        config_.kube_api, config_.kubeconfig, config_.service_account_dir));
-    if (!kc.is_ok()) return kc.status();
-    auto client = kube::KubeClient::create(kc.value(), {}, log_.with_component(component));
-    if (!client.is_ok()) return client.status();
-    log_.info("Kubernetes API", {{"server", kc->server}, {"from", kc->source}, {"for", component}});
-    return std::move(client.value());
-  };
-  std::unique_ptr<kube::KubeClient> kube, csr_kube, sts_kube, guard_kube, events_kube;
-  if (config_.discovery == DiscoveryMode::kKubernetes) {
-    auto k = make_kube("kube-client");
-    if (!k) return k.status();
-    kube = std::move(k.value());
-    if (config_.ready_mode == ReadyMode::kAuto || !config_.cluster_size) {
-      auto k2 = make_kube("statefulset-client");
-      if (!k2) return k2.status();
-      sts_kube = std::move(k2.value());
-    }
-  }
-  if (config_.tls_mode == TlsMode::kKubernetesCsr) {
-    auto k = make_kube("csr-client");
-    if (!k) return k.status();
-    csr_kube = std::move(k.value());
-  }
-
-  if (config_.events && config_.discovery == DiscoveryMode::kKubernetes) {
-    auto k = make_kube("events");
-    if (!k) return k.status();
-    events_kube = std::move(k.value());
-  }
-  if (!config_.disruption_lease_name.empty()) {
-    auto k = make_kube("disruption-guard");
-    if (!k) return k.status();
-    guard_kube = std::move(k.value());
-  }
+  auto clients = kube_clients(config_, log_);
+  if (!clients) return clients.status();
+  KubeClients& k = clients.value();
 
   auto loop = std::make_unique<Loop>(*this);
   Loop* l = loop.get();
   last_heartbeat_ns_.store(steady_now_ns(), std::memory_order_release);
   l->instance = random_instance_id();
   if (host_) l->self_status = host_->node_status();
-  if (l->self_status) l->self_status = sanitised(*l->self_status);
   l->peers = config_.static_peers;
   // Readiness mode and cluster size; kubernetes mode refines them from the StatefulSet.
-  if (config_.ready_mode != ReadyMode::kAuto) {
-    l->ready_mode = config_.ready_mode;
-    l->ready_mode_reason = "ESK8S_READY_MODE=" + std::string(to_string(config_.ready_mode));
-  } else {
-    l->ready_mode = ReadyMode::kBootstrapLatch;
-    l->mode_pending = sts_kube != nullptr;
-    l->ready_mode_reason =
-        sts_kube ? "auto: reading the pod's StatefulSet; bootstrap-latch until then"
-                 : "auto: no Kubernetes API in " + std::string(to_string(config_.discovery)) +
-                       " discovery to read the StatefulSet; bootstrap-latch is safe under both "
-                       "pod management policies";
-  }
-  if (config_.cluster_size) {
-    l->cluster_size = *config_.cluster_size;
-    l->cluster_size_source = config_.discovery == DiscoveryMode::kStatic
-                                 ? "ESK8S_CLUSTER_SIZE or the static peers"
-                                 : "ESK8S_CLUSTER_SIZE";
-  } else if (sts_kube) {
-    l->cluster_size_source = "waiting for the pod's StatefulSet (spec.replicas)";
-  } else {
-    l->cluster_size_source = "unknown: no Kubernetes API in " +
-                             std::string(to_string(config_.discovery)) +
-                             " discovery to read the StatefulSet; set ESK8S_CLUSTER_SIZE";
+  l->readiness = initial_readiness(config_, k.statefulset != nullptr);
+  if (!config_.cluster_size && !k.statefulset) {
     log_.warn(
         "the cluster size is unknown: set ESK8S_CLUSTER_SIZE; until then no quorum is counted "
         "(quorum mode is never ready, bootstrap-latch stays in its bootstrapping answer) and no "
         "member is disruptable");
   }
   l->checks.push_back({"config", true, "identity " + config_.identity()});
-  std::string namespaces = config_.namespace_name;
-  for (const auto& ns : config_.peer_namespaces) namespaces += "," + ns;
-  l->checks.push_back(
-      {"discovery", true,
-       kube ? "kubernetes: service " + config_.service + " in " + namespaces
-       : config_.discovery == DiscoveryMode::kDns
-           ? "dns: service " + config_.service + " in " + config_.namespace_name
-           : "static: " + std::to_string(config_.static_peers.size()) + " peer(s)"});
+  l->checks.push_back(discovery_check(config_, k.discovery != nullptr));
 
   l->http = std::make_unique<HttpServer>(snapshots_, last_heartbeat_ns_, timings_,
                                          log_.with_component("http"));
-  if (events_kube) {
-    EventWorkerSettings es;
-    es.recorder.instance = "esk8s-" + config_.pod_name;
-    es.recorder.regarding.namespace_name = config_.namespace_name;
-    es.recorder.regarding.name = config_.pod_name;
-    l->events = std::make_unique<EventWorker>(std::move(es), std::move(events_kube),
-                                              log_.with_component("events"));
-  }
-  if (guard_kube) {
-    DisruptionGuardSettings gs;
-    gs.namespace_name = config_.disruption_lease_namespace;
-    gs.name = config_.disruption_lease_name;
-    gs.duration_seconds = config_.disruption_lease_seconds;
-    gs.identity = config_.identity();
-    gs.holder = guard_holder(gs.identity, l->instance.to_guid());
-    l->guard_view.enabled = true;
-    l->guard_view.lease = gs.namespace_name + "/" + gs.name;
-    l->guard = std::make_unique<DisruptionGuardWorker>(
-        std::move(gs), std::move(guard_kube), log_.with_component("disruption-guard"),
-        [this] {
-          std::shared_ptr<const Snapshot> s = snapshots_.load();
-          const ReadinessState& r = s->readiness;
-          return s->started && r.gossip_running &&
-                 gossip::QuorumView{r.cluster_size, r.confirmed_alive}.has_quorum();
-        },
-        [l](const DisruptionGuardView& v) {
-          asio::post(l->io, [l, v] {
-            l->guard_view = v;
-            l->publish();
-          });
-        });
-    l->http->set_disruption_guard_request([g = l->guard.get()] { g->request(); });
-  }
+  if (k.events) l->make_event_worker(std::move(k.events));
+  if (k.guard) l->make_guard(std::move(k.guard));
   if (Status s = l->http->start(config_.bind_address, config_.http_port, config_.https_port); !s)
     return s;
   l->checks.push_back({"http-listener", true,
@@ -847,7 +657,7 @@ Status Runtime::start() {
 
   // The certificate: local-ca and files have it before start returns (or start fails naming
   // what to fix); kubernetes-csr waits for a signer in the background. Gossip starts with it.
-  l->tls = std::make_unique<TlsManager>(config_, log_.with_component("tls"), std::move(csr_kube));
+  l->tls = std::make_unique<TlsManager>(config_, log_.with_component("tls"), std::move(k.csr));
   Status ts = l->tls->start([l](std::shared_ptr<const gossip::TlsSnapshot> snapshot) {
     asio::post(l->io, [l, snapshot] { l->on_tls(snapshot); });
   });
@@ -862,50 +672,8 @@ Status Runtime::start() {
   l->thread = std::thread([l] { l->io.run(); });
   if (l->guard) l->guard->start();
   if (l->events) l->events->start();
-  if (sts_kube) {
-    l->statefulset_kube = std::move(sts_kube);
-    l->statefulset_reader = std::thread([l, ns = config_.namespace_name, pod = config_.pod_name] {
-      std::chrono::seconds delay{1};
-      for (;;) {
-        auto info = fetch_statefulset_info(*l->statefulset_kube, ns, pod);
-        const bool done = info.is_ok();
-        asio::post(l->io, [l, info] { l->on_statefulset(info); });
-        if (done) return;
-        std::unique_lock lock(l->statefulset_mu);
-        if (l->statefulset_cv.wait_for(lock, delay, [l] { return l->statefulset_stop; })) return;
-        delay = std::min(delay * 2, std::chrono::seconds(30));
-      }
-    });
-  }
-  if (kube) {
-    discovery::KubernetesSourceOptions so;
-    so.service = config_.service;
-    so.namespaces.push_back(config_.namespace_name);
-    for (const auto& ns : config_.peer_namespaces) so.namespaces.push_back(ns);
-    so.cluster_domain = config_.cluster_domain;
-    so.self_pod = config_.pod_name;
-    so.self_namespace = config_.namespace_name;
-    so.default_gossip_port = config_.gossip_port;
-    so.seed = std::random_device{}();
-    l->source = std::make_unique<discovery::KubernetesSource>(
-        so, std::move(kube), log_.with_component("discovery"),
-        [l](const discovery::PeerSet& peers) {
-          asio::post(l->io, [l, peers] { l->set_peers(peers); });
-        });
-    l->source->start();
-  } else if (config_.discovery == DiscoveryMode::kDns) {
-    discovery::DnsSourceOptions dopts;
-    dopts.service = config_.service;
-    dopts.namespace_name = config_.namespace_name;
-    dopts.cluster_domain = config_.cluster_domain;
-    dopts.default_gossip_port = config_.gossip_port;
-    dopts.self_identity = config_.identity();
-    l->dns = std::make_unique<discovery::DnsSource>(
-        dopts, log_.with_component("discovery"), [l](const discovery::PeerSet& peers) {
-          asio::post(l->io, [l, peers] { l->set_peers(peers); });
-        });
-    l->dns->start();
-  }
+  if (k.statefulset) l->start_statefulset_reader(std::move(k.statefulset));
+  l->start_discovery(std::move(k.discovery));
   loop_ = std::move(loop);
 
   log_.info("esk8s started", {{"identity", config_.identity()},
@@ -932,13 +700,9 @@ void Runtime::stop() {
   }
   if (loop_->guard) loop_->guard->stop();
   if (loop_->events) loop_->events->stop();
-  {
-    std::lock_guard lock(loop_->statefulset_mu);
-    loop_->statefulset_stop = true;
-  }
-  loop_->statefulset_cv.notify_all();
-  if (loop_->statefulset_kube) loop_->statefulset_kube->cancel();
-  if (loop_->statefulset_reader.joinable()) loop_->statefulset_reader.join();
+  loop_->statefulset_reader.stop([l = loop_.get()] {
+    if (l->statefulset_kube) l->statefulset_kube->cancel();
+  });
   // Discovery first (it posts into the loop), then HTTP (its handlers read state owned here).
   if (loop_->source) loop_->source->stop();
   if (loop_->dns) loop_->dns->stop();

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/published.h"
-#include "esk8s/plugin.h"
+#include "gossip/host_status.h"
 #include "plugin/config.h"
 #include "plugin/metrics.h"
 
@@ -33,7 +33,7 @@ struct MemberView {
   std::array<uint8_t, 16> instance_id{};
   uint64_t incarnation = 0;
   int64_t last_change_unix_ms = 0;
-  std::optional<esk8s_node_status> status;  // strings NUL-terminated (sanitised on receipt)
+  std::optional<gossip::HostStatus> status;  // decoded from the member's gossip meta
 };
 
 // One local condition /health/startup reports.

@@ -1,5 +1,5 @@
 // libFuzzer target for the gossip wire decoder (gossip/wire.h), the host-status decoder
-// (gossip/host_status.h) and the JSON renderings fed with what they decode (gossip/esdb_gossip.h).
+// (gossip/host_status.h) and the JSON renderings fed with what they decode (plugin/esdb_gossip.h).
 // Whatever the input, nothing may crash, leak, throw or trip a sanitizer, and:
 //   - an input that decodes re-encodes to a frame that decodes to the same envelope, and that
 //     re-encodes to the same bytes (the encoding is canonical);
@@ -19,13 +19,16 @@
 #include <string_view>
 #include <vector>
 
-#include "gossip/esdb_gossip.h"
 #include "gossip/host_status.h"
 #include "gossip/wire.h"
+#include "plugin/esdb_gossip.h"
 #include "tests/wire/wire_test_util.h"
 
 using esk8s::Result;
 using namespace esk8s::gossip;
+using esk8s::plugin::GossipViewMember;
+using esk8s::plugin::render_esdb_gossip;
+using esk8s::plugin::render_members_json;
 
 namespace {
 

@@ -11,7 +11,7 @@ case "$target" in
              "$src/tests/fuzz/watch_stream_fuzz.cc") ;;
   gossip_wire)
     sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
-             "$src/gossip/wire.cc" "$src/gossip/host_status.cc" "$src/gossip/esdb_gossip.cc"
+             "$src/gossip/wire.cc" "$src/gossip/host_status.cc" "$src/plugin/esdb_gossip.cc"
              "$src/tests/fuzz/gossip_wire_fuzz.cc") ;;
   signed_claim)
     sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"

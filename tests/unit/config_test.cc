@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include "plugin/config.h"
 #include "test_util.h"
@@ -495,4 +498,98 @@ TEST_CASE("config: ESK8S_DISRUPTION_LEASE names the guard's Lease as namespace/n
     CHECK(contains(error_of(with(base(), "ESK8S_DISRUPTION_LEASE_SECONDS", bad)),
                    "ESK8S_DISRUPTION_LEASE_SECONDS"));
   }
+}
+
+TEST_CASE("config: every documented key has a parser that sets its field, and no other key is "
+          "accepted") {
+  // One valid value per key and what it must set, over a kubernetes-mode base (static mode for
+  // ESK8S_STATIC_PEERS); the cases must cover config_keys() exactly, so a key added to the
+  // table without a case here fails.
+  using Check = std::function<bool(const Config&)>;
+  const std::vector<std::tuple<std::string, std::string, Check>> cases = {
+      {"ESK8S_SERVICE", "db", [](const Config& c) { return c.service == "db"; }},
+      {"ESK8S_NAMESPACE", "ops", [](const Config& c) { return c.namespace_name == "ops"; }},
+      {"ESK8S_PEER_NAMESPACES", "dr, prod, dr",
+       [](const Config& c) { return c.peer_namespaces == std::vector<std::string>{"dr"}; }},
+      {"ESK8S_POD_NAME", "esdb-7", [](const Config& c) { return c.pod_name == "esdb-7"; }},
+      {"ESK8S_CLUSTER_DOMAIN", "k8s.internal.",
+       [](const Config& c) {
+         return c.cluster_domain == "k8s.internal" &&
+                c.cluster_domain_source == "ESK8S_CLUSTER_DOMAIN";
+       }},
+      {"ESK8S_CLUSTER_SIZE", "5", [](const Config& c) { return c.cluster_size == 5u; }},
+      {"ESK8S_MAX_MEMBERS", "64", [](const Config& c) { return c.max_members == 64u; }},
+      {"ESK8S_CLUSTER_NAME", "blue.prod",
+       [](const Config& c) { return c.cluster_name == "blue.prod"; }},
+      {"ESK8S_DISCOVERY", "dns", [](const Config& c) { return c.discovery == DiscoveryMode::kDns; }},
+      {"ESK8S_STATIC_PEERS", "esdb-1.esdb.prod.svc.cluster.local=10.0.0.9:7000",
+       [](const Config& c) {
+         return c.static_peers.size() == 1 && c.static_peers[0].address == "10.0.0.9" &&
+                c.static_peers[0].gossip_port == 7000;
+       }},
+      {"ESK8S_KUBE_API", "https://10.0.0.1:6443",
+       [](const Config& c) { return c.kube_api == "https://10.0.0.1:6443"; }},
+      {"ESK8S_KUBECONFIG", "/k/config", [](const Config& c) { return c.kubeconfig == "/k/config"; }},
+      {"ESK8S_SERVICE_ACCOUNT_DIR", "/sa",
+       [](const Config& c) { return c.service_account_dir == "/sa"; }},
+      {"ESK8S_GOSSIP_PORT", "3114", [](const Config& c) { return c.gossip_port == 3114; }},
+      {"ESK8S_HTTP_PORT", "3115", [](const Config& c) { return c.http_port == 3115; }},
+      {"ESK8S_HTTPS_PORT", "off", [](const Config& c) { return !c.https_port.has_value(); }},
+      {"ESK8S_BIND_ADDRESS", "10.1.2.3",
+       [](const Config& c) { return c.bind_address == "10.1.2.3"; }},
+      {"ESK8S_ADVERTISE_ADDRESS", "esdb-0.example.com",
+       [](const Config& c) { return c.advertise_address == "esdb-0.example.com"; }},
+      {"ESK8S_TLS_MODE", "files", [](const Config& c) { return c.tls_mode == TlsMode::kFiles; }},
+      {"ESK8S_TLS_CA_DIR", "/ca", [](const Config& c) { return c.tls_ca_dir == "/ca"; }},
+      {"ESK8S_TLS_DIR", "/tls", [](const Config& c) { return c.tls_dir == "/tls"; }},
+      {"ESK8S_TLS_OUT_DIR", "/out", [](const Config& c) { return c.tls_out_dir == "/out"; }},
+      {"ESK8S_TLS_KEY_TYPE", "rsa-3072",
+       [](const Config& c) { return c.tls_key_type == "rsa-3072"; }},
+      {"ESK8S_TLS_VALIDITY_HOURS", "24",
+       [](const Config& c) { return c.tls_validity_hours == 24; }},
+      {"ESK8S_TLS_CSR_SIGNER", "example.com/esdb",
+       [](const Config& c) { return c.tls_csr_signer == "example.com/esdb"; }},
+      {"ESK8S_TLS_CSR_TIMEOUT_SECONDS", "60",
+       [](const Config& c) { return c.tls_csr_timeout_seconds == 60; }},
+      {"ESK8S_TLS_LOCALHOST", "true", [](const Config& c) { return c.tls_localhost; }},
+      {"ESK8S_CLIENT_SERVICES", "esdb-client",
+       [](const Config& c) { return c.client_services == std::vector<std::string>{"esdb-client"}; }},
+      {"ESK8S_ALLOWED_PEERS", "*.esdb.prod.svc.cluster.local",
+       [](const Config& c) { return c.allowed_peers.size() == 1; }},
+      {"ESK8S_READY_MODE", "quorum",
+       [](const Config& c) { return c.ready_mode == ReadyMode::kQuorum; }},
+      {"ESK8S_DISRUPTION_LEASE", "ops/esdb-guard",
+       [](const Config& c) {
+         return c.disruption_lease_namespace == "ops" && c.disruption_lease_name == "esdb-guard";
+       }},
+      {"ESK8S_DISRUPTION_LEASE_SECONDS", "60",
+       [](const Config& c) { return c.disruption_lease_seconds == 60; }},
+      {"ESK8S_EVENTS", "off", [](const Config& c) { return !c.events; }},
+      {"ESK8S_PRESET", "wan", [](const Config& c) { return c.preset == Preset::kWan; }},
+      {"ESK8S_FAULT_FILE", "/tmp/fault", [](const Config& c) { return c.fault_file == "/tmp/fault"; }},
+  };
+  std::set<std::string> documented, tested;
+  for (const auto& k : config_keys()) {
+    CHECK_MESSAGE(static_cast<bool>(k.parse), k.key, " has no parser");
+    CHECK_MESSAGE(!k.accepted.empty(), k.key, " does not say what it accepts");
+    CHECK_MESSAGE(!k.default_value.empty(), k.key, " does not name its default");
+    CHECK_MESSAGE(!k.description.empty(), k.key, " has no description");
+    CHECK_MESSAGE(documented.insert(std::string(k.key)).second, k.key, " is documented twice");
+  }
+  const Entries kube = with(without(base(), "ESK8S_STATIC_PEERS"), "ESK8S_DISCOVERY", "kubernetes");
+  for (const auto& [key, value, check] : cases) {
+    CAPTURE(key);
+    tested.insert(key);
+    const Entries start = key == "ESK8S_STATIC_PEERS" ? base() : kube;
+    const auto before = parse(start);
+    REQUIRE(before.is_ok());
+    CHECK_FALSE(check(before->config));  // the value differs from the default
+    auto r = parse(with(start, key, value));
+    REQUIRE_MESSAGE(r.is_ok(), r.status().message());
+    CHECK(check(r->config));
+  }
+  CHECK(documented == tested);
+  // Anything else is refused by name (host origin).
+  CHECK(contains(error_of(with(base(), "ESK8S_NOT_A_KEY", "1")),
+                 "unknown configuration key \"ESK8S_NOT_A_KEY\""));
 }

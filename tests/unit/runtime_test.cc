@@ -27,11 +27,10 @@ class FakeHost : public Host {
     std::lock_guard lock(mu);
     snapshots.push_back(members);
   }
-  std::optional<esk8s_node_status> node_status() override {
-    esk8s_node_status s{};
-    s.struct_size = sizeof s;
-    s.host_ready = host_ready.load();
-    std::snprintf(s.state, sizeof s.state, "%s", state.load() == 0 ? "Follower" : "Leader");
+  std::optional<gossip::HostStatus> node_status() override {
+    gossip::HostStatus s;
+    s.host_ready = host_ready.load() != 0;
+    s.state = state.load() == 0 ? "Follower" : "Leader";
     return s;
   }
   std::mutex mu;

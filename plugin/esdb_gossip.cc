@@ -45,13 +45,17 @@
 // member's identity (its stable DNS name), never its pod IP; a host may set names or addresses of
 // its own, as EventStoreDB's advertise-as options do. Unknown numbers stay -1 (as
 // MemberInfo.Initial does); missing ports are 0.
-#include "gossip/esdb_gossip.h"
+#include "plugin/esdb_gossip.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-namespace esk8s::gossip {
+namespace esk8s::plugin {
 namespace {
+
+using gossip::HostStatus;
+using gossip::MemberRecord;
+using gossip::MemberState;
 
 using nlohmann::ordered_json;
 
@@ -217,4 +221,4 @@ std::string render_members_json(const std::vector<GossipViewMember>& members,
   return dump(j);
 }
 
-}  // namespace esk8s::gossip
+}  // namespace esk8s::plugin

@@ -15,11 +15,11 @@
 #include "gossip/host_status.h"
 #include "gossip/message.h"
 
-namespace esk8s::gossip {
+namespace esk8s::plugin {
 
 struct GossipViewMember {
-  MemberRecord record;
-  std::optional<HostStatus> status;  // decoded meta; nullopt when the member sent none
+  gossip::MemberRecord record;
+  std::optional<gossip::HostStatus> status;  // decoded meta; nullopt when the member sent none
   // Wall-clock time this node last saw the member change (the `timeStamp` field).
   std::chrono::system_clock::time_point last_change;
   // Known from discovery only, never heard from over gossip: /members says "discovered" (the
@@ -48,4 +48,4 @@ std::string format_esdb_timestamp(std::chrono::system_clock::time_point t);
 // A 16-byte id in RFC 4122 byte order as EventStoreDB prints a Guid: 8-4-4-4-12 lower-case hex.
 std::string format_guid(const std::array<uint8_t, 16>& bytes);
 
-}  // namespace esk8s::gossip
+}  // namespace esk8s::plugin

@@ -1,5 +1,5 @@
-// EventStoreDB-compatible /gossip JSON and esk8s's /members JSON (gossip/esdb_gossip.h).
-#include "gossip/esdb_gossip.h"
+// EventStoreDB-compatible /gossip JSON and esk8s's /members JSON (plugin/esdb_gossip.h).
+#include "plugin/esdb_gossip.h"
 
 #include <doctest/doctest.h>
 
@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
-namespace esk8s::gossip {
+namespace esk8s::plugin {
 namespace {
+
+using namespace esk8s::gossip;
 
 using namespace std::chrono;
 
@@ -291,4 +293,4 @@ TEST_CASE("rendering invalid UTF-8 from the network does not throw") {
 }
 
 }  // namespace
-}  // namespace esk8s::gossip
+}  // namespace esk8s::plugin
