@@ -16,8 +16,6 @@ namespace esk8s::plugin {
 
 namespace {
 
-using SysClock = std::chrono::system_clock;
-
 // Retry delays after a failed issuance: doubling up to a minute.
 constexpr std::chrono::seconds kRetryMin{2}, kRetryMax{60};
 
@@ -46,11 +44,13 @@ struct TlsManager::Obtained {
 };
 
 TlsManager::TlsManager(Config config, Logger log, std::unique_ptr<kube::KubeClient> kube,
-                       std::chrono::milliseconds check_interval)
+                       std::chrono::milliseconds check_interval, Env& env)
     : config_(std::move(config)),
       log_(std::move(log)),
       kube_(std::move(kube)),
-      check_interval_(check_interval) {
+      check_interval_(check_interval),
+      env_(env),
+      waker_(env.make_waker()) {
   allow_list_ = config_.allowed_peers;
   cluster_patterns_ = tls::cluster_allow_list(config_.service, config_.namespace_name,
                                               config_.peer_namespaces, config_.cluster_domain);
@@ -79,7 +79,7 @@ Result<TlsManager::Obtained> TlsManager::obtain() {
       break;
     }
     case TlsMode::kFiles: {
-      auto loaded = files_->load(req.names, SysClock::now());
+      auto loaded = files_->load(req.names, env_.system_now());
       if (!loaded) return loaded.status();
       o.issued = std::move(loaded->material);
       for (const auto& w : loaded->warnings) o.warnings.push_back(w.sentence);
@@ -170,6 +170,7 @@ Status TlsManager::start(OnMaterial on_material) {
     std::lock_guard lock(mu_);
     stopping_ = false;
   }
+  waker_->reset();
   if (config_.tls_mode == TlsMode::kKubernetesCsr && !kube_) {
     return Status::config(
         "ESK8S_TLS_MODE=kubernetes-csr needs the Kubernetes API (ESK8S_DISCOVERY=kubernetes, or "
@@ -192,16 +193,14 @@ void TlsManager::stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  waker_->wake();
   if (kube_) kube_->cancel();
   if (worker_.joinable()) worker_.join();
   if (kube_) kube_->reset_cancel();
 }
 
 bool TlsManager::wait(std::chrono::steady_clock::duration d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stopping_; });
-  return !stopping_;
+  return waker_->wait_until(env_.steady_now() + d);
 }
 
 void TlsManager::run() {
@@ -224,7 +223,7 @@ void TlsManager::run() {
       if (files_->changed()) why = "files changed";
     } else if (auto info = tls::inspect_cert(cert); info && plan) {
       auto d = tls::needs_renewal(info.value(), plan.value(), issued_from_, source_fingerprint(),
-                                  SysClock::now());
+                                  env_.system_now());
       if (d.renew()) why = std::string(tls::renewal_label(d.reason));
     }
     if (!why.empty()) {
@@ -284,7 +283,7 @@ gossip::PeerVerifier TlsManager::verifier() const {
     in.allow_list = allow_list_;
     in.cluster_patterns = cluster_patterns_;
     in.our_role = peer_is_client ? tls::PeerRole::kServer : tls::PeerRole::kClient;
-    in.now = SysClock::now();
+    in.now = env_.system_now();
     tls::PeerVerdict v = tls::verify_peer(in);
     gossip::PeerCheck check;
     check.ok = v.ok();

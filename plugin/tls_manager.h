@@ -14,7 +14,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/env.h"
 #include "common/logger.h"
 #include "common/status.h"
 #include "kube/kube_client.h"
@@ -51,9 +51,12 @@ class TlsManager {
 
   // `kube` is needed in kubernetes-csr mode only (may be null otherwise).
   // `check_interval`: how often files, the CA directory and the names are re-checked between
-  // renewals (tests shorten it).
+  // renewals. `env` gives the clocks (renewal decisions, the `now` peers' certificates are
+  // judged by) and the worker's timer; tests pass a fake and move time themselves. The
+  // certificate and key files are read from the file system directly.
   TlsManager(Config config, Logger log, std::unique_ptr<kube::KubeClient> kube,
-             std::chrono::milliseconds check_interval = std::chrono::seconds(10));
+             std::chrono::milliseconds check_interval = std::chrono::seconds(10),
+             Env& env = real_env());
   ~TlsManager();
   TlsManager(const TlsManager&) = delete;
   TlsManager& operator=(const TlsManager&) = delete;
@@ -83,8 +86,9 @@ class TlsManager {
   std::chrono::milliseconds check_interval_;
   std::vector<std::string> allow_list_, cluster_patterns_;
 
+  Env& env_;
+  std::unique_ptr<Waker> waker_;  // the worker's timer; woken by stop()
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   bool stopping_ = false;   // guarded by mu_
   TlsState state_;          // guarded by mu_
   std::string bundle_pem_;  // guarded by mu_: trust bundle of the current certificate

@@ -20,6 +20,7 @@
 #include "gossip/tls_snapshot.h"
 #include "gossip/transport.h"
 #include "gossip/wire.h"
+#include "common/env.h"
 #include "tls/peer_verify.h"
 #include "tls/x509.h"
 
@@ -33,11 +34,16 @@ inline tls::CertAndKey make_ca(const std::string& name) {
   return tls::make_self_signed_ca(name, tls::KeyType::kEcdsaP256, std::chrono::hours(24)).value();
 }
 
-// A member certificate for `identity` (serverAuth + clientAuth) signed by `ca`.
-inline tls::CertAndKey make_leaf(const tls::CertAndKey& ca, const std::string& identity) {
+// A member certificate for `identity` (serverAuth + clientAuth) signed by `ca`, valid from
+// `backdate` before now for `validity` after it.
+inline tls::CertAndKey make_leaf(const tls::CertAndKey& ca, const std::string& identity,
+                                 std::chrono::seconds validity = tls::CertSpec{}.validity,
+                                 std::chrono::seconds backdate = tls::CertSpec{}.backdate) {
   tls::CertSpec spec;
   spec.common_name = identity;
   spec.dns_names = {identity};
+  spec.validity = validity;
+  spec.backdate = backdate;
   return tls::issue(spec, ca).value();
 }
 
@@ -47,16 +53,19 @@ inline std::shared_ptr<const gossip::TlsSnapshot> snapshot(const tls::CertAndKey
 }
 
 // Verifies against `*bundle` (read at each handshake, so a test can change it) and the cluster
-// pattern of namespace "prod".
-inline gossip::PeerVerifier verifier(std::shared_ptr<std::string> bundle) {
-  return [bundle](const std::string& chain, const std::string& expected, bool peer_is_client) {
+// pattern of namespace "prod", judging validity periods by `env`'s calendar (a test's fake clock
+// decides when a certificate has expired).
+inline gossip::PeerVerifier verifier(std::shared_ptr<std::string> bundle,
+                                     Env& env = real_env()) {
+  return [bundle, &env](const std::string& chain, const std::string& expected,
+                        bool peer_is_client) {
     tls::PeerVerifyInput in;
     in.chain_pem = chain;
     in.trust_bundle_pem = *bundle;
     in.claimed_identity = expected;
     in.cluster_patterns = {"*.esdb.prod.svc.cluster.local"};
     in.our_role = peer_is_client ? tls::PeerRole::kServer : tls::PeerRole::kClient;
-    in.now = std::chrono::system_clock::now();
+    in.now = env.system_now();
     tls::PeerVerdict v = tls::verify_peer(in);
     return gossip::PeerCheck{v.ok(), std::string(tls::metric_label(v.reason)), v.detail,
                              v.identities};

@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "tests/process/test_tls.h"
+#include "tests/unit/fake_env.h"
 
 using namespace std::chrono_literals;
 namespace g = esk8s::gossip;
@@ -63,11 +64,13 @@ struct Server {
   std::vector<std::string> received_from;
   std::unique_ptr<g::Transport> transport;
 
+  // `env`: the calendar the server judges clients' certificates by.
   Server(boost::asio::io_context& io, const esk8s::tls::CertAndKey& leaf, std::string trust,
-         g::TransportOptions o = server_options(), std::shared_ptr<esk8s::LogSink> sink = nullptr)
+         g::TransportOptions o = server_options(), std::shared_ptr<esk8s::LogSink> sink = nullptr,
+         esk8s::Env& env = esk8s::real_env())
       : io(io), bundle(std::make_shared<std::string>(std::move(trust))) {
     transport = std::make_unique<g::Transport>(
-        io, o, t::snapshot(leaf, *bundle), t::verifier(bundle),
+        io, o, t::snapshot(leaf, *bundle), t::verifier(bundle, env),
         [this](g::Envelope, const std::string& from) { received_from.push_back(from); },
         Logger(std::move(sink), "server"));
     REQUIRE(transport->listen().is_ok());
@@ -163,21 +166,42 @@ TEST_CASE("transport: a reconnecting client resumes its TLS session") {
   CHECK(client.stats().handshakes_resumed == 1);
 }
 
+TEST_CASE("transport: a peer is refused once its certificate has expired by the verifier's clock") {
+  boost::asio::io_context io;
+  auto ca = t::make_ca("cluster CA");
+  t::FakeEnv clock(std::chrono::system_clock::now());
+  Server server(io, t::make_leaf(ca, t::member_identity(0)), ca.cert_pem, server_options(),
+                nullptr, clock);
+  auto leaf = t::make_leaf(ca, t::member_identity(1), 1h);
+
+  // Valid by the server's clock: accepted, its Ping delivered.
+  auto first = client_send(io, leaf, ca.cert_pem, t::member_identity(1), server.port());
+  REQUIRE(run_until(
+      io, [&] { return server.received_from.size() == 1; }, 10s));
+  first.reset();
+
+  // Two hours later by the same clock, the same certificate on a new connection: refused as
+  // expired, nothing delivered.
+  clock.advance(2h);
+  const auto& refused = server.transport->stats().peers_refused;
+  auto second = client_send(io, leaf, ca.cert_pem, t::member_identity(1), server.port());
+  REQUIRE(run_until(
+      io, [&] { return refused.count("expired") == 1; }, 10s));
+  CHECK(refused.at("expired") == 1);
+  CHECK(refused.size() == 1);
+  CHECK(server.received_from.size() == 1);
+}
+
 TEST_CASE("transport: bad peer certificates are refused with a distinct counted reason each") {
   boost::asio::io_context io;
   auto ca = t::make_ca("cluster CA");
   auto other = t::make_ca("someone else's CA");
-  Server server(io, t::make_leaf(ca, t::member_identity(0)), ca.cert_pem);
-
-  // An expired certificate: valid for one second, used after it ran out (made first, so the
-  // wait happens before any connection is pending).
-  esk8s::tls::CertSpec spec;
-  spec.common_name = t::member_identity(6);
-  spec.dns_names = {t::member_identity(6)};
-  spec.validity = 1s;
-  spec.backdate = 0s;
-  auto expiring = esk8s::tls::issue(spec, ca).value();
-  std::this_thread::sleep_for(2100ms);
+  // The server's calendar is a minute ahead of the real one: a certificate valid for one second
+  // has expired by it, one valid for days has not. No wall time passes.
+  t::FakeEnv minute_later(std::chrono::system_clock::now() + 1min);
+  Server server(io, t::make_leaf(ca, t::member_identity(0)), ca.cert_pem, server_options(),
+                nullptr, minute_later);
+  auto expiring = t::make_leaf(ca, t::member_identity(6), 1s, 0s);
 
   std::vector<std::unique_ptr<g::Transport>> clients;
   auto attempt = [&](const esk8s::tls::CertAndKey& leaf, const std::string& claim,
