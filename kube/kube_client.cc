@@ -15,11 +15,11 @@ namespace esk8s::kube {
 
 namespace {
 
-std::string signature(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return "";
-  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-         std::to_string(st.st_size) + ":" + std::to_string(st.st_ino);
+// What a change of the file at `path` changes (empty when it cannot be examined).
+std::optional<FileStat> signature(Env& env, const std::string& path) {
+  auto st = env.stat_file(path, "file");
+  if (!st) return std::nullopt;
+  return st.value();
 }
 
 // An X509_STORE with every certificate of a PEM bundle (a CA rotation may put several in it).
@@ -38,8 +38,8 @@ X509_STORE* store_from_pem(const std::string& pem, int& count) {
 
 // The file's content, or empty when it cannot be read (the TLS setup then reports the missing
 // credential).
-std::string content_or_empty(const std::string& path, std::string_view what) {
-  auto text = read_regular_file(path, kMaxSmallFileBytes, what);
+std::string content_or_empty(Env& env, const std::string& path, std::string_view what) {
+  auto text = env.read_file(path, kMaxSmallFileBytes, what);
   return text ? std::move(text).value() : std::string();
 }
 
@@ -94,7 +94,7 @@ Result<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeCl
   if (c->config_.exec) {
     ExecClusterInfo cluster{c->config_.server, c->config_.ca_pem};
     if (cluster.ca_pem.empty() && !c->config_.ca_file.empty()) {
-      cluster.ca_pem = content_or_empty(c->config_.ca_file, "API server CA file");
+      cluster.ca_pem = content_or_empty(*options.env, c->config_.ca_file, "API server CA file");
     }
     c->exec_ = std::make_unique<ExecCredentialProvider>(*c->config_.exec, std::move(cluster),
                                                         options.exec);
@@ -131,14 +131,15 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error,
   {
     std::lock_guard lock(mu_);
     if (!config_.ca_file.empty()) {
-      std::string sig = signature(config_.ca_file);
-      if (sig != ca_signature_) {
-        auto text = read_regular_file(config_.ca_file, kMaxSmallFileBytes, "API server CA file");
+      std::optional<FileStat> sig = signature(*options_.env, config_.ca_file);
+      if (!ca_signature_ || sig != ca_signature_) {
+        auto text =
+            options_.env->read_file(config_.ca_file, kMaxSmallFileBytes, "API server CA file");
         if (!text) {
           error = text.status().message();
           return nullptr;
         }
-        if (!ca_signature_.empty())
+        if (ca_signature_)
           log_.info("API server CA bundle changed; reloaded", {{"file", config_.ca_file}});
         ca_pem_ = std::move(text).value();
         ca_signature_ = sig;
@@ -153,9 +154,9 @@ std::shared_ptr<httplib::SSLClient> KubeClient::connect(std::string& error,
     key_pem = exec->client_key_pem;
   }
   if (cert_pem.empty() && !config_.client_cert_file.empty())
-    cert_pem = content_or_empty(config_.client_cert_file, "client certificate");
+    cert_pem = content_or_empty(*options_.env, config_.client_cert_file, "client certificate");
   if (key_pem.empty() && !config_.client_key_file.empty())
-    key_pem = content_or_empty(config_.client_key_file, "client key");
+    key_pem = content_or_empty(*options_.env, config_.client_key_file, "client key");
   if (!cert_pem.empty()) {
     BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
     BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
@@ -207,10 +208,10 @@ void KubeClient::release(const std::shared_ptr<httplib::SSLClient>& c) {
 std::string KubeClient::current_token(bool force_reload) {
   std::lock_guard lock(mu_);
   if (config_.token_file.empty()) return token_;
-  auto now = std::chrono::steady_clock::now();
+  const SteadyTime now = options_.env->steady_now();
   if (force_reload || token_.empty() || now - token_read_ >= options_.token_reload) {
     // Re-open by path every time: the kubelet swaps the file through a symlink.
-    if (auto t = read_regular_file(config_.token_file, kMaxSmallFileBytes, "token file")) {
+    if (auto t = options_.env->read_file(config_.token_file, kMaxSmallFileBytes, "token file")) {
       std::string fresh = trim(t.value());
       if (!token_.empty() && fresh != token_)
         log_.info("service-account token changed; using the new one",

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/env.h"
 #include "common/logger.h"
 #include "common/status.h"
 #include "kube/exec_credential.h"
@@ -52,6 +53,10 @@ std::string status_message(std::string_view body);
 std::string describe_failure(const ApiResponse& r);
 
 struct KubeClientOptions {
+  // The clock the token's re-read period is measured on and the file system the token, CA and
+  // client-certificate files are read from (common/env.h; a test passes a fake). Never null;
+  // must outlive the client.
+  Env* env = &real_env();
   std::chrono::seconds token_reload{60};
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds request_timeout{30};
@@ -117,9 +122,9 @@ class KubeClient {
   std::mutex mu_;
   std::set<std::shared_ptr<httplib::SSLClient>> active_;  // guarded by mu_
   std::string token_;                                     // guarded by mu_
-  std::chrono::steady_clock::time_point token_read_{};    // guarded by mu_
+  SteadyTime token_read_{};                               // guarded by mu_
   std::string ca_pem_;        // guarded by mu_: inline or last read from ca_file
-  std::string ca_signature_;  // guarded by mu_: mtime/size of ca_file
+  std::optional<FileStat> ca_signature_;  // guarded by mu_: ca_file when last read
 };
 
 }  // namespace esk8s::kube

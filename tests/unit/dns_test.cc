@@ -27,6 +27,7 @@
 #include "discovery/dns_message.h"
 #include "discovery/dns_source.h"
 #include "fake_env.h"
+#include "log_lines.h"
 #include "test_util.h"
 
 using namespace esk8s;
@@ -466,31 +467,6 @@ bool contains(const std::string& s, const std::string& part) {
 using esk8s::test::eventually;
 using esk8s::test::FakeEnv;
 
-class CaptureSink : public LogSink {
- public:
-  bool enabled(LogLevel) const override { return true; }
-  void write(LogLevel l, std::string_view c, std::string_view m,
-             std::span<const LogField> f) override {
-    std::lock_guard lock(mu);
-    lines.push_back(format_record(l, c, m, f));
-  }
-  bool has(const std::string& part) { return !line_with(part).empty(); }
-  std::string line_with(const std::string& part) {
-    std::lock_guard lock(mu);
-    for (const auto& l : lines) {
-      if (contains(l, part)) return l;
-    }
-    return "";
-  }
-  size_t count(const std::string& part) {
-    std::lock_guard lock(mu);
-    size_t n = 0;
-    for (const auto& l : lines) n += contains(l, part) ? 1 : 0;
-    return n;
-  }
-  std::mutex mu;
-  std::vector<std::string> lines;
-};
 
 }  // namespace
 
@@ -926,7 +902,7 @@ TEST_CASE("dns source: calls back on change only and keeps the peers when the se
     std::lock_guard lock(mu);
     return dns.answer(q, tcp);  // rotates the record order on every answer
   });
-  auto sink = std::make_shared<CaptureSink>();
+  auto sink = std::make_shared<esk8s::test::LogLines>();
   std::mutex calls_mu;
   std::vector<PeerSet> calls;
   auto call_count = [&] {
