@@ -71,6 +71,7 @@ Config test_config() {
   c.static_peers = {peer};
   c.cluster_size = 2;
   c.http_port = 0;
+  c.https_port = 0;  // the default 2116 would collide between tests running in parallel
   c.bind_address = "127.0.0.1";
   c.preset = Preset::kLocal;
   return c;
