@@ -24,7 +24,7 @@ std::unique_ptr<Gateway> gateway(Env& env) {
 }
 
 // A client for the service account through `server_url`, verifying the gateway's certificate.
-std::unique_ptr<d::KubeClient> client_via(Env& env, const Gateway& proxy,
+std::unique_ptr<k::KubeClient> client_via(Env& env, const Gateway& proxy,
                                           const std::string& server_url, esk8s::Logger log) {
   return env.client(log, server_url, proxy.ca_file());
 }
