@@ -8,6 +8,7 @@
 
 #include "tests/discovery/cluster_env.h"
 #include "tests/discovery/gateway.h"
+#include "tests/discovery/watching_again.h"
 
 using namespace discovery_env;
 using esk8s::discoverytest::Gateway;
@@ -63,7 +64,7 @@ TEST_CASE("discovery logs: a 410 is one warning, as an ERROR event and as an HTT
     const uint64_t relists = s.stats().relists;
     env.expire_resume_point(3);
     CHECK_MESSAGE(eventually([&] { return s.peers.size() == 3; }, 30s), s.sink->all());
-    std::this_thread::sleep_for(1s);
+    CHECK_MESSAGE(watching_again(env, s, "after-relist"), s.sink->all());
     REQUIRE_MESSAGE(s.stats().relists == relists + 1, s.sink->all());
     CHECK_MESSAGE(gone_warnings(*s.sink) == 1, s.sink->all());
   }
@@ -97,7 +98,7 @@ TEST_CASE("discovery logs: a 410 is one warning, as an ERROR event and as an HTT
     REQUIRE(env.wait_compacted(held_at));
     gw->release();
     REQUIRE_MESSAGE(s.synced_with(2), s.sink->all());
-    std::this_thread::sleep_for(1s);
+    CHECK_MESSAGE(watching_again(env, s, "after-relist"), s.sink->all());
     // The first list counts as none; the one after the 410 is the relist.
     CHECK_MESSAGE(s.stats().relists == 1, s.sink->all());
     CHECK_MESSAGE(gone_warnings(*s.sink) == 1, s.sink->all());

@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "tests/discovery/cluster_env.h"
+#include "tests/discovery/watching_again.h"
 #include "tests/unit/test_util.h"
 
 using namespace discovery_env;
@@ -52,13 +53,12 @@ TEST_CASE("discovery: a compacted history makes a resumed watch relist exactly o
   env.prod_with_pods(2);
   RunningSource s(env);
   REQUIRE_MESSAGE(s.synced_with(2), s.sink->all());
-  std::this_thread::sleep_for(300ms);
   const uint64_t relists = s.stats().relists;
   // The watch is cut and kept away while the service changes and the compactor passes the
   // revision it would resume from.
   env.expire_resume_point(3);
   CHECK_MESSAGE(eventually([&] { return s.peers.size() == 3; }, 30s), s.sink->all());
-  std::this_thread::sleep_for(2s);
+  CHECK_MESSAGE(watching_again(env, s, "after-relist"), s.sink->all());
   CHECK_MESSAGE(s.stats().relists == relists + 1, s.sink->all());
   CHECK(s.sink->count("The resourceVersion for the provided watch is too old.") == 1);
   CHECK(s.peers.size() == 3);
