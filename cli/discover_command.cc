@@ -7,6 +7,8 @@
 #include "kube/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "discovery/peer_model.h"
+#include "kube/permissions.h"
+#include "plugin/permission_needs.h"
 
 namespace esk8s::cli {
 
@@ -14,23 +16,36 @@ using nlohmann::json;
 
 namespace {
 
-// A permission beyond discovery's EndpointSlice reads that the plugin uses under the given
-// configuration, and the sentence that names it when it is missing.
-struct ExtraPermission {
-  discovery::PermissionCheck check;
-  std::string needed_for;  // e.g. "ESK8S_TLS_MODE=kubernetes-csr"
-  std::string remedy;      // e.g. "apply rbac/csr.yaml"
-  bool optional = false;   // missing loses a feature only (Events): a warning, not a problem
-};
-
-// "pods" for the core group, "statefulsets.apps" otherwise: how kubectl and the 403 messages
-// name a resource.
-std::string resource_name(const discovery::PermissionCheck& c) {
-  return c.group.empty() ? c.resource : c.resource + "." + c.group;
+// What a permission beyond discovery's EndpointSlice reads is for, for the sentence that names
+// it when it is missing, and how to fix it.
+std::string needed_for(const plugin::Config& c, const kube::Permission& p) {
+  switch (p.purpose) {
+    case kube::PermissionPurpose::kOwnWorkload:
+      return c.ready_mode == plugin::ReadyMode::kAuto && !c.cluster_size
+                 ? "ESK8S_READY_MODE=auto and the default ESK8S_CLUSTER_SIZE"
+             : !c.cluster_size ? "the default ESK8S_CLUSTER_SIZE"
+                               : "ESK8S_READY_MODE=auto";
+    case kube::PermissionPurpose::kCsr:
+      return "ESK8S_TLS_MODE=kubernetes-csr";
+    case kube::PermissionPurpose::kEvents:
+      return "ESK8S_EVENTS=on: Events on the member's own pod; nothing else needs it";
+    case kube::PermissionPurpose::kDisruptionLease:
+      return "ESK8S_DISRUPTION_LEASE=" + c.disruption_lease_namespace + "/" +
+             c.disruption_lease_name + ": the disruption guard's Lease";
+    default:
+      return "discovery";
+  }
 }
 
-std::string where(const discovery::PermissionCheck& c) {
-  return c.namespace_name.empty() ? "cluster-wide" : "in namespace \"" + c.namespace_name + "\"";
+std::string remedy(const kube::Permission& p) {
+  switch (p.purpose) {
+    case kube::PermissionPurpose::kOwnWorkload:
+      return "apply rbac/role.yaml, or set ESK8S_READY_MODE and ESK8S_CLUSTER_SIZE explicitly";
+    case kube::PermissionPurpose::kEvents:
+      return "apply rbac/role.yaml, or set ESK8S_EVENTS=off";
+    default:
+      return "apply " + p.rbac_file;
+  }
 }
 
 // What the API server was given as credentials, for the sentence that says it refused them.
@@ -43,7 +58,7 @@ std::string credential_name(const kube::KubeConfig& kc) {
 
 // The page size of the EndpointSlice lists: the plugin's (WatchConfig::page_limit), so that a
 // large service is read in pages that each stay below the decoder's limit.
-constexpr uint32_t kPageLimit = discovery::WatchConfig{}.page_limit;
+constexpr uint32_t kPageLimit = kube::WatchConfig{}.page_limit;
 // A server that keeps handing out continue tokens is not followed forever (10,000 pages of 500
 // slices of up to 100 endpoints is far beyond any service).
 constexpr size_t kMaxPages = 10000;
@@ -86,38 +101,15 @@ std::vector<discovery::EndpointSlice> list_slices(kube::KubeClient& client,
   return out;
 }
 
-// What the plugin reads besides EndpointSlices (plugin/runtime.cc): its own pod and StatefulSet
-// when ESK8S_READY_MODE=auto or ESK8S_CLUSTER_SIZE is unset, CertificateSigningRequests in
-// kubernetes-csr mode, and what it writes: Events with ESK8S_EVENTS=on (optional).
-std::vector<ExtraPermission> extra_permissions(const plugin::Config& c) {
-  std::vector<ExtraPermission> out;
-  if (c.ready_mode == plugin::ReadyMode::kAuto || !c.cluster_size) {
-    const std::string why = c.ready_mode == plugin::ReadyMode::kAuto && !c.cluster_size
-                                ? "ESK8S_READY_MODE=auto and the default ESK8S_CLUSTER_SIZE"
-                            : !c.cluster_size ? "the default ESK8S_CLUSTER_SIZE"
-                                              : "ESK8S_READY_MODE=auto";
-    const std::string remedy =
-        "apply rbac/role.yaml, or set ESK8S_READY_MODE and ESK8S_CLUSTER_SIZE explicitly";
-    out.push_back({{"get", "", "pods", c.namespace_name, false, ""}, why, remedy});
-    out.push_back({{"get", "apps", "statefulsets", c.namespace_name, false, ""}, why, remedy});
-  }
-  if (c.tls_mode == plugin::TlsMode::kKubernetesCsr) {
-    for (const char* verb : {"create", "get", "watch"}) {
-      out.push_back({{verb, "certificates.k8s.io", "certificatesigningrequests", "", false, ""},
-                     "ESK8S_TLS_MODE=kubernetes-csr",
-                     "apply rbac/csr.yaml"});
-    }
-  }
-  if (c.events) {
-    for (const char* verb : {"create", "patch"}) {
-      out.push_back({{verb, "events.k8s.io", "events", c.namespace_name, false, ""},
-                     "ESK8S_EVENTS=on: Events on the member's own pod; nothing else needs it",
-                     "apply rbac/role.yaml, or set ESK8S_EVENTS=off",
-                     true});
-    }
-  }
-  return out;
+}  // namespace
+
+std::string missing_permission_sentence(const plugin::Config& c, const kube::Permission& p,
+                                        const std::string& who) {
+  return "cannot " + p.verb + " " + p.resource_name() + " " + p.where() + " as " + who +
+         " (needed for " + needed_for(c, p) + "); " + remedy(p);
 }
+
+namespace {
 
 // Everything `esk8s discover` finds, as its JSON report. Every finding that makes the report
 // fail is a sentence in "problems", so the text report, the JSON report and the exit status
@@ -152,28 +144,35 @@ json inspect(kube::KubeClient& client, const kube::KubeConfig& kc,
     problems.push_back(m);
   const std::string who = self.user.empty() ? "this pod's service account" : self.user;
   std::vector<std::string> rbac_warnings;
-  for (auto& extra : extra_permissions(c)) {
-    discovery::KubernetesSource::review_access(client, extra.check);
-    if (!extra.check.allowed && extra.check.error.empty()) {
-      std::string sentence = "cannot " + extra.check.verb + " " + resource_name(extra.check) +
-                             " " + where(extra.check) + " as " + who + " (needed for " +
-                             extra.needed_for + "); " + extra.remedy;
-      if (extra.optional)
+  // The rest of the one permission list (kube/permissions.h) for this configuration: pod and
+  // StatefulSet, CSRs, Events, the disruption guard's Lease.
+  for (kube::Permission& p : kube::required_permissions(plugin::permission_needs(c))) {
+    if (p.purpose == kube::PermissionPurpose::kDiscovery ||
+        p.purpose == kube::PermissionPurpose::kPeerDiscovery) {
+      continue;  // checked above, per watched namespace
+    }
+    kube::AccessCheck check{std::move(p), false, ""};
+    kube::review_access(client, check);
+    const kube::Permission& q = check.permission;
+    if (!check.allowed && check.error.empty()) {
+      std::string sentence = missing_permission_sentence(c, q, who);
+      if (q.optional)
         rbac_warnings.push_back(std::move(sentence));
       else
         problems.push_back(std::move(sentence));
     }
-    checks.push_back(std::move(extra.check));
+    checks.push_back(std::move(check));
   }
   for (const auto& chk : checks) {
-    report["rbac"].push_back({{"verb", chk.verb},
-                              {"resource", resource_name(chk)},
-                              {"namespace", chk.namespace_name},
+    const kube::Permission& q = chk.permission;
+    report["rbac"].push_back({{"verb", q.verb},
+                              {"resource", q.resource_name()},
+                              {"namespace", q.namespace_name},
                               {"allowed", chk.allowed},
                               {"error", chk.error}});
     if (!chk.error.empty()) {
-      problems.push_back("could not check whether " + who + " may " + chk.verb + " " +
-                         resource_name(chk) + " " + where(chk) + ": " + chk.error);
+      problems.push_back("could not check whether " + who + " may " + q.verb + " " +
+                         q.resource_name() + " " + q.where() + ": " + chk.error);
     }
   }
 

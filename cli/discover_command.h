@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kube/permissions.h"
 #include "plugin/config.h"
 
 namespace esk8s::cli {
@@ -25,5 +26,11 @@ struct DiscoverOptions {
 // used (malformed, oversized), no endpoints at all. Returns 1 when there is a problem, else 0.
 int discover(const plugin::ConfigInput& env, const DiscoverOptions& opts, std::ostream& out,
              std::ostream& err);
+
+// The problem (or, for an optional one, the warning) `discover` reports when `who` lacks `p`, one
+// of kube::required_permissions(plugin::permission_needs(c)) beyond the EndpointSlice reads:
+// the verb, the resource, where, what the configuration needs it for and what to apply.
+std::string missing_permission_sentence(const plugin::Config& c, const kube::Permission& p,
+                                        const std::string& who);
 
 }  // namespace esk8s::cli

@@ -12,6 +12,7 @@
 #include "common/rfc3339.h"
 #include "discovery/endpointslice_parse.h"
 #include "gossip/quorum.h"
+#include "kube/permissions.h"
 #include "tls/peer_verify.h"
 #include "tls/x509.h"
 
@@ -1500,61 +1501,88 @@ std::string csr_command(const std::string& ns, const std::string& sa) {
          "/g' rbac/csr.yaml | kubectl apply -f -";
 }
 
+// Applies rbac/disruption-lease.yaml (Role esk8s-disruption-lease in the Lease's namespace and
+// the RoleBinding esk8s-disruption-lease-from-MEMBER) for service account `sa` of `member`.
+std::string lease_command(const std::string& lease_ns, const std::string& lease,
+                          const std::string& member, const std::string& sa) {
+  if (!shell_safe(lease_ns) || !shell_safe(lease) || !shell_safe(member) || !shell_safe(sa)) {
+    return "";
+  }
+  return "sed -e 's/LEASE_NAMESPACE/" + lease_ns + "/g' -e 's/LEASE_NAME/" + lease +
+         "/g' -e 's/MEMBER_NAMESPACE/" + member + "/g' -e 's/SERVICE_ACCOUNT/" + sa +
+         "/g' rbac/disruption-lease.yaml | kubectl apply -f -";
+}
+
 }  // namespace
 
-std::vector<PermissionNeed> needed_permissions(const Workload& w) {
-  std::vector<PermissionNeed> out;
+kube::PermissionNeeds permission_needs_of(const Workload& w) {
+  kube::PermissionNeeds n;
   const std::vector<std::string> namespaces = watched_namespaces(w);
-  const std::string& own = namespaces.front();
+  n.own_namespace = namespaces.front();
+  const bool kubernetes = w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes";
+  if (kubernetes) n.discovery_namespaces = namespaces;
+  n.own_workload = kubernetes && (w.setting("ESK8S_READY_MODE", "auto") == "auto" ||
+                                  !w.has_setting("ESK8S_CLUSTER_SIZE"));
+  n.csr = w.setting("ESK8S_TLS_MODE", "local-ca") == "kubernetes-csr";
+  n.events = kubernetes && w.setting("ESK8S_EVENTS", "on") != "off";
+  const std::string lease = w.setting("ESK8S_DISRUPTION_LEASE", "off");
+  if (const size_t slash = lease.find('/'); lease != "off" && slash != std::string::npos) {
+    n.lease_namespace = lease.substr(0, slash);
+    n.lease_name = lease.substr(slash + 1);
+  }
+  return n;
+}
+
+std::vector<PermissionNeed> needed_permissions(const Workload& w) {
+  const kube::PermissionNeeds needs = permission_needs_of(w);
   const std::string sa = w.service_account();
-  if (w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes") {
-    for (const std::string& ns : namespaces) {
-      for (const char* verb : {"list", "watch"}) {
-        if (ns == own) {
-          out.push_back({verb, "discovery.k8s.io", "endpointslices", ns, "rbac/role.yaml",
-                         "discovery finds the members in the EndpointSlices of the headless "
-                         "Service; without them no member finds a peer",
-                         role_command(w.namespace_name, sa)});
-        } else {
-          out.push_back({verb, "discovery.k8s.io", "endpointslices", ns,
-                         "rbac/clusterrole.yaml and rbac/rolebinding-per-namespace.yaml "
-                         "(RoleBinding esk8s-discovery-from-" +
-                             w.namespace_name + " in namespace " + ns + ")",
-                         "discovery finds the members of peer namespace " + ns +
-                             " in its EndpointSlices; without them they stay invisible",
-                         peer_binding_command(ns, w.namespace_name, sa)});
-        }
-      }
+  std::vector<PermissionNeed> out;
+  for (const kube::Permission& p : kube::required_permissions(needs)) {
+    PermissionNeed n{p.verb, p.group, p.resource, p.namespace_name, p.rbac_file, "", "",
+                     p.optional, p.name};
+    switch (p.purpose) {
+      case kube::PermissionPurpose::kDiscovery:
+        n.reason =
+            "discovery finds the members in the EndpointSlices of the headless Service; without "
+            "them no member finds a peer";
+        n.command = role_command(w.namespace_name, sa);
+        break;
+      case kube::PermissionPurpose::kPeerDiscovery:
+        n.rbac_file = p.rbac_file + " (RoleBinding esk8s-discovery-from-" + w.namespace_name +
+                      " in namespace " + p.namespace_name + ")";
+        n.reason = "discovery finds the members of peer namespace " + p.namespace_name +
+                   " in its EndpointSlices; without them they stay invisible";
+        n.command = peer_binding_command(p.namespace_name, w.namespace_name, sa);
+        break;
+      case kube::PermissionPurpose::kOwnWorkload:
+        n.reason =
+            "esk8s reads the pod and its StatefulSet for ESK8S_READY_MODE=auto and the default "
+            "ESK8S_CLUSTER_SIZE; without them readiness stays on bootstrap-latch and the cluster "
+            "size cannot follow spec.replicas";
+        n.command = role_command(w.namespace_name, sa);
+        break;
+      case kube::PermissionPurpose::kCsr:
+        n.reason =
+            "ESK8S_TLS_MODE=kubernetes-csr requests each member's certificate with a "
+            "CertificateSigningRequest; without it no member gets a certificate";
+        n.command = csr_command(w.namespace_name, sa);
+        break;
+      case kube::PermissionPurpose::kEvents:
+        n.reason =
+            "each member writes Kubernetes Events about what it saw (a member died, quorum lost, "
+            "...) on its own pod, for kubectl describe pod; without it they are missing and the "
+            "member logs it once, nothing else breaks";
+        n.command = role_command(w.namespace_name, sa);
+        break;
+      case kube::PermissionPurpose::kDisruptionLease:
+        n.reason = "the disruption guard (ESK8S_DISRUPTION_LEASE) takes the Lease " +
+                   p.namespace_name + "/" + needs.lease_name +
+                   " before /health/disruptable answers 200; without it no member ever becomes "
+                   "disruptable and every drain waits";
+        n.command = lease_command(p.namespace_name, needs.lease_name, w.namespace_name, sa);
+        break;
     }
-    const bool auto_mode = w.setting("ESK8S_READY_MODE", "auto") == "auto";
-    if (auto_mode || !w.has_setting("ESK8S_CLUSTER_SIZE")) {
-      const std::string why =
-          "esk8s reads the pod and its StatefulSet for ESK8S_READY_MODE=auto and the default "
-          "ESK8S_CLUSTER_SIZE; without them readiness stays on bootstrap-latch and the cluster "
-          "size cannot follow spec.replicas";
-      out.push_back({"get", "", "pods", own, "rbac/role.yaml", why,
-                     role_command(w.namespace_name, sa)});
-      out.push_back({"get", "apps", "statefulsets", own, "rbac/role.yaml", why,
-                     role_command(w.namespace_name, sa)});
-    }
-  }
-  if (w.setting("ESK8S_TLS_MODE", "local-ca") == "kubernetes-csr") {
-    for (const char* verb : {"create", "get", "watch"}) {
-      out.push_back({verb, "certificates.k8s.io", "certificatesigningrequests", "", "rbac/csr.yaml",
-                     "ESK8S_TLS_MODE=kubernetes-csr requests each member's certificate with a "
-                     "CertificateSigningRequest; without it no member gets a certificate",
-                     csr_command(w.namespace_name, sa)});
-    }
-  }
-  if (w.setting("ESK8S_DISCOVERY", "kubernetes") == "kubernetes" &&
-      w.setting("ESK8S_EVENTS", "on") != "off") {
-    for (const char* verb : {"create", "patch"}) {
-      out.push_back({verb, "events.k8s.io", "events", own, "rbac/role.yaml",
-                     "each member writes Kubernetes Events about what it saw (a member died, "
-                     "quorum lost, ...) on its own pod, for kubectl describe pod; without it "
-                     "they are missing and the member logs it once, nothing else breaks",
-                     role_command(w.namespace_name, sa), true});
-    }
+    out.push_back(std::move(n));
   }
   return out;
 }
@@ -1566,6 +1594,7 @@ std::string service_account_user(const Workload& w) {
 json subject_access_review(const Workload& w, const PermissionNeed& need) {
   json attrs = {{"verb", need.verb}, {"group", need.group}, {"resource", need.resource}};
   if (!need.namespace_name.empty()) attrs["namespace"] = need.namespace_name;
+  if (!need.name.empty()) attrs["name"] = need.name;
   return {{"apiVersion", "authorization.k8s.io/v1"},
           {"kind", "SubjectAccessReview"},
           {"spec",

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/doctor_model.h"
+#include "kube/permissions.h"
 
 namespace esk8s::cli::doctor {
 
@@ -67,8 +68,14 @@ std::vector<std::string> referenced_secrets(const Workload& w);
 //   ESK8S_TLS_MODE=kubernetes-csr: create/get/watch certificatesigningrequests.certificates.k8s.io
 //     (cluster-scoped);
 //   kubernetes discovery with ESK8S_EVENTS on (the default): create/patch events.events.k8s.io in
-//     the own namespace (optional: missing is a warning, rbac.events-missing).
+//     the own namespace (optional: missing is a warning, rbac.events-missing);
+//   ESK8S_DISRUPTION_LEASE=NS/NAME: create leases.coordination.k8s.io in NS, get and update the
+//     Lease NAME (rbac/disruption-lease.yaml).
+// The list itself is kube::required_permissions (kube/permissions.h), the one the plugin's
+// self-check and `esk8s discover` use; this adds the reasons and the commands that fix it.
 std::vector<PermissionNeed> needed_permissions(const Workload& w);
+// What the workload's settings turn on, for kube::required_permissions.
+kube::PermissionNeeds permission_needs_of(const Workload& w);
 
 // "system:serviceaccount:NS:SA" for the pod template's service account.
 std::string service_account_user(const Workload& w);

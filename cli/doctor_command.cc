@@ -11,6 +11,7 @@
 
 #include "cli/doctor_checks.h"
 #include "cli/doctor_report.h"
+#include "common/text.h"
 #include "discovery/endpointslice_parse.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config_resolve.h"
@@ -44,21 +45,6 @@ const char* const kDefaultServiceAccountDir = "/var/run/secrets/kubernetes.io/se
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
-}
-
-std::string percent_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 // The API's own sentence for a failed request: the Status message, else the HTTP status.

@@ -87,6 +87,7 @@ struct PermissionNeed {
   std::string command;         // applies rbac_file for this account (Finding::command)
   // Missing it loses a feature, never the cluster (Events): a warning, not an error.
   bool optional = false;
+  std::string name;  // restricted to this object (the disruption guard's Lease); "" for any
 };
 struct PermissionResult {
   PermissionNeed need;

@@ -121,30 +121,16 @@ std::string escape_untrusted(std::string_view text, size_t max_bytes) {
 }
 
 std::string truncate_for_log(std::string_view bytes, size_t max) {
-  std::string out;
-  out.reserve(std::min(bytes.size(), max) + 3);
-  size_t i = 0;
-  while (i < bytes.size()) {
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    const size_t len = announced_length(c);
-    // Stop before a character that would cross `max`, even a malformed one: the cut is then
-    // decided by the first `max` bytes alone.
-    if (i + len > max) break;
-    if (c >= 0x80 && len > 1 && well_formed(bytes, i, len)) {
-      out.append(bytes.substr(i, len));
-      i += len;
-      continue;
-    }
-    if (c < 0x20 || c >= 0x7f) {  // control character or a byte that is not UTF-8 here
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
+  // The cut: whole characters (as their lead byte announces them) within the first `max` bytes;
+  // a byte that does not start a well-formed sequence counts alone.
+  size_t cut = 0;
+  while (cut < bytes.size()) {
+    const size_t len = announced_length(static_cast<unsigned char>(bytes[cut]));
+    if (cut + len > max) break;
+    cut += len > 1 && well_formed(bytes, cut, len) ? len : 1;
   }
-  if (i < bytes.size()) out += "...";
+  std::string out = escape_untrusted(bytes.substr(0, cut));
+  if (cut < bytes.size()) out += "...";
   return out;
 }
 

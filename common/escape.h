@@ -36,11 +36,11 @@ bool needs_escaping(std::string_view text);
 // most max_bytes plus the marker's length.
 std::string escape_untrusted(std::string_view text, size_t max_bytes = kNoLengthLimit);
 
-// For logs of offending input: the first `max` bytes of `bytes` (cut before a character that
-// would cross `max`), followed by "..." when anything was cut off. Control characters and bytes
-// that are not well-formed UTF-8 are shown as \xNN, so the result is always printable UTF-8.
-// The cut is decided by the first `max` bytes alone (a prefix longer than `max` gives the same
-// result whatever follows it).
+// For logs, errors and echoed requests quoting offending input: its first `max` bytes (cut before
+// a character that would cross `max`), escaped as escape_untrusted does, followed by "..." when
+// anything was cut off. The cut is decided by the first `max` bytes alone (a prefix longer than
+// `max` gives the same result whatever follows it), so a quote of a stream does not depend on
+// how the stream was split.
 std::string truncate_for_log(std::string_view bytes, size_t max = 200);
 
 }  // namespace esk8s

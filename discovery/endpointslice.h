@@ -1,11 +1,14 @@
 // The slice of the Kubernetes API that discovery reads: discovery.k8s.io/v1 EndpointSlice
-// objects, list responses and watch events, as plain structs. Parsing lives in
-// endpointslice.cc; the peer model derived from slices in peer_model.cc.
+// objects, list responses and watch events, as plain structs (the event and list shapes are
+// kube/'s, generic over the object). Parsing lives in endpointslice.cc; the peer model derived
+// from slices in peer_model.cc.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "kube/watch_state.h"
 
 namespace esk8s::discovery {
 
@@ -39,26 +42,37 @@ struct EndpointSlice {
   std::vector<EndpointPort> ports;  // empty when `ports` is null or absent
 };
 
-// A Kubernetes Status (from an ERROR watch event or an error response body).
-struct ApiStatus {
-  int code = 0;
-  std::string reason;  // "Expired", "Gone", "Forbidden", ...
-  std::string message;
+// What the slice watch decodes and WatchState keeps (kube/watch_state.h).
+using kube::ApiStatus;
+using kube::EventType;
+using SliceEvent = kube::WatchEvent<EndpointSlice>;
+using SliceList = kube::ListPage<EndpointSlice>;
+
+// Equal in every field discovery reads (a changed slice makes peers be recomputed).
+bool same_slice(const EndpointSlice& a, const EndpointSlice& b);
+
+}  // namespace esk8s::discovery
+
+namespace esk8s::kube {
+
+template <>
+struct ObjectTraits<discovery::EndpointSlice> {
+  static std::string key(const discovery::EndpointSlice& s) { return s.name; }
+  static std::string resource_version(const discovery::EndpointSlice& s) {
+    return s.resource_version;
+  }
+  static bool same(const discovery::EndpointSlice& a, const discovery::EndpointSlice& b) {
+    return discovery::same_slice(a, b);
+  }
+  static constexpr const char* kNoun = "slice";
+  static constexpr const char* kResource = "endpointslices.discovery.k8s.io in this namespace";
 };
 
-enum class EventType { kAdded, kModified, kDeleted, kBookmark, kError };
+}  // namespace esk8s::kube
 
-struct SliceEvent {
-  EventType type = EventType::kAdded;
-  EndpointSlice slice;           // ADDED/MODIFIED/DELETED
-  std::string resource_version;  // every type but ERROR: the object's metadata.resourceVersion
-  ApiStatus status;              // ERROR
-};
+namespace esk8s::discovery {
 
-struct SliceList {
-  std::vector<EndpointSlice> items;
-  std::string resource_version;  // metadata.resourceVersion of the list
-  std::string continue_token;    // metadata.continue; empty on the last page
-};
+// The list/watch state machine of one namespace's slices of the service.
+using SliceWatchState = kube::WatchState<EndpointSlice>;
 
 }  // namespace esk8s::discovery

@@ -28,12 +28,13 @@
 
 #include "common/status.h"
 #include "discovery/endpointslice.h"
+#include "kube/watch_stream.h"
 
 namespace esk8s::discovery {
 
 // The largest single document accepted: one watch line or one list response body. Callers
 // listing slices page with `limit` so that a page stays below it.
-inline constexpr size_t kMaxObjectBytes = 4 * 1024 * 1024;
+using kube::kMaxObjectBytes;
 
 // One EndpointSlice object (a list item or a watch event's object). Wrong shape -> Status naming
 // the field.
@@ -53,33 +54,15 @@ Result<SliceList> parse_slice_list(std::string_view body);
 // a line longer than kMaxObjectBytes are errors.
 Result<SliceEvent> parse_watch_event(std::string_view line);
 
-// Incremental decoder for a watch response body. Feed it the body in chunks of any size: an
-// event may span chunks and one chunk may hold several events. Events are newline-delimited;
-// each complete non-blank line yields one Result<SliceEvent> (an error for a bad line, after
-// which decoding simply continues with the next line). "\r\n" line ends and blank lines are
-// tolerated. A line longer than max_line_bytes (not counting its "\n") yields one error as soon
-// as the limit is crossed and is discarded up to its newline: the decoder never buffers more
-// than max_line_bytes. The results do not depend on how the body was split into chunks.
-class WatchStreamDecoder {
+// Incremental decoder for a watch response body (kube::WatchStreamDecoder with
+// parse_watch_event): feed it the body in chunks of any size; each complete non-blank line
+// yields one Result<SliceEvent> (an error for a bad line, after which decoding continues with the
+// next line). A line longer than max_line_bytes yields one error as soon as the limit is crossed
+// and is discarded up to its newline: the decoder never buffers more than max_line_bytes. The
+// results do not depend on how the body was split into chunks.
+class WatchStreamDecoder : public kube::WatchStreamDecoder<SliceEvent> {
  public:
   explicit WatchStreamDecoder(size_t max_line_bytes = kMaxObjectBytes);
-
-  // Results of the lines completed by `chunk`, in stream order.
-  std::vector<Result<SliceEvent>> feed(std::string_view chunk);
-  // End of the body: decodes a trailing line that lacks its newline, then resets the decoder so
-  // it can be reused for a new body.
-  std::vector<Result<SliceEvent>> finish();
-
-  // Bytes of the incomplete current line held in memory (<= max_line_bytes).
-  size_t buffered_bytes() const { return partial_.size(); }
-
- private:
-  void complete_line(std::string_view line, std::vector<Result<SliceEvent>>& out);
-  void report_overlong(std::string_view line_start, std::vector<Result<SliceEvent>>& out) const;
-
-  size_t max_line_bytes_;
-  std::string partial_;      // the current line so far, when it did not end in the last chunk
-  bool discarding_ = false;  // inside an over-long line: skip up to the next newline
 };
 
 }  // namespace esk8s::discovery

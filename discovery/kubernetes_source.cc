@@ -8,6 +8,7 @@
 
 #include "common/escape.h"
 #include "common/rfc3339.h"
+#include "common/text.h"
 #include "discovery/endpointslice_parse.h"
 #include "discovery/peer_model.h"
 
@@ -17,21 +18,6 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 namespace {
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
 
 int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -56,11 +42,11 @@ const json* member_at(const json& body, std::initializer_list<const char*> keys)
 
 std::string slice_list_path(const std::string& ns, const std::string& service, uint32_t limit,
                             const std::string& continue_token) {
-  std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + url_encode(ns) +
+  std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + percent_encode(ns) +
                      "/endpointslices?labelSelector=" +
-                     url_encode("kubernetes.io/service-name=" + service) +
+                     percent_encode("kubernetes.io/service-name=" + service) +
                      "&limit=" + std::to_string(limit);
-  if (!continue_token.empty()) path += "&continue=" + url_encode(continue_token);
+  if (!continue_token.empty()) path += "&continue=" + percent_encode(continue_token);
   return path;
 }
 
@@ -139,31 +125,16 @@ SelfReview KubernetesSource::review_self(kube::KubeClient& client) {
 
 std::string KubernetesSource::whoami(kube::KubeClient& client) { return review_self(client).user; }
 
-void KubernetesSource::review_access(kube::KubeClient& client, PermissionCheck& check) {
-  json attributes = {{"verb", check.verb}, {"group", check.group}, {"resource", check.resource}};
-  if (!check.namespace_name.empty()) attributes["namespace"] = check.namespace_name;
-  json review = {{"apiVersion", "authorization.k8s.io/v1"},
-                 {"kind", "SelfSubjectAccessReview"},
-                 {"spec", {{"resourceAttributes", attributes}}}};
-  auto r = client.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review.dump());
-  json body = json::parse(r.body, nullptr, false);
-  if ((r.status == 201 || r.status == 200) && body.is_object()) {
-    const json* allowed = member_at(body, {"status", "allowed"});
-    check.allowed = allowed != nullptr && allowed->is_boolean() && allowed->get<bool>();
-    return;
-  }
-  check.error = kube::describe_failure(r);
-}
-
 std::vector<PermissionCheck> KubernetesSource::check_permissions(
     kube::KubeClient& client, const std::vector<std::string>& namespaces) {
+  kube::PermissionNeeds needs;
+  needs.discovery_namespaces = namespaces;
+  if (!namespaces.empty()) needs.own_namespace = namespaces.front();
   std::vector<PermissionCheck> out;
-  for (const auto& ns : namespaces) {
-    for (const char* verb : {"list", "watch"}) {
-      PermissionCheck c{verb, "discovery.k8s.io", "endpointslices", ns, false, ""};
-      review_access(client, c);
-      out.push_back(std::move(c));
-    }
+  for (kube::Permission& p : kube::required_permissions(needs)) {
+    PermissionCheck c{std::move(p), false, ""};
+    kube::review_access(client, c);
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -179,8 +150,9 @@ std::vector<std::string> KubernetesSource::describe_missing(
                                    : "rbac/role.yaml";
   for (const auto& c : checks) {
     if (c.allowed || !c.error.empty()) continue;
-    out.push_back("cannot " + c.verb + " " + c.resource + "." + c.group + " in namespace \"" +
-                  c.namespace_name + "\" as " + who + "; apply " + manifest);
+    const kube::Permission& p = c.permission;
+    out.push_back("cannot " + p.verb + " " + p.resource_name() + " " + p.where() + " as " + who +
+                  "; apply " + manifest);
   }
   return out;
 }
@@ -199,7 +171,9 @@ void KubernetesSource::rbac_self_check() {
   for (const auto& c : checks) {
     if (!c.error.empty()) {
       log_.warn("RBAC self-check could not run",
-                {{"namespace", c.namespace_name}, {"verb", c.verb}, {"error", c.error}});
+                {{"namespace", c.permission.namespace_name},
+                 {"verb", c.permission.verb},
+                 {"error", c.error}});
       return;
     }
   }
@@ -249,10 +223,10 @@ void KubernetesSource::publish(const std::string& ns,
 }
 
 void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
-  WatchState state(opts_.watch, seed);
+  SliceWatchState state(opts_.watch, seed);
   const std::string base = "/apis/discovery.k8s.io/v1/namespaces/" + ns + "/endpointslices";
   const std::string selector =
-      "labelSelector=" + url_encode("kubernetes.io/service-name=" + opts_.service);
+      "labelSelector=" + percent_encode("kubernetes.io/service-name=" + opts_.service);
   auto count_error = [&](int code) {
     std::lock_guard lock(mu_);
     ++stats_.errors_by_code[code];
@@ -264,8 +238,8 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
   };
   // Every output of the state machine is reported here exactly once: its slice change is
   // published and its error is one log record, with the details of the response behind it.
-  auto report = [&](const Output& o, LogLevel level, std::vector<LogField> details) {
-    if (o.slices_changed) publish(ns, state.slices(), state.synced());
+  auto report = [&](const kube::Output& o, LogLevel level, std::vector<LogField> details) {
+    if (o.items_changed) publish(ns, state.items(), state.synced());
     if (o.error.empty()) return;
     details.insert(details.begin(), {"namespace", ns});
     log_.log(level, o.error, details);
@@ -275,7 +249,7 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     return {{"status", std::to_string(r.status)},
             {"error", r.status == 0 ? r.error : kube::status_message(r.body)}};
   };
-  Output out = state.start(Clock::now());
+  kube::Output out = state.start(Clock::now());
   while (running_) {
     {
       std::lock_guard lock(mu_);
@@ -287,10 +261,10 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
       out = state.start(Clock::now());
       continue;
     }
-    Next next = *out.next;
+    kube::Next next = *out.next;
     if (!sleep_until(next.not_before)) break;
-    const Request& req = next.request;
-    if (req.kind == Request::Kind::kList) {
+    const kube::Request& req = next.request;
+    if (req.kind == kube::Request::Kind::kList) {
       kube::ApiResponse r = client_->get(slice_list_path(ns, opts_.service, req.limit,
                                                    req.continue_token));
       if (!running_) break;
@@ -318,7 +292,8 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
     // ERROR event) ends the stream, and so does a malformed line.
     std::string path =
         base + "?" + selector +
-        "&watch=true&allowWatchBookmarks=true&resourceVersion=" + url_encode(req.resource_version) +
+        "&watch=true&allowWatchBookmarks=true&resourceVersion=" +
+        percent_encode(req.resource_version) +
         "&timeoutSeconds=" + std::to_string(req.timeout_seconds);
     WatchStreamDecoder decoder;
     bool interrupted = false;
@@ -329,15 +304,15 @@ void KubernetesSource::run_namespace(const std::string& ns, uint64_t seed) {
           malformed = ev.status();
           return false;
         }
-        Output o = state.on_event(ev.value(), Clock::now());
+        kube::Output o = state.on_event(ev.value(), Clock::now());
         {
           std::lock_guard lock(mu_);
           ++stats_.events;
           failing_since_by_ns_[ns] = 0;
           const SliceEvent& e = ev.value();
           if ((e.type == EventType::kAdded || e.type == EventType::kModified) &&
-              !e.slice.last_change_trigger_time.empty()) {
-            if (auto t = parse_rfc3339(e.slice.last_change_trigger_time)) {
+              !e.object.last_change_trigger_time.empty()) {
+            if (auto t = parse_rfc3339(e.object.last_change_trigger_time)) {
               double seconds =
                   std::chrono::duration<double>(std::chrono::system_clock::now() - *t).count();
               if (seconds >= 0 && seconds < 3600) {

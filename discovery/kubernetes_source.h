@@ -26,9 +26,10 @@
 #include "common/logger.h"
 #include "discovery/endpointslice.h"
 #include "kube/kube_client.h"
+#include "kube/permissions.h"
 #include "discovery/peer.h"
 #include "discovery/peer_model.h"
-#include "discovery/watch_state.h"
+#include "kube/watch_state.h"
 
 namespace esk8s::discovery {
 
@@ -39,16 +40,12 @@ struct KubernetesSourceOptions {
   std::string self_pod;
   std::string self_namespace;
   uint16_t default_gossip_port = 0;
-  WatchConfig watch;
+  kube::WatchConfig watch;
   uint64_t seed = 0;  // for the state machines' jitter
 };
 
-// One permission discovery needs and the API's answer.
-struct PermissionCheck {
-  std::string verb, group, resource, namespace_name;
-  bool allowed = false;
-  std::string error;  // set when the review itself failed
-};
+// One permission discovery needs (kube/permissions.h) and the API's answer.
+using PermissionCheck = kube::AccessCheck;
 
 // Who the API server says the client is (SelfSubjectReview).
 struct SelfReview {
@@ -106,11 +103,8 @@ class KubernetesSource {
   static SelfReview review_self(kube::KubeClient& client);
   // review_self(client).user: "" when the API cannot say.
   static std::string whoami(kube::KubeClient& client);
-  // One SelfSubjectAccessReview: may the client check.verb check.resource (of check.group) in
-  // check.namespace_name ("" for a cluster-scoped resource)? Sets check.allowed, or check.error
-  // when the review itself failed.
-  static void review_access(kube::KubeClient& client, PermissionCheck& check);
-  // SelfSubjectAccessReviews for list and watch of endpointslices in every namespace.
+  // SelfSubjectAccessReviews for what discovery needs of kube::required_permissions: list and
+  // watch of endpointslices in every namespace (the first is the own one).
   static std::vector<PermissionCheck> check_permissions(kube::KubeClient& client,
                                                         const std::vector<std::string>& namespaces);
   // One error sentence per missing permission, e.g.

@@ -1,6 +1,5 @@
 #include "discovery/static_source.h"
 
-#include <arpa/inet.h>
 
 #include <charconv>
 #include <set>
@@ -8,26 +7,11 @@
 
 #include "common/escape.h"
 #include "common/identity.h"
+#include "common/text.h"
 
 namespace esk8s::discovery {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool is_ipv4(const std::string& s) {
-  in_addr a{};
-  return inet_pton(AF_INET, s.c_str(), &a) == 1;
-}
-
-bool is_ipv6(const std::string& s) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
-}
 
 bool parse_port(std::string_view s, uint16_t& out) {
   unsigned v = 0;

@@ -10,6 +10,7 @@
 #include "common/escape.h"
 #include "common/file.h"
 #include "common/sigpipe.h"
+#include "common/text.h"
 
 namespace esk8s::kube {
 
@@ -48,11 +49,6 @@ httplib::Headers request_headers(const std::string& token) {
   httplib::Headers h = {{"Accept", "application/json"}};
   if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
   return h;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -212,7 +208,7 @@ std::string KubeClient::current_token(bool force_reload) {
   if (force_reload || token_.empty() || now - token_read_ >= options_.token_reload) {
     // Re-open by path every time: the kubelet swaps the file through a symlink.
     if (auto t = options_.env->read_file(config_.token_file, kMaxSmallFileBytes, "token file")) {
-      std::string fresh = trim(t.value());
+      std::string fresh(trim(t.value()));
       if (!token_.empty() && fresh != token_)
         log_.info("service-account token changed; using the new one",
                   {{"file", config_.token_file}});

@@ -84,6 +84,8 @@ class KubeClient {
   // Aborts in-flight requests; later requests fail at once until reset_cancel().
   void cancel();
   void reset_cancel();
+  // cancel() was called and reset_cancel() not since.
+  bool cancelled() const { return cancelled_.load(); }
 
   const KubeConfig& config() const { return config_; }
   // The server URL's path without a trailing '/' ("" for none); every request goes under it.

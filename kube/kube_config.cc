@@ -1,6 +1,5 @@
 #include "kube/kube_config.h"
 
-#include <arpa/inet.h>
 
 #include <cctype>
 #include <cerrno>
@@ -15,6 +14,7 @@
 
 #include "common/base64.h"
 #include "common/file.h"
+#include "common/text.h"
 #include "kube/kube_config_yaml.h"
 
 namespace esk8s::kube {
@@ -70,11 +70,6 @@ bool parse_port(std::string_view s, uint16_t& out) {
   }
   out = static_cast<uint16_t>(v);
   return true;
-}
-
-bool is_ipv6(const std::string& s) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
 }
 
 // Host names and IPv4 literals: letters, digits, '-', '.', '_'.
@@ -464,12 +459,6 @@ class KubeconfigReader {
   std::string source_;
 };
 
-std::string_view trim_space(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Result<KubeConfig> parse_kubeconfig(std::string_view text, const std::string& base_dir,
@@ -541,14 +530,14 @@ Result<KubeConfig> in_cluster_config(const std::string& host, const std::string&
   out.ca_file = resolve_path("", (fs::path(sa_dir) / "ca.crt").string());
   auto token = read_regular_file(out.token_file, kMaxSmallFileBytes, "service account token");
   if (!token) return error(token.status().message() + "; " + mount_hint);
-  if (trim_space(token.value()).empty()) {
+  if (trim(token.value()).empty()) {
     return error("service account token " + out.token_file + " is empty; " + mount_hint);
   }
   auto ca = read_regular_file(out.ca_file, kMaxSmallFileBytes, "service account CA certificate");
   if (!ca) return error(ca.status().message() + "; " + mount_hint);
   const std::string ns_file = resolve_path("", (fs::path(sa_dir) / "namespace").string());
   if (auto ns = read_regular_file(ns_file, kMaxSmallFileBytes, "namespace file")) {
-    out.namespace_name = trim_space(ns.value());
+    out.namespace_name = trim(ns.value());
   }
   out.source = "in-cluster (" + resolve_path("", sa_dir) + ")";
   return out;

@@ -1,5 +1,7 @@
 #include "plugin/csr_request.h"
 
+#include <algorithm>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -7,6 +9,8 @@
 
 #include "common/base64.h"
 #include "common/escape.h"
+#include "kube/watch_stream.h"
+#include "plugin/csr_wait.h"
 
 namespace esk8s::plugin {
 
@@ -15,7 +19,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kCollection = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
-constexpr size_t kMaxEventBytes = 1u << 20;
 
 std::string random_suffix() {
   std::random_device rd;
@@ -25,41 +28,20 @@ std::string random_suffix() {
   return s;
 }
 
-// What a CSR object says: done (certificate), failed (denied/failed condition) or pending.
-struct CsrState {
-  enum class Kind { kPending, kApproved, kIssued, kRefused } kind = Kind::kPending;
-  std::string certificate_pem;
-  std::string detail;  // for kRefused: "Denied (NamesNotAllowed): ..."
-};
+// Sleeps until `t` in short slices; false as soon as the client is cancelled.
+bool sleep_until(kube::KubeClient& kube, std::chrono::steady_clock::time_point t) {
+  while (!kube.cancelled()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= t) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        t - now, std::chrono::milliseconds(50)));
+  }
+  return false;
+}
 
-CsrState read_state(const json& obj) {
-  CsrState st;
-  if (!obj.is_object()) return st;
-  const json status = obj.value("status", json::object());
-  if (!status.is_object()) return st;
-  for (const auto& c : status.value("conditions", json::array())) {
-    if (!c.is_object()) continue;
-    std::string type = c.value("type", "");
-    if (c.value("status", "True") != "True") continue;
-    if (type == "Denied" || type == "Failed") {
-      st.kind = CsrState::Kind::kRefused;
-      st.detail = type + " (" + c.value("reason", "no reason") + "): " + c.value("message", "");
-      return st;
-    }
-    if (type == "Approved") st.kind = CsrState::Kind::kApproved;
-  }
-  if (status.contains("certificate") && status["certificate"].is_string() &&
-      !status["certificate"].get<std::string>().empty()) {
-    auto pem = base64_decode(status["certificate"].get<std::string>());
-    if (!pem || pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      st.kind = CsrState::Kind::kRefused;
-      st.detail = "the signer returned a status.certificate that is not base64 of PEM";
-      return st;
-    }
-    st.kind = CsrState::Kind::kIssued;
-    st.certificate_pem = std::move(*pem);
-  }
-  return st;
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
 std::string api_error(const kube::ApiResponse& r) {
@@ -126,107 +108,95 @@ Result<std::string> request_certificate(kube::KubeClient& kube, const std::strin
     return Status::io("creating CertificateSigningRequest " + name +
                       " failed: " + api_error(created));
   }
-  std::string rv;
-  CsrState state;
-  try {
-    auto obj = json::parse(created.body);
-    rv = obj["metadata"].value("resourceVersion", "");
-    state = read_state(obj);
-  } catch (const json::exception& e) {
-    return Status::io("the API server answered the CSR creation with invalid JSON: " +
-                      std::string(e.what()));
-  }
   log.info("certificate requested; waiting for approval and signing",
            {{"csr", name},
             {"signer", o.signer_name},
             {"approve_with", "kubectl certificate approve " + name}});
 
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
-  bool approved_logged = false;
-  while (state.kind != CsrState::Kind::kIssued) {
-    if (state.kind == CsrState::Kind::kRefused) {
-      return Status::state("CertificateSigningRequest " + name +
-                           " was not signed: " + state.detail);
-    }
-    if (state.kind == CsrState::Kind::kApproved && !approved_logged) {
-      approved_logged = true;
+  // List and watch the one object (csr_wait.h): backoff with jitter on 5xx and connection
+  // errors, Retry-After on 429, relist on 410, until a decision or the deadline.
+  using Clock = std::chrono::steady_clock;
+  CsrWait wait(name, o.signer_name, o.timeout, Clock::now(), csr_watch_config(), random_seed());
+  CsrWait::Step step = wait.start(Clock::now());
+  std::optional<kube::Next> next;
+  auto take = [&](CsrWait::Step s) {
+    if (s.newly_approved) {
       log.info("certificate request approved; waiting for the signer",
                {{"csr", name}, {"signer", o.signer_name}});
     }
-    auto left = deadline - std::chrono::steady_clock::now();
-    auto remaining = std::chrono::ceil<std::chrono::seconds>(left);
-    if (left.count() <= 0) {
-      return Status::state(
-          "timed out after " + std::to_string(o.timeout.count()) +
-          " s waiting for CertificateSigningRequest " + name + " (signerName " + o.signer_name +
-          (state.kind == CsrState::Kind::kApproved
-               ? ") to be signed: it is approved, so check that a signer for " + o.signer_name +
-                     " is running"
-               : ") to be approved; approve it with `kubectl certificate approve " + name +
-                     "` or run an approver for " + o.signer_name));
+    if (!s.error.empty()) log.warn(s.error, {{"csr", name}});
+    if (s.next) next = s.next;
+    step = std::move(s);
+  };
+  take(std::move(step));
+  while (step.decision.kind == CsrDecision::Kind::kWaiting) {
+    if (!next) {  // a blocking driver always has a request to make; restart rather than spin
+      take(wait.start(Clock::now()));
+      continue;
     }
-    // Watch the one object; a stream that ends (timeout, network) is followed by a fresh GET.
-    std::string partial;
-    bool stream_error = false;
-    auto resp = kube.stream(
-        std::string(kCollection) + "?watch=1&fieldSelector=metadata.name%3D" + name +
-            "&resourceVersion=" + rv + "&timeoutSeconds=" + std::to_string(remaining.count()),
-        [&](std::string_view chunk) {
-          partial.append(chunk);
-          if (partial.size() > kMaxEventBytes) {
-            stream_error = true;
-            return false;
-          }
-          size_t nl;
-          while ((nl = partial.find('\n')) != std::string::npos) {
-            std::string line = partial.substr(0, nl);
-            partial.erase(0, nl + 1);
-            try {
-              auto ev = json::parse(line);
-              if (ev.value("type", "") == "ERROR") return false;  // e.g. 410: re-GET below
-              auto obj = ev.value("object", json::object());
-              if (obj.contains("metadata") && obj["metadata"].is_object()) {
-                rv = obj["metadata"].value("resourceVersion", rv);
-              }
-              state = read_state(obj);
-              if (state.kind == CsrState::Kind::kIssued || state.kind == CsrState::Kind::kRefused)
-                return false;
-              if (state.kind == CsrState::Kind::kApproved && !approved_logged) return false;
-            } catch (const json::exception&) {
-              stream_error = true;
-              return false;
-            }
-          }
-          return true;
-        },
-        remaining + std::chrono::seconds(5));
-    if (state.kind == CsrState::Kind::kIssued || state.kind == CsrState::Kind::kRefused) continue;
-    if (state.kind == CsrState::Kind::kApproved && !approved_logged) continue;
-    if (resp.status == 403) {
-      return Status::config("cannot watch certificatesigningrequests.certificates.k8s.io (" +
-                            api_error(resp) + "); apply rbac/csr.yaml");
+    const kube::Next n = *next;
+    next.reset();
+    if (!sleep_until(kube, std::min(n.not_before, wait.deadline()))) {
+      return Status::state("cancelled while waiting for CertificateSigningRequest " + name);
     }
-    if (stream_error)
-      log.warn("malformed watch event for the CSR; reading it again", {{"csr", name}});
-    auto got = kube.get(std::string(kCollection) + "/" + name);
-    if (got.status == 404) {
-      return Status::state("CertificateSigningRequest " + name +
-                           " was deleted before it was signed (garbage collected or removed by "
-                           "someone); it will be requested again");
+    if (n.not_before > wait.deadline()) {
+      take(wait.on_time(Clock::now()));
+      if (!next) next = n;
+      continue;
     }
-    if (got.status == 200) {
-      try {
-        auto obj = json::parse(got.body);
-        rv = obj["metadata"].value("resourceVersion", rv);
-        state = read_state(obj);
-      } catch (const json::exception&) {
+    const std::string path = wait.path_for(n.request, Clock::now());
+    if (n.request.kind == kube::Request::Kind::kList) {
+      auto r = kube.get(path);
+      if (kube.cancelled()) break;
+      take(wait.on_read(r.status, r.body, r.retry_after, Clock::now()));
+      continue;
+    }
+    kube::WatchStreamDecoder<kube::WatchEvent<CsrObject>> decoder(parse_csr_watch_event);
+    bool interrupted = false;
+    std::optional<Status> malformed;
+    auto handle = [&](std::vector<Result<kube::WatchEvent<CsrObject>>> events) {
+      for (auto& ev : events) {
+        if (!ev.is_ok()) {
+          malformed = ev.status();
+          return false;
+        }
+        take(wait.on_event(ev.value(), Clock::now()));
+        if (step.decision.kind != CsrDecision::Kind::kWaiting || next) {
+          interrupted = true;
+          return false;
+        }
       }
-    } else if (got.status == 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // API unreachable: retry
+      return true;
+    };
+    const auto left = std::chrono::ceil<std::chrono::seconds>(wait.deadline() - Clock::now());
+    auto r = kube.stream(
+        path, [&](std::string_view chunk) { return handle(decoder.feed(chunk)); },
+        std::max(left, std::chrono::seconds(1)) + std::chrono::seconds(5));
+    if (kube.cancelled()) break;
+    const bool answered = r.status >= 200 && r.status < 300;
+    if (answered && !interrupted && !malformed) handle(decoder.finish());
+    if (interrupted) continue;
+    if (malformed) {
+      take(wait.on_malformed(malformed->message(), Clock::now()));
+    } else if (answered) {
+      take(wait.on_watch_end(Clock::now()));
+    } else {
+      take(wait.on_http_error(r.status, r.retry_after, Clock::now()));
     }
   }
+  if (kube.cancelled()) {
+    return Status::state("cancelled while waiting for CertificateSigningRequest " + name);
+  }
+  switch (step.decision.kind) {
+    case CsrDecision::Kind::kIssued:
+      break;
+    case CsrDecision::Kind::kForbidden:
+      return Status::config(step.decision.message);
+    default:
+      return Status::state(step.decision.message);
+  }
   log.info("certificate issued", {{"csr", name}, {"signer", o.signer_name}});
-  return state.certificate_pem;
+  return step.decision.certificate_pem;
 }
 
 }  // namespace esk8s::plugin

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/escape.h"
 #include "plugin/health.h"
 
 namespace esk8s::plugin {
@@ -40,8 +41,10 @@ std::string_view path_of(std::string_view target) {
 
 nlohmann::json error_body(std::string_view reason, const HttpRequestHead& head) {
   nlohmann::json body = {{"status", "error"}, {"reason", reason}};
-  if (!head.method.empty()) body["method"] = truncate_untrusted(head.method);
-  if (!head.target.empty()) body["path"] = truncate_untrusted(path_of(head.target));
+  if (!head.method.empty()) body["method"] = truncate_for_log(head.method, kHttpMaxEchoBytes);
+  if (!head.target.empty()) {
+    body["path"] = truncate_for_log(path_of(head.target), kHttpMaxEchoBytes);
+  }
   return body;
 }
 
@@ -69,11 +72,6 @@ const std::vector<std::string>& http_endpoints() {
       "/health/live", "/health/startup", "/health/ready", "/health/disruptable",
       "/members",     "/gossip",         "/metrics"};
   return endpoints;
-}
-
-std::string truncate_untrusted(std::string_view text, size_t max) {
-  if (text.size() <= max) return std::string(text);
-  return std::string(text.substr(0, max)) + "...";
 }
 
 HttpAnswer route_request(const HttpRequestHead& head, const HttpRouteInputs& in) {

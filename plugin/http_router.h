@@ -69,10 +69,6 @@ HttpAnswer refusal_answer(HttpRefusal reason, const HttpRequestHead& head);
 // The 500 answer when answering failed unexpectedly (no detail: it could echo anything).
 HttpAnswer internal_error_answer();
 
-// The first `max` bytes of `text`, followed by "..." when it was longer (the log and the JSON
-// bodies carry this, never the whole input). The cut may split a UTF-8 sequence.
-std::string truncate_untrusted(std::string_view text, size_t max = kHttpMaxEchoBytes);
-
 // The endpoints this server routes, for 404 bodies and tests.
 const std::vector<std::string>& http_endpoints();
 

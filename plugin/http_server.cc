@@ -20,6 +20,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "common/escape.h"
 #include "plugin/http_connection_table.h"
 #include "plugin/http_router.h"
 #include "plugin/http_session.h"
@@ -100,10 +101,11 @@ struct HttpServer::Impl final : HttpSessionHost {
     s.refusals_.count(reason);
     try {
       if (!s.log_.enabled(LogLevel::kDebug)) return;
-      s.log_.debug("HTTP connection refused", {{"reason", std::string(to_string(reason))},
-                                               {"connection", std::to_string(id)},
-                                               {"method", truncate_untrusted(head.method)},
-                                               {"target", truncate_untrusted(head.target)}});
+      s.log_.debug("HTTP connection refused",
+                   {{"reason", std::string(to_string(reason))},
+                    {"connection", std::to_string(id)},
+                    {"method", truncate_for_log(head.method, kHttpMaxEchoBytes)},
+                    {"target", truncate_for_log(head.target, kHttpMaxEchoBytes)}});
     } catch (...) {
       // Logging is best effort.
     }
@@ -128,7 +130,8 @@ struct HttpServer::Impl final : HttpSessionHost {
   void failed(uint64_t id, std::string_view what) noexcept override {
     try {
       s.log_.warn("HTTP connection failed; closed it",
-                  {{"connection", std::to_string(id)}, {"error", truncate_untrusted(what)}});
+                  {{"connection", std::to_string(id)},
+                   {"error", truncate_for_log(what, kHttpMaxEchoBytes)}});
     } catch (...) {
     }
   }

@@ -24,6 +24,7 @@
 #include <boost/beast/http/error.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/escape.h"
 #include "plugin/http_request_parser.h"
 #include "plugin/http_router.h"
 
@@ -165,6 +166,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Served& longer = whole_longer ? whole : split;
     check(shorter.ended_mid_head && longer.parse_refusal[common]);
   }
-  (void)truncate_untrusted(input, data[0]);
+  (void)esk8s::truncate_for_log(input, data[0]);
   return 0;
 }

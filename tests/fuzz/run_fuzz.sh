@@ -7,7 +7,8 @@ max_len=8192
 mkdir -p "$out"
 case "$target" in
   watch_stream)
-    sources=("$src/common/status.cc" "$src/common/escape.cc" "$src/discovery/endpointslice.cc"
+    sources=("$src/common/status.cc" "$src/common/escape.cc" "$src/common/text.cc"
+             "$src/kube/json_read.cc" "$src/kube/watch_stream.cc" "$src/discovery/endpointslice.cc"
              "$src/tests/fuzz/watch_stream_fuzz.cc") ;;
   gossip_wire)
     sources=("$src/common/status.cc" "$src/gossip/message.cc" "$src/gossip/bounded_cbor.cc"
@@ -24,7 +25,7 @@ case "$target" in
   http_request)
     # Inputs past the 8 KiB head limit reach the 431 path.
     max_len=20000
-    sources=("$src/common/status.cc" "$src/plugin/http_request_parser.cc"
+    sources=("$src/common/status.cc" "$src/common/escape.cc" "$src/plugin/http_request_parser.cc"
              "$src/plugin/http_router.cc" "$src/plugin/http_refusals.cc" "$src/plugin/health.cc"
              "$src/plugin/metrics.cc" "$src/tests/fuzz/http_request_fuzz.cc")
     # health.cc names modes with config.cc's to_string; config.cc's parsers need half the tree

@@ -30,17 +30,17 @@ namespace {
 std::string summarize(const Result<SliceEvent>& r) {
   if (!r.is_ok()) return "E " + r.status().message();
   const SliceEvent& e = r.value();
+  const esk8s::discovery::EndpointSlice& o = e.object;
   std::string s = std::to_string(static_cast<int>(e.type)) + " " + e.resource_version + " " +
-                  e.slice.namespace_name + "/" + e.slice.name + " " + e.slice.service_name + " " +
-                  e.slice.address_type + " " + std::to_string(e.status.code) + e.status.reason +
-                  e.status.message;
-  for (const auto& ep : e.slice.endpoints) {
+                  o.namespace_name + "/" + o.name + " " + o.service_name + " " + o.address_type +
+                  " " + std::to_string(e.status.code) + e.status.reason + e.status.message;
+  for (const auto& ep : o.endpoints) {
     s += " [" + ep.hostname + ep.target_name + (ep.ready ? "r" : "") + (ep.serving ? "s" : "") +
          (ep.terminating ? "t" : "");
     for (const auto& a : ep.addresses) s += " " + a;
     s += "]";
   }
-  for (const auto& p : e.slice.ports) s += " " + p.name + ":" + std::to_string(p.port);
+  for (const auto& p : o.ports) s += " " + p.name + ":" + std::to_string(p.port);
   return s;
 }
 

@@ -6,9 +6,17 @@
 #include <utility>
 #include <vector>
 
-#include "discovery/watch_state.h"
+#include "discovery/endpointslice.h"
+#include "kube/watch_state.h"
 
+// The generic list/watch machine (kube/watch_state.h) driven with EndpointSlices, the objects
+// discovery watches.
 using namespace esk8s::discovery;
+using esk8s::kube::Next;
+using esk8s::kube::Output;
+using esk8s::kube::Request;
+using esk8s::kube::WatchConfig;
+using WatchState = esk8s::discovery::SliceWatchState;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 using TimePoint = WatchState::TimePoint;
@@ -44,7 +52,7 @@ SliceList page(std::vector<EndpointSlice> items, std::string rv, std::string con
 SliceEvent event(EventType type, const EndpointSlice& s) {
   SliceEvent ev;
   ev.type = type;
-  ev.slice = s;
+  ev.object = s;
   ev.resource_version = s.resource_version;
   return ev;
 }
@@ -142,23 +150,23 @@ TEST_CASE(
   CHECK(p1.next->request.limit == 1);
   CHECK(p1.next->request.continue_token == "tok-1");
   CHECK(p1.next->not_before == now);
-  CHECK_FALSE(p1.slices_changed);
-  CHECK(w.slices().empty());  // nothing published mid-list
+  CHECK_FALSE(p1.items_changed);
+  CHECK(w.items().empty());  // nothing published mid-list
   CHECK_FALSE(w.synced());
 
   now += 10ms;
   Output p2 = w.on_list_page(page({slice("b", "11", "10.0.0.2")}, "100", "tok-2"), now);
   REQUIRE(p2.next.has_value());
   CHECK(p2.next->request.continue_token == "tok-2");
-  CHECK(w.slices().empty());
+  CHECK(w.items().empty());
 
   now += 10ms;
   Output last = w.on_list_page(page({slice("c", "12", "10.0.0.3")}, "100"), now);
-  CHECK(last.slices_changed);
+  CHECK(last.items_changed);
   CHECK(w.synced());
-  CHECK(w.slices().size() == 3);
-  CHECK(w.slices().count("a") == 1);
-  CHECK(w.slices().count("c") == 1);
+  CHECK(w.items().size() == 3);
+  CHECK(w.items().count("a") == 1);
+  CHECK(w.items().count("c") == 1);
   CHECK(w.resource_version() == "100");
   REQUIRE(last.next.has_value());
   CHECK(last.next->request.kind == Request::Kind::kWatch);
@@ -172,9 +180,9 @@ TEST_CASE("watch state: the first complete list reports a change even when it is
   WatchState w(WatchConfig{}, kSeed);
   w.start(kT0);
   Output out = w.on_list_page(page({}, "5"), kT0);
-  CHECK(out.slices_changed);
+  CHECK(out.items_changed);
   CHECK(w.synced());
-  CHECK(w.slices().empty());
+  CHECK(w.items().empty());
 }
 
 TEST_CASE("watch state: a relist that no longer contains a slice removes it") {
@@ -182,12 +190,12 @@ TEST_CASE("watch state: a relist that no longer contains a slice removes it") {
   TimePoint now = kT0 + 1s;
   Output gone = w.on_http_error(410, std::nullopt, now);
   REQUIRE(gone.next.has_value());
-  CHECK(w.slices().size() == 2);  // kept until the new list completes
+  CHECK(w.items().size() == 2);  // kept until the new list completes
   Output out = w.on_list_page(page({slice("b", "11", "10.0.0.2")}, "200"), now);
-  CHECK(out.slices_changed);
-  CHECK(w.slices().size() == 1);
-  CHECK(w.slices().count("a") == 0);
-  CHECK(w.slices().count("b") == 1);
+  CHECK(out.items_changed);
+  CHECK(w.items().size() == 1);
+  CHECK(w.items().count("a") == 0);
+  CHECK(w.items().count("b") == 1);
   CHECK(w.resource_version() == "200");
 }
 
@@ -197,7 +205,7 @@ TEST_CASE("watch state: an identical relist reports no change") {
   w.on_http_error(410, std::nullopt, now);
   Output out = w.on_list_page(
       page({slice("a", "10", "10.0.0.1"), slice("b", "11", "10.0.0.2")}, "100"), now);
-  CHECK_FALSE(out.slices_changed);
+  CHECK_FALSE(out.items_changed);
 }
 
 TEST_CASE("watch state: watches ask for bookmarks and a timeoutSeconds drawn from [300, 600]") {
@@ -247,27 +255,27 @@ TEST_CASE(
   TimePoint now = kT0 + 1s;
 
   Output add = w.on_event(event(EventType::kAdded, slice("c", "101", "10.0.0.3")), now);
-  CHECK(add.slices_changed);
+  CHECK(add.items_changed);
   CHECK_FALSE(add.next.has_value());  // the watch goes on
   CHECK(add.error.empty());
-  CHECK(w.slices().size() == 3);
+  CHECK(w.items().size() == 3);
   CHECK(w.resource_version() == "101");
 
   Output mod = w.on_event(event(EventType::kModified, slice("a", "102", "10.0.0.9")), now);
-  CHECK(mod.slices_changed);
-  CHECK(w.slices().at("a").endpoints.at(0).addresses.at(0) == "10.0.0.9");
+  CHECK(mod.items_changed);
+  CHECK(w.items().at("a").endpoints.at(0).addresses.at(0) == "10.0.0.9");
   CHECK(w.resource_version() == "102");
 
   Output same = w.on_event(event(EventType::kModified, slice("a", "102", "10.0.0.9")), now);
-  CHECK_FALSE(same.slices_changed);
+  CHECK_FALSE(same.items_changed);
 
   Output del = w.on_event(event(EventType::kDeleted, slice("b", "103", "10.0.0.2")), now);
-  CHECK(del.slices_changed);
-  CHECK(w.slices().count("b") == 0);
+  CHECK(del.items_changed);
+  CHECK(w.items().count("b") == 0);
   CHECK(w.resource_version() == "103");
 
   Output del_unknown = w.on_event(event(EventType::kDeleted, slice("zz", "104", "1.1.1.1")), now);
-  CHECK_FALSE(del_unknown.slices_changed);
+  CHECK_FALSE(del_unknown.items_changed);
   CHECK(w.resource_version() == "104");
   CHECK(w.errors() == 0);
 }
@@ -275,12 +283,12 @@ TEST_CASE(
 TEST_CASE("watch state: a bookmark advances the resourceVersion only") {
   WatchState w = synced_machine();
   TimePoint now = kT0 + 1s;
-  const auto before = w.slices();
+  const auto before = w.items();
   Output out = w.on_event(bookmark("150"), now);
-  CHECK_FALSE(out.slices_changed);
+  CHECK_FALSE(out.items_changed);
   CHECK_FALSE(out.next.has_value());
   CHECK(w.resource_version() == "150");
-  CHECK(w.slices().size() == before.size());
+  CHECK(w.items().size() == before.size());
 }
 
 TEST_CASE(
@@ -298,11 +306,11 @@ TEST_CASE(
   CHECK(out.next->request.resource_version == "130");
   CHECK(out.next->not_before == now);
   CHECK(out.error.empty());
-  CHECK_FALSE(out.slices_changed);
+  CHECK_FALSE(out.items_changed);
   CHECK(w.relists() == 0);
   CHECK(w.watch_restarts() == 1);
   CHECK(w.errors() == 0);
-  CHECK(w.slices().size() == 3);
+  CHECK(w.items().size() == 3);
 }
 
 TEST_CASE("watch state: a quiet watch that times out normally is not a short watch") {
@@ -356,7 +364,7 @@ TEST_CASE("watch state: an ERROR event with 410 Expired or Gone relists exactly 
     CHECK_FALSE(end.next.has_value());
     CHECK(w.relists() == 1);
     CHECK(w.watch_restarts() == 0);
-    CHECK(w.slices().size() == 2);
+    CHECK(w.items().size() == 2);
   }
 }
 
@@ -405,8 +413,8 @@ TEST_CASE("watch state: 429 waits exactly Retry-After and repeats the same reque
     CHECK(out.next->request.continue_token == "tok");
     // The retried page completes the list with the first page's items.
     Output done = w.on_list_page(page({slice("b", "11", "10.0.0.2")}, "100"), kT0 + 3s);
-    CHECK(done.slices_changed);
-    CHECK(w.slices().size() == 2);
+    CHECK(done.items_changed);
+    CHECK(w.items().size() == 2);
   }
   SUBCASE("1 s when Retry-After is absent") {
     WatchState w = synced_machine();
@@ -527,9 +535,9 @@ TEST_CASE(
   CHECK(w.relists() == 1);
   // The partial first attempt is dropped: only the new list's items make the set.
   Output done = w.on_list_page(page({slice("b", "11", "10.0.0.2")}, "200"), kT0 + 1s);
-  CHECK(done.slices_changed);
-  CHECK(w.slices().size() == 1);
-  CHECK(w.slices().count("b") == 1);
+  CHECK(done.items_changed);
+  CHECK(w.items().size() == 1);
+  CHECK(w.items().count("b") == 1);
   CHECK(w.resource_version() == "200");
 }
 
@@ -546,7 +554,7 @@ TEST_CASE("watch state: other list errors back off and retry the same page") {
   if (wait_of(out, kT0) > 0ms) CHECK(w.phase(kT0) == WatchState::Phase::kWaiting);
   CHECK(w.phase(out.next->not_before) == WatchState::Phase::kListing);
   Output done = w.on_list_page(page({slice("b", "11", "10.0.0.2")}, "100"), out.next->not_before);
-  CHECK(w.slices().size() == 2);
+  CHECK(w.items().size() == 2);
   CHECK(done.next->request.kind == Request::Kind::kWatch);
 }
 
@@ -560,8 +568,8 @@ TEST_CASE("watch state: 401, 403 and other 4xx back off like 5xx and keep the sl
     CHECK(out.next->request.resource_version == "100");
     CHECK(wait_of(out, kT0 + 1s) <= 800ms);
     CHECK_FALSE(out.error.empty());
-    CHECK_FALSE(out.slices_changed);
-    CHECK(w.slices().size() == 2);
+    CHECK_FALSE(out.items_changed);
+    CHECK(w.items().size() == 2);
     CHECK(w.synced());
     CHECK(w.relists() == 0);
     CHECK(w.backoff_ceiling(kT0 + 1s) == 1600ms);
@@ -575,7 +583,7 @@ TEST_CASE("watch state: inputs that arrive while nothing expects them are ignore
     CHECK(w.on_list_page(page({slice("a", "1", "10.0.0.1")}, "1"), kT0).ignored);
     CHECK(w.on_watch_end(kT0).ignored);
     CHECK(w.on_http_error(500, std::nullopt, kT0).ignored);
-    CHECK(w.slices().empty());
+    CHECK(w.items().empty());
     CHECK(w.ignored() == 4);
     CHECK(w.errors() == 0);
   }
@@ -585,22 +593,22 @@ TEST_CASE("watch state: inputs that arrive while nothing expects them are ignore
     Output out = w.on_event(event(EventType::kAdded, slice("x", "1", "10.0.0.9")), kT0);
     CHECK(out.ignored);
     CHECK_FALSE(out.next.has_value());
-    CHECK_FALSE(out.slices_changed);
+    CHECK_FALSE(out.items_changed);
     CHECK(w.on_event(error_event(410, "Expired"), kT0).ignored);
     CHECK(w.on_watch_end(kT0).ignored);
-    CHECK(w.slices().empty());
+    CHECK(w.items().empty());
     CHECK(w.relists() == 0);
     CHECK(w.phase(kT0) == WatchState::Phase::kListing);
     // The list still completes normally.
     Output done = w.on_list_page(page({slice("a", "1", "10.0.0.1")}, "5"), kT0);
     CHECK(done.next->request.kind == Request::Kind::kWatch);
-    CHECK(w.slices().count("x") == 0);
+    CHECK(w.items().count("x") == 0);
   }
   SUBCASE("a list page while watching") {
     WatchState w = synced_machine();
     Output out = w.on_list_page(page({}, "999"), kT0 + 1s);
     CHECK(out.ignored);
-    CHECK(w.slices().size() == 2);
+    CHECK(w.items().size() == 2);
     CHECK(w.resource_version() == "100");
   }
   SUBCASE("events and errors while waiting out a backoff") {
@@ -615,7 +623,7 @@ TEST_CASE("watch state: inputs that arrive while nothing expects them are ignore
     CHECK(w.on_event(event(EventType::kDeleted, slice("a", "150", "10.0.0.1")), now).ignored);
     CHECK(w.on_watch_end(now).ignored);
     CHECK(w.on_http_error(410, std::nullopt, now).ignored);
-    CHECK(w.slices().size() == 2);
+    CHECK(w.items().size() == 2);
     CHECK(w.resource_version() == "100");
     CHECK(w.errors() == errors);
     CHECK(w.relists() == 0);
@@ -623,7 +631,7 @@ TEST_CASE("watch state: inputs that arrive while nothing expects them are ignore
     TimePoint issued = out.next->not_before;
     CHECK(w.phase(issued) == WatchState::Phase::kWatching);
     CHECK(w.on_event(event(EventType::kDeleted, slice("a", "150", "10.0.0.1")), issued)
-              .slices_changed);
+              .items_changed);
   }
 }
 
@@ -633,7 +641,7 @@ TEST_CASE("watch state: slices survive a long outage of errors of every kind") {
   const int statuses[] = {0, 503, 500, 401, 403, 429, 0, 504};
   for (int i = 0; i < 400; ++i) {
     Output out = w.on_http_error(statuses[i % 8], std::nullopt, now);
-    CHECK_FALSE(out.slices_changed);
+    CHECK_FALSE(out.items_changed);
     now = out.next->not_before;
     if (i % 50 == 0) {  // a stream that opens and closes at once now and then
       Output end = w.on_watch_end(now + 10ms);
@@ -641,8 +649,8 @@ TEST_CASE("watch state: slices survive a long outage of errors of every kind") {
     }
   }
   CHECK(w.synced());
-  CHECK(w.slices().size() == 2);
-  CHECK(w.slices().count("a") == 1);
+  CHECK(w.items().size() == 2);
+  CHECK(w.items().count("a") == 1);
   CHECK(w.resource_version() == "100");
   CHECK(w.relists() == 0);
   CHECK(w.errors() == 408);
@@ -677,7 +685,7 @@ TEST_CASE("watch state: calling start again restarts with a fresh list and keeps
   CHECK(out.next->request.kind == Request::Kind::kList);
   CHECK(out.next->request.continue_token.empty());
   CHECK(w.relists() == 1);
-  CHECK(w.slices().size() == 2);
+  CHECK(w.items().size() == 2);
   CHECK(w.synced());
 }
 
@@ -696,8 +704,8 @@ TEST_CASE(
                         0) == 0);
   CHECK(out.error.find("no response") == std::string::npos);
   CHECK(out.error.find("connection") == std::string::npos);
-  CHECK_FALSE(out.slices_changed);
-  CHECK(w.slices().size() == 2);
+  CHECK_FALSE(out.items_changed);
+  CHECK(w.items().size() == 2);
   CHECK(w.errors() == 1);
   CHECK(w.relists() == 0);
   CHECK(w.watch_restarts() == 1);

@@ -1,45 +1,17 @@
-#include "discovery/watch_state.h"
+#include "kube/watch_state.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <tuple>
 #include <utility>
 
-namespace esk8s::discovery {
+namespace esk8s::kube {
 
 namespace {
 
 using std::chrono::milliseconds;
 
 std::string ms_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
-
-bool same_endpoint(const Endpoint& a, const Endpoint& b) {
-  return std::tie(a.addresses, a.ready, a.serving, a.terminating, a.hostname, a.target_kind,
-                  a.target_name, a.target_namespace, a.target_uid, a.node_name, a.zone) ==
-         std::tie(b.addresses, b.ready, b.serving, b.terminating, b.hostname, b.target_kind,
-                  b.target_name, b.target_namespace, b.target_uid, b.node_name, b.zone);
-}
-
-bool same_port(const EndpointPort& a, const EndpointPort& b) {
-  return std::tie(a.name, a.port, a.protocol) == std::tie(b.name, b.port, b.protocol);
-}
-
-bool same_slice(const EndpointSlice& a, const EndpointSlice& b) {
-  return std::tie(a.name, a.namespace_name, a.service_name, a.address_type, a.resource_version) ==
-             std::tie(b.name, b.namespace_name, b.service_name, b.address_type,
-                      b.resource_version) &&
-         std::equal(a.endpoints.begin(), a.endpoints.end(), b.endpoints.begin(), b.endpoints.end(),
-                    same_endpoint) &&
-         std::equal(a.ports.begin(), a.ports.end(), b.ports.begin(), b.ports.end(), same_port);
-}
-
-bool same_set(const std::map<std::string, EndpointSlice>& a,
-              const std::map<std::string, EndpointSlice>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-    return x.first == y.first && same_slice(x.second, y.second);
-  });
-}
 
 // Uniform in [0, bound]. Hand-rolled (rejection sampling) rather than a std distribution, whose
 // output differs between standard libraries: the same seed gives the same delays everywhere.
@@ -57,7 +29,9 @@ bool is_gone(const ApiStatus& s) {
   return s.code == 410 || s.reason == "Expired" || s.reason == "Gone";
 }
 
-std::string describe_http(int status, const char* what) {
+}  // namespace
+
+std::string WatchMachine::describe_http(int status, const char* what) const {
   const std::string req = std::string("the ") + what + " request";
   if (status == 0) return req + " got no response (connection error or timeout)";
   if (status == 401) {
@@ -67,16 +41,14 @@ std::string describe_http(int status, const char* what) {
   }
   if (status == 403) {
     return "the API server rejected " + req +
-           " with HTTP 403 Forbidden (the service account may lack list/watch on "
-           "endpointslices.discovery.k8s.io in this namespace)";
+           " with HTTP 403 Forbidden (the service account may lack list/watch on " +
+           subject_.resource + ")";
   }
   if (status >= 500 && status <= 599) {
     return req + " failed with HTTP " + std::to_string(status) + " (server error)";
   }
   return req + " failed with HTTP " + std::to_string(status);
 }
-
-}  // namespace
 
 Status WatchConfig::validate() const {
   if (backoff_initial.count() <= 0) {
@@ -121,77 +93,40 @@ Status WatchConfig::validate() const {
   return Status::ok();
 }
 
-WatchState::WatchState(WatchConfig config, uint64_t seed)
-    : config_(std::move(config)), rng_(seed) {}
+WatchMachine::WatchMachine(WatchConfig config, uint64_t seed, WatchSubject subject)
+    : config_(std::move(config)), subject_(subject), rng_(seed) {}
 
-Output WatchState::start(TimePoint now) {
+Output WatchMachine::begin(TimePoint now) {
   if (started_) ++relists_;
   started_ = true;
   return ask_list("", milliseconds(0), now);
 }
 
-Output WatchState::on_list_page(const SliceList& page, TimePoint now) {
-  if (!expecting(InFlight::kList, now)) return ignore();
+Output WatchMachine::list_page(const std::string& resource_version,
+                               const std::string& continue_token, TimePoint now, bool& complete) {
   note_healthy(now);
-  for (const EndpointSlice& s : page.items) {
-    if (!s.name.empty()) pending_[s.name] = s;
-  }
-  if (!page.resource_version.empty()) list_resource_version_ = page.resource_version;
-  if (!page.continue_token.empty()) return ask_list(page.continue_token, milliseconds(0), now);
-
-  // The last page: the list is complete, replace the set in one step.
-  const bool changed = !synced_ || !same_set(slices_, pending_);
-  slices_ = std::move(pending_);
-  pending_.clear();
+  if (!resource_version.empty()) list_resource_version_ = resource_version;
+  complete = continue_token.empty();
+  if (!complete) return ask_list(continue_token, milliseconds(0), now);
   synced_ = true;
   resource_version_ = list_resource_version_;
-  Output out = ask_watch(milliseconds(0), now);
-  out.slices_changed = changed;
-  return out;
+  return ask_watch(milliseconds(0), now);
 }
 
-Output WatchState::on_event(const SliceEvent& ev, TimePoint now) {
-  if (!expecting(InFlight::kWatch, now)) return ignore();
-  if (ev.type == EventType::kError) {
-    const std::string why = "the watch delivered an ERROR event (code " +
-                            std::to_string(ev.status.code) + ", reason \"" + ev.status.reason +
-                            "\": " + ev.status.message + ")";
-    return is_gone(ev.status) ? relist(why, now) : back_off(why, now);
-  }
+Output WatchMachine::error_event(const ApiStatus& status, TimePoint now) {
+  const std::string why = "the watch delivered an ERROR event (code " +
+                          std::to_string(status.code) + ", reason \"" + status.reason +
+                          "\": " + status.message + ")";
+  return is_gone(status) ? relist(why, now) : back_off(why, now);
+}
 
+void WatchMachine::watch_progress(const std::string& rv, TimePoint now) {
   ++watch_events_;
   note_progress(now);
-  const std::string& rv =
-      ev.resource_version.empty() ? ev.slice.resource_version : ev.resource_version;
   if (!rv.empty()) resource_version_ = rv;
-
-  Output out;
-  const std::string& name = ev.slice.name;
-  switch (ev.type) {
-    case EventType::kAdded:
-    case EventType::kModified: {
-      if (name.empty()) break;
-      auto it = slices_.find(name);
-      if (it == slices_.end()) {
-        slices_.emplace(name, ev.slice);
-        out.slices_changed = true;
-      } else if (!same_slice(it->second, ev.slice)) {
-        it->second = ev.slice;
-        out.slices_changed = true;
-      }
-      break;
-    }
-    case EventType::kDeleted:
-      out.slices_changed = !name.empty() && slices_.erase(name) > 0;
-      break;
-    case EventType::kBookmark:
-    case EventType::kError:
-      break;
-  }
-  return out;
 }
 
-Output WatchState::on_watch_end(TimePoint now) {
+Output WatchMachine::on_watch_end(TimePoint now) {
   if (!expecting(InFlight::kWatch, now)) return ignore();
   const auto lasted = std::chrono::duration_cast<milliseconds>(now - not_before_);
   if (watch_events_ == 0 && lasted < config_.short_watch) {
@@ -205,7 +140,7 @@ Output WatchState::on_watch_end(TimePoint now) {
   return ask_watch(milliseconds(0), now);
 }
 
-Output WatchState::on_http_error(int status, std::optional<std::chrono::seconds> retry_after,
+Output WatchMachine::on_http_error(int status, std::optional<std::chrono::seconds> retry_after,
                                  TimePoint now) {
   if (in_flight_ == InFlight::kNone || now < not_before_) return ignore();
   const char* what = in_flight_ == InFlight::kList ? "list" : "watch";
@@ -233,7 +168,7 @@ Output WatchState::on_http_error(int status, std::optional<std::chrono::seconds>
   return back_off(describe_http(status, what), now);
 }
 
-Output WatchState::on_malformed(const std::string& why, TimePoint now) {
+Output WatchMachine::on_malformed(const std::string& why, TimePoint now) {
   if (in_flight_ == InFlight::kNone || now < not_before_) return ignore();
   const std::string what = in_flight_ == InFlight::kList
                                ? "the API server answered the list request with a malformed page"
@@ -241,13 +176,13 @@ Output WatchState::on_malformed(const std::string& why, TimePoint now) {
   return back_off(what + " (" + why + ")", now);
 }
 
-WatchState::Phase WatchState::phase(TimePoint now) const {
+WatchMachine::Phase WatchMachine::phase(TimePoint now) const {
   if (in_flight_ == InFlight::kNone) return Phase::kIdle;
   if (now < not_before_) return Phase::kWaiting;
   return in_flight_ == InFlight::kList ? Phase::kListing : Phase::kWatching;
 }
 
-std::chrono::milliseconds WatchState::backoff_ceiling(TimePoint now) const {
+std::chrono::milliseconds WatchMachine::backoff_ceiling(TimePoint now) const {
   const double cap = static_cast<double>(config_.backoff_cap.count());
   double bound = static_cast<double>(config_.backoff_initial.count()) *
                  std::pow(config_.backoff_factor, static_cast<double>(effective_exponent(now)));
@@ -255,9 +190,9 @@ std::chrono::milliseconds WatchState::backoff_ceiling(TimePoint now) const {
   return milliseconds(static_cast<int64_t>(bound));
 }
 
-Output WatchState::ask_list(std::string continue_token, milliseconds delay, TimePoint now) {
+Output WatchMachine::ask_list(std::string continue_token, milliseconds delay, TimePoint now) {
   if (continue_token.empty()) {
-    pending_.clear();
+    ++list_generation_;
     list_resource_version_.clear();
   }
   in_flight_ = InFlight::kList;
@@ -271,7 +206,7 @@ Output WatchState::ask_list(std::string continue_token, milliseconds delay, Time
   return out;
 }
 
-Output WatchState::ask_watch(milliseconds delay, TimePoint now) {
+Output WatchMachine::ask_watch(milliseconds delay, TimePoint now) {
   const auto min = static_cast<uint64_t>(std::max<int64_t>(config_.watch_timeout_min.count(), 0));
   const auto max = static_cast<uint64_t>(std::max<int64_t>(config_.watch_timeout_max.count(), 0));
   const uint64_t timeout = min + uniform_upto(rng_, max > min ? max - min : 0);
@@ -289,7 +224,7 @@ Output WatchState::ask_watch(milliseconds delay, TimePoint now) {
   return out;
 }
 
-Output WatchState::ask_again(milliseconds delay, TimePoint now) {
+Output WatchMachine::ask_again(milliseconds delay, TimePoint now) {
   not_before_ = now + delay;
   watch_events_ = 0;
   Output out;
@@ -297,7 +232,7 @@ Output WatchState::ask_again(milliseconds delay, TimePoint now) {
   return out;
 }
 
-Output WatchState::relist(std::string why, TimePoint now) {
+Output WatchMachine::relist(std::string why, TimePoint now) {
   ++errors_;
   ++relists_;
   ++gone_streak_;
@@ -311,7 +246,7 @@ Output WatchState::relist(std::string why, TimePoint now) {
   return out;
 }
 
-Output WatchState::back_off(std::string why, TimePoint now) {
+Output WatchMachine::back_off(std::string why, TimePoint now) {
   ++errors_;
   const milliseconds delay = draw_backoff(now);
   Output out;
@@ -321,17 +256,17 @@ Output WatchState::back_off(std::string why, TimePoint now) {
     ++watch_restarts_;
     out = ask_watch(delay, now);
   }
-  out.error = std::move(why) + "; keeping the last " + std::to_string(slices_.size()) +
-              " slice(s), retrying in " + ms_text(delay);
+  out.error = std::move(why) + "; keeping the last " + std::to_string(kept_) +
+              " " + subject_.noun + "(s), retrying in " + ms_text(delay);
   return out;
 }
 
-uint32_t WatchState::effective_exponent(TimePoint now) const {
+uint32_t WatchMachine::effective_exponent(TimePoint now) const {
   if (healthy_since_ && now - *healthy_since_ >= config_.backoff_reset_after) return 0;
   return backoff_n_;
 }
 
-milliseconds WatchState::draw_backoff(TimePoint now) {
+milliseconds WatchMachine::draw_backoff(TimePoint now) {
   backoff_n_ = effective_exponent(now);
   const milliseconds ceiling = backoff_ceiling(now);
   const auto bound = static_cast<uint64_t>(std::max<int64_t>(ceiling.count(), 0));
@@ -343,24 +278,24 @@ milliseconds WatchState::draw_backoff(TimePoint now) {
   return delay;
 }
 
-void WatchState::note_healthy(TimePoint now) {
+void WatchMachine::note_healthy(TimePoint now) {
   if (!healthy_since_) healthy_since_ = now;
 }
 
-void WatchState::note_progress(TimePoint now) {
+void WatchMachine::note_progress(TimePoint now) {
   note_healthy(now);
   gone_streak_ = 0;
 }
 
-bool WatchState::expecting(InFlight kind, TimePoint now) const {
+bool WatchMachine::expecting(InFlight kind, TimePoint now) const {
   return in_flight_ == kind && now >= not_before_;
 }
 
-Output WatchState::ignore() {
+Output WatchMachine::ignore() {
   ++ignored_;
   Output out;
   out.ignored = true;
   return out;
 }
 
-}  // namespace esk8s::discovery
+}  // namespace esk8s::kube
