@@ -16,18 +16,9 @@
 
 #include "common/status.h"
 #include "discovery/peer.h"
+#include "plugin/modes.h"
 
 namespace esk8s::plugin {
-
-enum class DiscoveryMode { kKubernetes, kDns, kStatic };
-enum class TlsMode { kLocalCa, kKubernetesCsr, kFiles };
-enum class ReadyMode { kAuto, kQuorum, kBootstrapLatch };
-enum class Preset { kLan, kLocal, kWan };
-
-std::string_view to_string(DiscoveryMode m);
-std::string_view to_string(TlsMode m);
-std::string_view to_string(ReadyMode m);
-std::string_view to_string(Preset p);
 
 inline constexpr uint16_t kDefaultGossipPort = 2114;
 inline constexpr uint16_t kDefaultHttpPort = 2115;
