@@ -78,12 +78,12 @@ std::string refuse_builtin_signer(const std::string& signer) {
   return "";
 }
 
-Result<std::string> request_certificate(kube::KubeClient& kube, const std::string& csr_pem,
-                                        const CsrRequestOptions& o, const Logger& log) {
-  if (std::string why = refuse_builtin_signer(o.signer_name); !why.empty()) {
-    return Status::config(why);
-  }
-  const std::string name = o.name_prefix + "-" + random_suffix();
+namespace {
+
+// Creates the CertificateSigningRequest `name` for `csr_pem`; errors name the CSR and, for a 403,
+// the RBAC file that grants what is missing.
+Status create_csr(kube::KubeClient& kube, const std::string& name, const std::string& csr_pem,
+                  const CsrRequestOptions& o) {
   json usages = json::array({"digital signature"});
   if (o.key_encipherment) usages.push_back("key encipherment");
   usages.push_back("server auth");
@@ -108,6 +108,18 @@ Result<std::string> request_certificate(kube::KubeClient& kube, const std::strin
     return Status::io("creating CertificateSigningRequest " + name +
                       " failed: " + api_error(created));
   }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> request_certificate(kube::KubeClient& kube, const std::string& csr_pem,
+                                        const CsrRequestOptions& o, const Logger& log) {
+  if (std::string why = refuse_builtin_signer(o.signer_name); !why.empty()) {
+    return Status::config(why);
+  }
+  const std::string name = o.name_prefix + "-" + random_suffix();
+  if (Status created = create_csr(kube, name, csr_pem, o); !created.is_ok()) return created;
   log.info("certificate requested; waiting for approval and signing",
            {{"csr", name},
             {"signer", o.signer_name},
