@@ -13,18 +13,6 @@ using std::chrono::milliseconds;
 
 std::string ms_text(milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
-// Uniform in [0, bound]. Hand-rolled (rejection sampling) rather than a std distribution, whose
-// output differs between standard libraries: the same seed gives the same delays everywhere.
-uint64_t uniform_upto(std::mt19937_64& rng, uint64_t bound) {
-  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
-  if (bound == kMax) return rng();
-  const uint64_t range = bound + 1;
-  const uint64_t accept_below = kMax - kMax % range;  // a multiple of range
-  uint64_t r = rng();
-  while (r >= accept_below) r = rng();
-  return r % range;
-}
-
 bool is_gone(const ApiStatus& s) {
   return s.code == 410 || s.reason == "Expired" || s.reason == "Gone";
 }
@@ -94,7 +82,11 @@ Status WatchConfig::validate() const {
 }
 
 WatchMachine::WatchMachine(WatchConfig config, uint64_t seed, WatchSubject subject)
-    : config_(std::move(config)), subject_(subject), rng_(seed) {}
+    : config_(std::move(config)),
+      subject_(subject),
+      rng_(seed),
+      backoff_(BackoffPolicy{config_.backoff_initial, config_.backoff_factor, config_.backoff_cap,
+                             config_.backoff_reset_after}) {}
 
 Output WatchMachine::begin(TimePoint now) {
   if (started_) ++relists_;
@@ -156,8 +148,7 @@ Output WatchMachine::on_http_error(int status, std::optional<std::chrono::second
   }
   if (status == 429) {
     ++errors_;
-    const std::chrono::seconds wait =
-        std::max(retry_after.value_or(std::chrono::seconds(1)), std::chrono::seconds(0));
+    const std::chrono::seconds wait = Backoff::retry_after_wait(retry_after);
     if (in_flight_ == InFlight::kWatch) ++watch_restarts_;
     Output out = ask_again(wait, now);
     out.error = std::string("the API server throttled the ") + what +
@@ -183,11 +174,7 @@ WatchMachine::Phase WatchMachine::phase(TimePoint now) const {
 }
 
 std::chrono::milliseconds WatchMachine::backoff_ceiling(TimePoint now) const {
-  const double cap = static_cast<double>(config_.backoff_cap.count());
-  double bound = static_cast<double>(config_.backoff_initial.count()) *
-                 std::pow(config_.backoff_factor, static_cast<double>(effective_exponent(now)));
-  if (!(bound < cap)) bound = cap;  // also catches overflow to infinity
-  return milliseconds(static_cast<int64_t>(bound));
+  return backoff_.ceiling(now);
 }
 
 Output WatchMachine::ask_list(std::string continue_token, milliseconds delay, TimePoint now) {
@@ -261,26 +248,9 @@ Output WatchMachine::back_off(std::string why, TimePoint now) {
   return out;
 }
 
-uint32_t WatchMachine::effective_exponent(TimePoint now) const {
-  if (healthy_since_ && now - *healthy_since_ >= config_.backoff_reset_after) return 0;
-  return backoff_n_;
-}
+milliseconds WatchMachine::draw_backoff(TimePoint now) { return backoff_.draw(now, rng_); }
 
-milliseconds WatchMachine::draw_backoff(TimePoint now) {
-  backoff_n_ = effective_exponent(now);
-  const milliseconds ceiling = backoff_ceiling(now);
-  const auto bound = static_cast<uint64_t>(std::max<int64_t>(ceiling.count(), 0));
-  const milliseconds delay(static_cast<int64_t>(uniform_upto(rng_, bound)));
-  if (ceiling < config_.backoff_cap && backoff_n_ < std::numeric_limits<uint32_t>::max()) {
-    ++backoff_n_;
-  }
-  healthy_since_.reset();
-  return delay;
-}
-
-void WatchMachine::note_healthy(TimePoint now) {
-  if (!healthy_since_) healthy_since_ = now;
-}
+void WatchMachine::note_healthy(TimePoint now) { backoff_.note_healthy(now); }
 
 void WatchMachine::note_progress(TimePoint now) {
   note_healthy(now);

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kube/backoff.h"
 
 namespace esk8s::kube {
 
@@ -260,8 +261,6 @@ class WatchMachine {
   Output relist(std::string why, TimePoint now);
   // Count an error toward backoff and retry the same kind of request after the drawn delay.
   Output back_off(std::string why, TimePoint now);
-  // The n used for the next backoff at `now` (after the reset rule).
-  uint32_t effective_exponent(TimePoint now) const;
   std::chrono::milliseconds draw_backoff(TimePoint now);
   void note_healthy(TimePoint now);
   void note_progress(TimePoint now);  // a watch made progress: healthy, 410 streak over
@@ -272,6 +271,7 @@ class WatchMachine {
   WatchConfig config_;
   WatchSubject subject_;
   std::mt19937_64 rng_;
+  Backoff backoff_;
 
   InFlight in_flight_ = InFlight::kNone;
   Request request_;       // the request last asked for
@@ -286,8 +286,6 @@ class WatchMachine {
   std::string resource_version_;
   size_t kept_ = 0;
 
-  uint32_t backoff_n_ = 0;                  // consecutive backoff-counted errors
-  std::optional<TimePoint> healthy_since_;  // first success after the last counted error
   uint32_t gone_streak_ = 0;                // 410s since the last watch progress
 
   uint64_t relists_ = 0;

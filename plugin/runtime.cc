@@ -20,10 +20,11 @@
 #include "common/rfc3339.h"
 #include "common/worker_thread.h"
 #include "discovery/dns_source.h"
-#include "kube/kube_config_resolve.h"
 #include "discovery/kubernetes_source.h"
 #include "gossip/driver.h"
 #include "gossip/quorum.h"
+#include "kube/backoff.h"
+#include "kube/kube_config_resolve.h"
 #include "plugin/disruption_guard_worker.h"
 #include "plugin/esdb_gossip.h"
 #include "plugin/event_worker.h"
@@ -542,13 +543,20 @@ struct Runtime::Loop {
   void start_statefulset_reader(std::unique_ptr<kube::KubeClient> kube) {
     statefulset_kube = std::move(kube);
     statefulset_reader.start([this, ns = rt.config_.namespace_name, pod = rt.config_.pod_name] {
-      std::chrono::seconds delay{1};
+      // The API server's client backoff (full jitter up to 1 s, doubling to 30 s; a 429 waits
+      // its Retry-After), as the list/watch machine retries.
+      kube::Backoff backoff(kube::BackoffPolicy{std::chrono::seconds(1), 2.0,
+                                                std::chrono::seconds(30), std::chrono::minutes(2)});
+      std::mt19937_64 rng(instance.lo ^ instance.hi);
       for (;;) {
-        auto info = fetch_statefulset_info(*statefulset_kube, ns, pod);
+        ReadFailure failure;
+        auto info = fetch_statefulset_info(*statefulset_kube, ns, pod, &failure);
         const bool done = info.is_ok();
         asio::post(io, [this, info] { on_statefulset(info); });
-        if (done || !statefulset_reader.sleep(delay)) return;
-        delay = std::min(delay * 2, std::chrono::seconds(30));
+        if (done) return;
+        const auto delay = backoff.after_failure(failure.http_status, failure.retry_after,
+                                                 std::chrono::steady_clock::now(), rng);
+        if (!statefulset_reader.sleep(delay)) return;
       }
     });
   }

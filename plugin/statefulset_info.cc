@@ -67,8 +67,12 @@ Result<StatefulSetInfo> parse_statefulset(const std::string& statefulset_json) {
 }
 
 Result<StatefulSetInfo> fetch_statefulset_info(kube::KubeClient& kube, const std::string& ns,
-                                               const std::string& pod) {
+                                               const std::string& pod, ReadFailure* failure) {
+  auto note = [failure](const kube::ApiResponse& r) {
+    if (failure) *failure = ReadFailure{r.status, r.retry_after};
+  };
   auto p = kube.get("/api/v1/namespaces/" + ns + "/pods/" + pod);
+  if (p.status != 200) note(p);
   if (p.status == 403) return Status::config(forbidden_hint("get", "pods", ns));
   if (p.status != 200) {
     return Status::io("reading pod " + ns + "/" + pod + " failed: HTTP " +
@@ -77,6 +81,7 @@ Result<StatefulSetInfo> fetch_statefulset_info(kube::KubeClient& kube, const std
   auto owner = owning_statefulset(p.body);
   if (!owner) return owner.status();
   auto s = kube.get("/apis/apps/v1/namespaces/" + ns + "/statefulsets/" + owner.value());
+  if (s.status != 200) note(s);
   if (s.status == 403) return Status::config(forbidden_hint("get", "statefulsets.apps", ns));
   if (s.status != 200) {
     return Status::io("reading StatefulSet " + ns + "/" + owner.value() + " failed: HTTP " +
