@@ -25,7 +25,6 @@ using namespace esk8s::adversarial;
 
 namespace {
 
-constexpr long kRssCeilingKib = 200 * 1024;  // generous: a node idles at ~15 MB
 const std::string kHostile = "esdb-9.esdb.prod.svc.cluster.local";
 
 size_t occurrences(const std::string& text, const std::string& needle) {

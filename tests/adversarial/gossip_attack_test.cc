@@ -36,15 +36,6 @@ namespace {
 
 constexpr int kSubnet = 90;
 const std::string kHostile = "esdb-9.esdb.prod.svc.cluster.local";
-// Generous: a node idles at ~15 MB; the unbounded table this test guards against reached 240 MB
-// in the normal build (and more under ASan). An ASan node that decoded the 16,384 identities sits
-// at ~210 MB (shadow memory and its 16 MB quarantine), so the sanitizer build's bound is higher;
-// the normal build keeps the tight one.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr long kRssCeilingKib = 256 * 1024;
-#else
-constexpr long kRssCeilingKib = 200 * 1024;
-#endif
 
 class HostileMember {
  public:

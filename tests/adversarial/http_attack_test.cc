@@ -27,7 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr long kRssCeilingKib = 200 * 1024;  // generous: a node idles at ~15 MB
 
 std::string refused_series(const char* reason) {
   return std::string("esk8s_http_refused_connections_total{reason=\"") + reason + "\"}";

@@ -27,8 +27,6 @@ using namespace esk8s::adversarial;
 
 namespace {
 
-constexpr long kRssCeilingKib = 200 * 1024;  // generous: the finding reached 1.3 GB
-
 // A 4-byte frame header declaring `length` bytes.
 std::string frame_header(uint32_t length) {
   return std::string{static_cast<char>(length >> 24), static_cast<char>(length >> 16),
